@@ -1,0 +1,119 @@
+"""Commands: ``serve``, ``subgraph NAME``, ``migrate``, ``import movielens PATH``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from media_gateway.app import DEFAULT_PORTS, SUBGRAPHS
+from media_gateway.logging import configure_logging
+from media_gateway.settings import get_settings
+
+
+def _setup_logging() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from media_gateway.app.serve import run
+
+    _setup_logging()
+    supergraph = Path(args.supergraph).expanduser() if args.supergraph else None
+    return run(get_settings(), args.host, args.port, supergraph)
+
+
+def cmd_subgraph(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _setup_logging()
+    subgraph = SUBGRAPHS[args.name](None)
+    port = args.port or DEFAULT_PORTS[args.name]
+    uvicorn.run(
+        subgraph.asgi_app(),
+        host=args.host,
+        port=port,
+        log_config=None,
+        timeout_graceful_shutdown=15,
+        lifespan="on",
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from media_gateway.storage.database import Database
+    from media_gateway.storage.migrate import current_revision
+
+    _setup_logging()
+    settings = get_settings()
+
+    async def run() -> str | None:
+        database = Database(settings.database_url, schema=settings.database_schema)
+        try:
+            await database.migrate()
+            return await current_revision(database.engine)
+        finally:
+            await database.dispose()
+
+    revision = asyncio.run(run())
+    print(f"Database is at revision {revision}.")
+    return 0
+
+
+def cmd_import_movielens(args: argparse.Namespace) -> int:
+    from media_gateway.app.movielens import MovieLensFormatError, import_movielens
+    from media_gateway.storage.database import Database
+
+    _setup_logging()
+    settings = get_settings()
+    path = Path(args.path).expanduser()
+    if not path.is_dir():
+        print(f"error: {path} is not a folder", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        database = Database(settings.database_url, schema=settings.database_schema)
+        try:
+            await database.migrate()
+            await import_movielens(database, path, progress=not args.no_progress)
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(run())
+    except MovieLensFormatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    serve = subparsers.add_parser(
+        "serve", help="run the gateway and every subgraph in one process (embedded mode)"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=4000)
+    serve.add_argument(
+        "--supergraph", default=None, help="supergraph SDL file (default: the committed one)"
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    subgraph = subparsers.add_parser("subgraph", help="run one subgraph as its own service")
+    subgraph.add_argument("name", choices=sorted(SUBGRAPHS))
+    subgraph.add_argument("--host", default="127.0.0.1")
+    subgraph.add_argument("--port", type=int, default=None, help="default: 4001-4005 by subgraph")
+    subgraph.set_defaults(func=cmd_subgraph)
+
+    migrate = subparsers.add_parser("migrate", help="apply the database migrations")
+    migrate.set_defaults(func=cmd_migrate)
+
+    importer = subparsers.add_parser("import", help="import a data set")
+    sources = importer.add_subparsers(dest="source", metavar="SOURCE")
+    sources.required = True
+    movielens = sources.add_parser("movielens", help="MovieLens-100K (RecBole atomic files)")
+    movielens.add_argument("path", help="folder holding ml-100k.item and ml-100k.inter")
+    movielens.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    movielens.set_defaults(func=cmd_import_movielens)

@@ -1,0 +1,86 @@
+"""The embedded mode: the gateway and all five subgraphs in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from media_gateway.app import Platform
+from media_gateway.logging import RequestIdMiddleware
+from media_gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SUPERGRAPH_PATH = Path(__file__).resolve().parent.parent / "schema" / "supergraph.graphql"
+
+
+class SupergraphMissing(Exception):
+    pass
+
+
+def load_supergraph(path: Path = SUPERGRAPH_PATH) -> str:
+    if not path.is_file():
+        raise SupergraphMissing(
+            f"The composed supergraph ({path.name}) is missing; build it with "
+            "`media-gateway schema compose`."
+        )
+    return path.read_text(encoding="utf-8")
+
+
+def build_gateway_app(platform: Platform, supergraph_sdl: str, *, graphiql: bool = True) -> object:
+    """The gateway's ASGI app with an in-process client per subgraph."""
+    from media_gateway.app.authn import platform_authenticator
+    from media_gateway.gateway.cli import edge_config
+    from media_gateway.gateway.clients import InProcessClient
+    from media_gateway.gateway.server import create_app
+
+    clients = {
+        name: InProcessClient(subgraph.schema, subgraph.context)
+        for name, subgraph in platform.subgraphs.items()
+    }
+    app = create_app(
+        supergraph_sdl,
+        clients,
+        graphiql=graphiql,
+        edge=edge_config(),
+        authenticator=platform_authenticator(platform.runtime.settings, platform.runtime.database),
+    )
+    catalog = platform.subgraphs.get("catalog")
+    if catalog is not None:
+        # the catalog's signed ingestion webhook (POST /webhooks/ingest/{platform})
+        app.router.routes.extend(catalog.routes)
+    return RequestIdMiddleware(app)
+
+
+async def serve(settings: Settings, host: str, port: int, supergraph_sdl: str) -> None:
+    import uvicorn
+
+    platform = Platform.create()
+    await platform.startup()
+    try:
+        app = build_gateway_app(platform, supergraph_sdl)
+        config = uvicorn.Config(
+            app,  # type: ignore[arg-type]
+            host=host,
+            port=port,
+            log_config=None,
+            timeout_graceful_shutdown=15,
+            lifespan="on",
+        )
+        log.info("serving", extra={"url": f"http://{host}:{port}/graphql"})
+        await uvicorn.Server(config).serve()
+    finally:
+        await platform.shutdown()
+
+
+def run(settings: Settings, host: str, port: int, supergraph: Path | None = None) -> int:
+    import sys
+
+    try:
+        sdl = load_supergraph(supergraph or SUPERGRAPH_PATH)
+    except SupergraphMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(serve(settings, host, port, sdl))
+    return 0

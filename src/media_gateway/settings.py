@@ -1,0 +1,153 @@
+"""One frozen settings object, read from the environment.
+
+Every variable is optional: an absent variable means the embedded default (SQLite under the
+data folder, Qdrant in local mode, in-process pub/sub and events), never a crash.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+ALLOWED_JWT_ALGORITHMS = ("RS256", "ES256")
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _text(env, name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        return default
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = _text(env, name)
+    if value is None:
+        return default
+    return value.lower() in {"1", "true", "yes", "on"}
+
+
+def normalize_database_url(url: str) -> str:
+    """Turn the URL forms operators write into the async driver URLs SQLAlchemy needs."""
+    for prefix in (
+        "postgres://",
+        "postgresql://",
+        "postgresql+psycopg2://",
+        "postgresql+psycopg://",
+    ):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    database_schema: str | None = None
+    redis_url: str | None = None
+    qdrant_url: str | None = None
+    qdrant_path: Path | None = None
+    kafka_bootstrap_servers: str | None = None
+    openai_api_key: str | None = None
+    pubnub_publish_key: str | None = None
+    pubnub_subscribe_key: str | None = None
+    pubnub_secret_key: str | None = None
+    jwt_issuer: str = "media-gateway"
+    jwt_audience: str = "media-gateway"
+    jwt_algorithm: str = "RS256"
+    jwt_key_dir: Path = field(default_factory=lambda: Path("data/keys"))
+    jwt_jwks_url: str | None = None
+    jwt_access_token_ttl_seconds: int = 900
+    jwt_refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    log_level: str = "INFO"
+    log_json: bool = True
+    seed_demo_data: bool = True
+    auto_migrate: bool = True
+    identity_url: str | None = None
+    catalog_webhook_secret: str | None = None
+    # identity: outgoing email (console when unset) and the public address in links
+    smtp_url: str | None = None
+    email_from: str = "Media Gateway <no-reply@localhost>"
+    public_url: str = "http://localhost:4000"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def has_openai(self) -> bool:
+        return self.openai_api_key is not None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(_text(env, "MEDIA_GATEWAY_DATA_DIR") or "data").expanduser()
+        database_url = _text(env, "DATABASE_URL")
+        if database_url is None:
+            database_url = f"sqlite+aiosqlite:///{(data_dir / 'media-gateway.sqlite').as_posix()}"
+        qdrant_url = _text(env, "QDRANT_URL")
+        qdrant_path_text = _text(env, "QDRANT_PATH")
+        qdrant_path = Path(qdrant_path_text) if qdrant_path_text else None
+        if qdrant_url is None and qdrant_path is None:
+            qdrant_path = data_dir / "qdrant"
+        algorithm = (_text(env, "JWT_ALGORITHM") or "RS256").upper()
+        if algorithm not in ALLOWED_JWT_ALGORITHMS:
+            algorithm = "RS256"
+        key_dir_text = _text(env, "JWT_KEY_DIR")
+        return cls(
+            data_dir=data_dir,
+            database_url=normalize_database_url(database_url),
+            database_schema=_text(env, "DATABASE_SCHEMA"),
+            redis_url=_text(env, "REDIS_URL"),
+            qdrant_url=qdrant_url,
+            qdrant_path=qdrant_path,
+            kafka_bootstrap_servers=_text(env, "KAFKA_BOOTSTRAP_SERVERS"),
+            openai_api_key=_text(env, "OPENAI_API_KEY"),
+            pubnub_publish_key=_text(env, "PUBNUB_PUBLISH_KEY"),
+            pubnub_subscribe_key=_text(env, "PUBNUB_SUBSCRIBE_KEY"),
+            pubnub_secret_key=_text(env, "PUBNUB_SECRET_KEY"),
+            jwt_issuer=_text(env, "JWT_ISSUER") or "media-gateway",
+            jwt_audience=_text(env, "JWT_AUDIENCE") or "media-gateway",
+            jwt_algorithm=algorithm,
+            jwt_key_dir=Path(key_dir_text) if key_dir_text else data_dir / "keys",
+            jwt_jwks_url=_text(env, "JWT_JWKS_URL"),
+            jwt_access_token_ttl_seconds=_int(env, "JWT_ACCESS_TOKEN_TTL_SECONDS", 900),
+            jwt_refresh_token_ttl_seconds=_int(
+                env, "JWT_REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600
+            ),
+            log_level=(_text(env, "LOG_LEVEL") or "INFO").upper(),
+            log_json=_bool(env, "LOG_JSON", True),
+            seed_demo_data=_bool(env, "MEDIA_GATEWAY_SEED_DEMO", True),
+            auto_migrate=_bool(env, "MEDIA_GATEWAY_AUTO_MIGRATE", True),
+            identity_url=_text(env, "IDENTITY_URL"),
+            catalog_webhook_secret=_text(env, "CATALOG_WEBHOOK_SECRET"),
+            smtp_url=_text(env, "SMTP_URL"),
+            email_from=_text(env, "EMAIL_FROM") or "Media Gateway <no-reply@localhost>",
+            public_url=(_text(env, "PUBLIC_URL") or "http://localhost:4000").rstrip("/"),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings.from_env()
+
+
+def reset_settings_cache() -> None:
+    get_settings.cache_clear()

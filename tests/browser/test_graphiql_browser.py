@@ -1,0 +1,321 @@
+"""GraphiQL, served by the gateway, runs a query in a real browser and shows the result.
+
+Drives headless Chromium through chromedriver (selenium). Skipped, with the reason, when
+Chromium, chromedriver, selenium or the built GraphiQL assets (scripts/build-graphiql.sh) are
+not there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import strawberry
+import uvicorn
+
+from media_gateway.gateway.clients import InProcessClient
+from media_gateway.gateway.graphiql import assets_available
+from media_gateway.gateway.server import create_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,900",
+)
+PORT_RANGE = range(5200, 5300)  # test servers stay out of the product's own ports
+UI_TIMEOUT = 30.0
+
+
+def _skip_reason() -> str | None:
+    if not CHROMIUM.exists():
+        return f"headless Chromium not found at {CHROMIUM} (Debian: apt-get install chromium)"
+    if not CHROMEDRIVER.exists():
+        return f"chromedriver not found at {CHROMEDRIVER} (Debian: apt-get install chromium-driver)"
+    if not assets_available():
+        return "GraphiQL assets are not built (run scripts/build-graphiql.sh)"
+    return None
+
+
+_reason = _skip_reason()
+if _reason:
+    pytest.skip(_reason, allow_module_level=True)
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+
+from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+# --- a small subgraph, executed in-process by the gateway -----------------------------------
+
+
+@strawberry.federation.type(keys=["id"])
+class Title:
+    id: strawberry.ID
+    name: str
+    year: int
+
+
+TITLES = {
+    "1": Title(id=strawberry.ID("1"), name="Metropolis", year=1927),
+    "2": Title(id=strawberry.ID("2"), name="Nosferatu", year=1922),
+}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def title(self, id: strawberry.ID) -> Title | None:
+        return TITLES.get(str(id))
+
+    @strawberry.field
+    def titles(self) -> list[Title]:
+        return list(TITLES.values())
+
+
+SUBGRAPH_SCHEMA = strawberry.federation.Schema(query=Query)
+
+SUPERGRAPH_SDL = """
+schema
+  @link(url: "https://specs.apollo.dev/link/v1.0")
+  @link(url: "https://specs.apollo.dev/join/v0.3", for: EXECUTION)
+{
+  query: Query
+}
+
+directive @join__enumValue(graph: join__Graph!) repeatable on ENUM_VALUE
+
+directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: join__FieldSet, \
+type: String, external: Boolean, override: String, usedOverridden: Boolean) \
+repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
+
+directive @join__graph(name: String!, url: String!) on ENUM_VALUE
+
+directive @join__implements(graph: join__Graph!, interface: String!) \
+repeatable on OBJECT | INTERFACE
+
+directive @join__type(graph: join__Graph!, key: join__FieldSet, extension: Boolean! = false, \
+resolvable: Boolean! = true, isInterfaceObject: Boolean! = false) \
+repeatable on OBJECT | INTERFACE | UNION | ENUM | INPUT_OBJECT | SCALAR
+
+directive @join__unionMember(graph: join__Graph!, member: String!) repeatable on UNION
+
+directive @link(url: String, as: String, for: link__Purpose, import: [link__Import]) \
+repeatable on SCHEMA
+
+scalar join__FieldSet
+
+enum join__Graph {
+  CATALOG @join__graph(name: "catalog", url: "http://catalog.invalid/graphql")
+}
+
+scalar link__Import
+
+enum link__Purpose {
+  SECURITY
+  EXECUTION
+}
+
+type Query
+  @join__type(graph: CATALOG)
+{
+  title(id: ID!): Title
+  titles: [Title!]!
+}
+
+type Title
+  @join__type(graph: CATALOG, key: "id")
+{
+  id: ID!
+  name: String!
+  year: Int!
+}
+""".replace("\\\n", "")
+
+
+async def _context_factory(_headers: Mapping[str, str]) -> dict[str, Any]:
+    return {}
+
+
+# --- serving the gateway --------------------------------------------------------------------
+
+
+def _bind_free_port() -> socket.socket:
+    for port in PORT_RANGE:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            continue
+        return sock
+    raise RuntimeError(f"no free port in {PORT_RANGE.start}-{PORT_RANGE.stop - 1}")
+
+
+@pytest.fixture(scope="module")
+def gateway_url() -> Iterator[str]:
+    app = create_app(
+        SUPERGRAPH_SDL,
+        {"catalog": InProcessClient(SUBGRAPH_SCHEMA, _context_factory)},
+        graphiql=True,
+    )
+    sock = _bind_free_port()
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="auto"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            pytest.fail("the gateway did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    with tempfile.TemporaryDirectory(prefix="graphiql-browser-") as profile:
+        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+
+# --- driving GraphiQL -----------------------------------------------------------------------
+
+
+def _wait(driver: WebDriver, condition: Callable[[WebDriver], Any], what: str) -> Any:
+    try:
+        return WebDriverWait(driver, UI_TIMEOUT).until(condition)
+    except TimeoutException:
+        pytest.fail(f"timed out waiting for {what}; page text: {_page_text(driver)[:2000]!r}")
+
+
+def _page_text(driver: WebDriver) -> str:
+    with contextlib.suppress(Exception):
+        return str(driver.find_element(By.TAG_NAME, "body").text)
+    return ""
+
+
+def _editor_text(driver: WebDriver, selector: str) -> str:
+    """Text of a Monaco editor as displayed (Monaco renders spaces as no-break spaces)."""
+    lines = driver.find_elements(By.CSS_SELECTOR, f"{selector} .view-lines")
+    return lines[0].text.replace("\u00a0", " ") if lines else ""
+
+
+def _open_graphiql(driver: WebDriver, gateway_url: str) -> None:
+    driver.get(f"{gateway_url}/graphql")
+    _wait(
+        driver,
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".graphiql-query-editor .monaco-editor"),
+        "the GraphiQL query editor",
+    )
+
+
+def _type_query(driver: WebDriver, query: str) -> None:
+    driver.find_element(By.CSS_SELECTOR, ".graphiql-query-editor .view-lines").click()
+    select_all = ActionChains(driver).key_down(Keys.CONTROL).send_keys("a").key_up(Keys.CONTROL)
+    select_all.send_keys(Keys.DELETE).perform()
+    ActionChains(driver).send_keys(query).perform()
+    _wait(
+        driver,
+        lambda d: (
+            "".join(_editor_text(d, ".graphiql-query-editor").split()) == "".join(query.split())
+        ),
+        f"the editor to hold {query!r}",
+    )
+
+
+def _wait_for_operation_name(driver: WebDriver, name: str) -> None:
+    """GraphiQL names the tab after the operation once it has parsed the edited query."""
+    _wait(
+        driver,
+        lambda d: any(
+            tab.text.strip() == name
+            for tab in d.find_elements(By.CSS_SELECTOR, ".graphiql-tab-active")
+        ),
+        f"the active tab to be named {name!r}",
+    )
+
+
+def _run_and_read_result(driver: WebDriver) -> dict[str, Any]:
+    driver.find_element(By.CSS_SELECTOR, ".graphiql-execute-button").click()
+
+    def result(d: WebDriver) -> dict[str, Any] | None:
+        text = _editor_text(d, ".graphiql-response")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    return _wait(driver, result, "a JSON result in the response pane")
+
+
+def test_graphql_endpoint_serves_graphiql_to_browsers(gateway_url: str) -> None:
+    response = httpx.get(f"{gateway_url}/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "/graphiql/assets/graphiql.js" in response.text
+    asset = httpx.get(f"{gateway_url}/graphiql/assets/graphiql.js")
+    assert asset.status_code == 200
+    assert "javascript" in asset.headers["content-type"]
+
+
+def test_a_query_typed_in_graphiql_returns_data_through_the_gateway(
+    browser: WebDriver, gateway_url: str
+) -> None:
+    _open_graphiql(browser, gateway_url)
+    _type_query(browser, 'query FirstTitle { title(id: "1") { name year } }')
+    _wait_for_operation_name(browser, "FirstTitle")
+
+    result = _run_and_read_result(browser)
+
+    assert result == {"data": {"title": {"name": "Metropolis", "year": 1927}}}
+
+
+def test_the_explorer_plugin_lists_the_schema(browser: WebDriver, gateway_url: str) -> None:
+    _open_graphiql(browser, gateway_url)
+    browser.find_element(By.CSS_SELECTOR, 'button[aria-label="Show GraphiQL Explorer"]').click()
+
+    def explorer_fields(d: WebDriver) -> set[str]:
+        panes = d.find_elements(By.CSS_SELECTOR, ".graphiql-plugin")
+        text = panes[0].text if panes else ""
+        return {"title", "titles"} & set(text.split())
+
+    assert _wait(browser, lambda d: explorer_fields(d) == {"title", "titles"}, "the Explorer")
