@@ -1,0 +1,165 @@
+"""`media-gateway gateway` (the router alone) and `media-gateway plan` (print a query plan)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "gateway",
+        help="run the federation router alone against a supergraph file",
+        description="Run the federation router against any supergraph; subgraph URLs come "
+        "from the supergraph (override one with SUBGRAPH_URL_<NAME>).",
+    )
+    p.add_argument("--supergraph", required=True, type=Path, help="supergraph SDL file")
+    p.add_argument("--host", default=os.environ.get("GATEWAY_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "4000")))
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument(
+        "--override-label",
+        action="append",
+        default=[],
+        dest="override_labels",
+        help="progressive @override label in force (repeatable)",
+    )
+    p.add_argument("--subgraph-timeout", type=float, default=30.0, help="seconds per fetch")
+    p.add_argument("--no-graphiql", action="store_true", help="do not serve GraphiQL")
+    p.set_defaults(func=run_gateway)
+
+    q = subparsers.add_parser("plan", help="print the query plan of an operation")
+    q.add_argument("--supergraph", required=True, type=Path)
+    q.add_argument("--operation-name", default=None)
+    q.add_argument("--json", action="store_true", help="print the plan as JSON")
+    q.add_argument(
+        "--override-label",
+        action="append",
+        default=[],
+        dest="override_labels",
+        help="progressive @override label in force (repeatable)",
+    )
+    q.add_argument("query", help="the operation text, or @FILE to read it from a file")
+    q.set_defaults(func=run_plan)
+
+
+def _labels(args: argparse.Namespace) -> tuple[str, ...]:
+    env = os.environ.get("OVERRIDE_LABELS", "")
+    return tuple(args.override_labels) + tuple(x for x in env.split(",") if x)
+
+
+def run_gateway(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .server import GatewayConfig, create_gateway_app
+    from .supergraph import Supergraph, SupergraphError
+
+    path: Path = args.supergraph.resolve()
+    try:
+        Supergraph(path.read_text())
+    except (OSError, SupergraphError) as exc:
+        print(f"error: cannot load supergraph {path}: {exc}", file=sys.stderr)
+        return 2
+    config = GatewayConfig(
+        supergraph_path=path,
+        override_labels=_labels(args),
+        subgraph_timeout=args.subgraph_timeout,
+        graphiql=not args.no_graphiql,
+        edge=edge_config(),
+        authenticator=authenticator_from_env(),
+    )
+    if args.workers > 1:
+        os.environ["MEDIA_GATEWAY_SUPERGRAPH"] = str(path)
+        os.environ["OVERRIDE_LABELS"] = ",".join(config.override_labels)
+        uvicorn.run(
+            "media_gateway.gateway.cli:worker_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+            timeout_graceful_shutdown=10,
+        )
+        return 0
+    uvicorn.run(
+        create_gateway_app(config),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def authenticator_from_env() -> Any:
+    """The authenticator named by GATEWAY_AUTHENTICATOR (``module:function``), if any: it
+    turns request headers into the caller the @authenticated / @requiresScopes checks use."""
+    target = os.environ.get("GATEWAY_AUTHENTICATOR", "").strip()
+    if not target:
+        return None
+    import importlib
+
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute or "authenticate")
+
+
+def edge_config() -> Any:
+    """The edge stages from the environment (see gateway/edge); GATEWAY_EDGE=0 turns them off."""
+    if os.environ.get("GATEWAY_EDGE", "1").lower() in ("0", "false", "no", "off"):
+        return None
+    from .edge import EdgeConfig
+
+    return EdgeConfig.from_env()
+
+
+def worker_app() -> Any:
+    """App factory for multi-worker mode (each worker process builds its own router)."""
+    from .server import GatewayConfig, create_gateway_app
+
+    labels = tuple(x for x in os.environ.get("OVERRIDE_LABELS", "").split(",") if x)
+    return create_gateway_app(
+        GatewayConfig(
+            supergraph_path=Path(os.environ["MEDIA_GATEWAY_SUPERGRAPH"]),
+            override_labels=labels,
+            edge=edge_config(),
+            authenticator=authenticator_from_env(),
+        )
+    )
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    import json
+
+    from graphql import parse, validate
+
+    from .operation import OperationError, normalize, select_operation
+    from .planner import PlanningError, QueryPlanner, plan_operation
+    from .supergraph import Supergraph
+
+    supergraph = Supergraph(args.supergraph.read_text())
+    text = args.query
+    if text.startswith("@"):
+        text = Path(text[1:]).read_text()
+    try:
+        document = parse(text)
+    except Exception as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    errors = validate(supergraph.api_schema, document)
+    if errors:
+        for e in errors:
+            print(f"error: {e.message}", file=sys.stderr)
+        return 2
+    try:
+        op = select_operation(document, args.operation_name)
+        plan = plan_operation(
+            QueryPlanner(supergraph, _labels(args)), op, normalize(op, document, {})
+        )
+    except (OperationError, PlanningError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(plan.to_json(), indent=2) if args.json else plan.to_text())
+    return 0

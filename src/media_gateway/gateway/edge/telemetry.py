@@ -1,0 +1,197 @@
+"""Telemetry: Prometheus metrics, OpenTelemetry traces, structured logs, plans per trace.
+
+Each gateway app has its own metrics registry (no process-wide state, so two gateways in
+one process keep separate figures). Traces use the tracer provider given, else the
+process's SDK provider when the operator configured one, else a private SDK provider so
+that trace ids are real and propagate to subgraphs (W3C `traceparent`) even when no
+exporter is installed. The query plan of every traced request is kept (a bounded number)
+and served by trace id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, TracerProvider
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+log = logging.getLogger("media_gateway.gateway.edge")
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+MAX_OPERATION_LABELS = 500
+
+
+def _tracer_provider(given: TracerProvider | None) -> TracerProvider:
+    if given is not None:
+        return given
+    from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+
+    current = trace.get_tracer_provider()
+    if isinstance(current, SdkTracerProvider):
+        return current
+    return SdkTracerProvider()
+
+
+class Telemetry:
+    def __init__(
+        self,
+        *,
+        metrics: bool = True,
+        tracing: bool = True,
+        tracer_provider: TracerProvider | None = None,
+        plans_kept: int = 200,
+    ) -> None:
+        self.metrics_enabled = metrics
+        self.tracing = tracing
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.propagator = TraceContextTextMapPropagator()
+        self.tracer: Tracer = _tracer_provider(tracer_provider if tracing else None).get_tracer(
+            "media_gateway.gateway"
+        )
+        self.plans: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.plans_kept = plans_kept
+        self._operation_labels: set[str] = set()
+        r = self.registry
+        self.requests = Counter(
+            "gateway_requests",
+            "GraphQL requests handled, by operation and outcome.",
+            ("operation", "type", "outcome"),
+            registry=r,
+        )
+        self.errors = Counter(
+            "gateway_errors", "GraphQL errors returned, by extensions.code.", ("code",), registry=r
+        )
+        self.latency = Histogram(
+            "gateway_request_duration_seconds",
+            "Time to answer a GraphQL request, by operation.",
+            ("operation",),
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.fetch_latency = Histogram(
+            "gateway_subgraph_fetch_duration_seconds",
+            "Time of one subgraph fetch (retries included), by subgraph and outcome.",
+            ("subgraph", "outcome"),
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.cache_hits = Counter(
+            "gateway_cache_hits", "Cache hits, by cache.", ("cache",), registry=r
+        )
+        self.cache_misses = Counter(
+            "gateway_cache_misses", "Cache misses, by cache.", ("cache",), registry=r
+        )
+        self.active_subscriptions = Gauge(
+            "gateway_active_subscriptions", "Subscriptions currently open.", registry=r
+        )
+        self.breaker_state = Gauge(
+            "gateway_circuit_breaker_state",
+            "Circuit breaker per subgraph: 0 closed, 1 half open, 2 open.",
+            ("subgraph",),
+            registry=r,
+        )
+
+    # ------------------------------------------------------------------ metrics
+    def operation_label(self, name: str | None) -> str:
+        label = name or "anonymous"
+        if label in self._operation_labels:
+            return label
+        if len(self._operation_labels) >= MAX_OPERATION_LABELS:
+            return "other"
+        self._operation_labels.add(label)
+        return label
+
+    def record_request(
+        self, operation: str | None, kind: str | None, seconds: float, errors: list[Any]
+    ) -> None:
+        if not self.metrics_enabled:
+            return
+        label = self.operation_label(operation)
+        self.requests.labels(label, kind or "unknown", "error" if errors else "ok").inc()
+        self.latency.labels(label).observe(seconds)
+        for e in errors:
+            code = (e.get("extensions") or {}).get("code") if isinstance(e, Mapping) else None
+            self.errors.labels(str(code or "INTERNAL")).inc()
+
+    def cache(self, cache: str, hit: bool) -> None:
+        if self.metrics_enabled:
+            (self.cache_hits if hit else self.cache_misses).labels(cache).inc()
+
+    def breaker_changed(self, subgraph: str, state: str) -> None:
+        self.breaker_state.labels(subgraph).set(_BREAKER_VALUES.get(state, 0))
+        level = logging.WARNING if state == "open" else logging.INFO
+        log.log(level, "circuit breaker %s: %s", subgraph, state, extra={"subgraph": subgraph})
+
+    def subscription_opened(self) -> None:
+        self.active_subscriptions.inc()
+
+    def subscription_closed(self) -> None:
+        self.active_subscriptions.dec()
+
+    def exposition(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    # ------------------------------------------------------------------ tracing
+    def extract(self, headers: Mapping[str, str]) -> Context:
+        return self.propagator.extract(dict(headers))
+
+    @contextlib.contextmanager
+    def request_span(self, headers: Mapping[str, str]) -> Iterator[Any]:
+        if not self.tracing:
+            yield None
+            return
+        with self.tracer.start_as_current_span(
+            "graphql.request", context=self.extract(headers), kind=SpanKind.SERVER
+        ) as span:
+            yield span
+
+    @contextlib.contextmanager
+    def fetch_span(self, subgraph: str, headers: dict[str, str]) -> Iterator[Any]:
+        """A client span per subgraph fetch; its context goes to the subgraph."""
+        if not self.tracing:
+            yield None
+            return
+        with self.tracer.start_as_current_span(
+            f"subgraph.fetch {subgraph}", kind=SpanKind.CLIENT
+        ) as span:
+            span.set_attribute("graphql.subgraph.name", subgraph)
+            headers.pop("traceparent", None)
+            headers.pop("tracestate", None)
+            self.propagator.inject(headers)
+            try:
+                yield span
+            except Exception as exc:
+                span.set_status(Status(StatusCode.ERROR, exc.__class__.__name__))
+                raise
+
+    def fetch_done(self, subgraph: str, seconds: float, outcome: str) -> None:
+        if self.metrics_enabled:
+            self.fetch_latency.labels(subgraph, outcome).observe(seconds)
+
+    @staticmethod
+    def trace_id(span: Any) -> str | None:
+        if span is None:
+            return None
+        ctx = span.get_span_context()
+        return format(ctx.trace_id, "032x") if ctx.is_valid else None
+
+    def keep_plan(self, trace_id: str, record: dict[str, Any]) -> None:
+        self.plans[trace_id] = record
+        self.plans.move_to_end(trace_id)
+        while len(self.plans) > self.plans_kept:
+            self.plans.popitem(last=False)

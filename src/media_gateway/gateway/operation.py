@@ -1,0 +1,173 @@
+"""Client operations: parsing, validation, and the normalized selection tree.
+
+The planner and the response shaper both work on a normalized tree: fragment spreads become
+inline fragments, and @skip/@include are decided from the request's variables (plans are
+cached per document, operation and the values of those condition variables).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    ArgumentNode,
+    BooleanValueNode,
+    DirectiveNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+)
+
+
+@dataclass(eq=False)
+class CField:
+    response_key: str
+    name: str
+    arguments: tuple[ArgumentNode, ...]
+    selections: list[CSelection] = field(default_factory=list)
+    directives: tuple[DirectiveNode, ...] = ()
+
+    def args_key(self) -> str:
+        from graphql import print_ast
+
+        return ",".join(f"{a.name.value}:{print_ast(a.value)}" for a in self.arguments)
+
+
+@dataclass(eq=False)
+class CFragment:
+    type_condition: str | None
+    selections: list[CSelection] = field(default_factory=list)
+
+
+CSelection = CField | CFragment
+
+
+class OperationError(Exception):
+    """A request error: the operation cannot run (bad name, variables, ...)."""
+
+    def __init__(self, message: str, code: str = "BAD_USER_INPUT", locations: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.locations = locations
+
+
+def select_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode:
+    ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if not ops:
+        raise OperationError("The document contains no operation.", "GRAPHQL_VALIDATION_FAILED")
+    if operation_name:
+        for op in ops:
+            if op.name and op.name.value == operation_name:
+                return op
+        raise OperationError(f"Unknown operation named '{operation_name}'.")
+    if len(ops) > 1:
+        raise OperationError("Must provide operation name if query contains multiple operations.")
+    return ops[0]
+
+
+def condition_variables(op: OperationDefinitionNode, document: DocumentNode) -> tuple[str, ...]:
+    """Names of the variables used by @skip/@include anywhere in the operation."""
+    found: set[str] = set()
+
+    def visit(sel_set: SelectionSetNode | None, seen: set[str]) -> None:
+        if sel_set is None:
+            return
+        for sel in sel_set.selections:
+            for d in sel.directives or ():
+                if d.name.value in ("skip", "include"):
+                    for a in d.arguments or ():
+                        if isinstance(a.value, VariableNode):
+                            found.add(a.value.name.value)
+            if isinstance(sel, FieldNode | InlineFragmentNode):
+                visit(sel.selection_set, seen)
+            elif isinstance(sel, FragmentSpreadNode):
+                name = sel.name.value
+                if name not in seen:
+                    seen.add(name)
+                    frag = fragments.get(name)
+                    if frag is not None:
+                        visit(frag.selection_set, seen)
+
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    visit(op.selection_set, set())
+    return tuple(sorted(found))
+
+
+def _included(directives: Any, variables: dict[str, Any]) -> bool:
+    for d in directives or ():
+        name = d.name.value
+        if name not in ("skip", "include"):
+            continue
+        value: Any = None
+        for a in d.arguments:
+            if a.name.value == "if":
+                if isinstance(a.value, BooleanValueNode):
+                    value = a.value.value
+                elif isinstance(a.value, VariableNode):
+                    value = variables.get(a.value.name.value)
+        if name == "skip" and value is True:
+            return False
+        if name == "include" and value is not True:
+            return False
+    return True
+
+
+def normalize(
+    op: OperationDefinitionNode, document: DocumentNode, variables: dict[str, Any]
+) -> list[CSelection]:
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+
+    def convert(sel_set: SelectionSetNode | None) -> list[CSelection]:
+        out: list[CSelection] = []
+        if sel_set is None:
+            return out
+        for sel in sel_set.selections:
+            if not _included(sel.directives, variables):
+                continue
+            if isinstance(sel, FieldNode):
+                out.append(
+                    CField(
+                        response_key=(sel.alias or sel.name).value,
+                        name=sel.name.value,
+                        arguments=tuple(sel.arguments or ()),
+                        selections=convert(sel.selection_set),
+                        directives=tuple(
+                            d
+                            for d in sel.directives or ()
+                            if d.name.value not in ("skip", "include")
+                        ),
+                    )
+                )
+            elif isinstance(sel, InlineFragmentNode):
+                tc = sel.type_condition.name.value if sel.type_condition else None
+                out.append(CFragment(tc, convert(sel.selection_set)))
+            elif isinstance(sel, FragmentSpreadNode):
+                frag = fragments.get(sel.name.value)
+                if frag is not None:
+                    out.append(
+                        CFragment(frag.type_condition.name.value, convert(frag.selection_set))
+                    )
+        return out
+
+    return convert(op.selection_set)
+
+
+def validation_errors_to_dicts(errors: list[GraphQLError]) -> list[dict[str, Any]]:
+    out = []
+    for e in errors:
+        d: dict[str, Any] = dict(e.formatted)
+        ext = dict(d.get("extensions") or {})
+        ext.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
+        out.append({**d, "extensions": ext})
+    return out

@@ -1,0 +1,362 @@
+"""The router: one GraphQL request in, one response out.
+
+Stages, in order: parse (cached), validate against the API schema (cached), select the
+operation, coerce variables, plan (cached per document, operation name, the values of the
+@skip/@include variables and the override labels), execute, shape. Request errors (the
+operation cannot run) are reported before any subgraph is called.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    execute,
+    parse,
+    validate,
+)
+from graphql.execution.values import get_variable_values
+
+from .authorization import Authenticator, denied_fields, secured_fields, without_fields
+from .clients import SubgraphClient
+from .executor import Execution, ResponseShaper
+from .operation import (
+    OperationError,
+    condition_variables,
+    normalize,
+    select_operation,
+    validation_errors_to_dicts,
+)
+from .plan import Plan
+from .planner import PlanningError, QueryPlanner, plan_operation
+from .supergraph import Supergraph
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LRU(Generic[K, V]):
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._d: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        v = self._d.get(key)
+        if v is not None:
+            self._d.move_to_end(key)
+        return v
+
+    def put(self, key: K, value: V) -> None:
+        self._d[key] = value
+        self._d.move_to_end(key)
+        if len(self._d) > self.size:
+            self._d.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+
+@dataclass
+class GraphQLResponse:
+    body: dict[str, Any]
+    # True when the request failed before execution (parse, validation, variables)
+    request_error: bool = False
+    operation_kind: str | None = None
+    # set by edge stages: extra response headers, an HTTP status to use, the plan executed
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int | None = None
+    plan: Plan | None = None
+
+
+@dataclass
+class _Document:
+    document: DocumentNode | None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Router:
+    def __init__(
+        self,
+        supergraph: Supergraph,
+        clients: Mapping[str, SubgraphClient],
+        *,
+        override_labels: Iterable[str] = (),
+        cache_size: int = 1000,
+        authenticator: Authenticator | None = None,
+    ) -> None:
+        self.authenticator = authenticator
+        self.supergraph = supergraph
+        self.clients = dict(clients)
+        self.override_labels = frozenset(override_labels)
+        # progressive override: "percent(N)" labels are in force for N% of requests
+        self._percent_labels: list[tuple[str, float]] = []
+        for info in supergraph.types.values():
+            for entries in info.fields.values():
+                for e in entries:
+                    label = e.override_label
+                    if label and label.startswith("percent(") and label.endswith(")"):
+                        try:
+                            self._percent_labels.append((label, float(label[8:-1])))
+                        except ValueError:
+                            continue
+        self._planners: dict[frozenset[str], QueryPlanner] = {}
+        self.planner = self._planner(self.override_labels)
+        self._documents: LRU[str, _Document] = LRU(cache_size)
+        self._plans: LRU[tuple[str, str | None, tuple[Any, ...], frozenset[str]], Plan] = LRU(
+            cache_size
+        )
+
+    def _planner(self, labels: frozenset[str]) -> QueryPlanner:
+        planner = self._planners.get(labels)
+        if planner is None:
+            planner = self._planners[labels] = QueryPlanner(self.supergraph, labels)
+        return planner
+
+    def labels_for_request(self) -> frozenset[str]:
+        if not self._percent_labels:
+            return self.override_labels
+        rolled = {label for label, pct in self._percent_labels if random.random() * 100 < pct}
+        return self.override_labels | rolled
+
+    # ---------------------------------------------------------------- stages
+    def document(self, query: str, max_tokens: int | None = None) -> _Document:
+        cached = self._documents.get(query)
+        if cached is not None:
+            return cached
+        try:
+            doc = parse(query, max_tokens=max_tokens)
+        except GraphQLError as exc:
+            result = _Document(None, [_syntax_error(exc)])
+        else:
+            errors = validate(self.supergraph.api_schema, doc)
+            result = (
+                _Document(doc, validation_errors_to_dicts(errors)) if errors else _Document(doc)
+            )
+        self._documents.put(query, result)
+        return result
+
+    def plan(
+        self,
+        query: str,
+        document: DocumentNode,
+        op: OperationDefinitionNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any],
+        labels: frozenset[str] | None = None,
+    ) -> Plan:
+        labels = self.override_labels if labels is None else labels
+        conditions = condition_variables(op, document)
+        cond_values = tuple(bool(variables.get(v)) for v in conditions)
+        key = (query, operation_name, cond_values, labels)
+        plan = self._plans.get(key)
+        if plan is None:
+            selections = normalize(op, document, dict(zip(conditions, cond_values, strict=True)))
+            plan = plan_operation(self._planner(labels), op, selections)
+            self._plans.put(key, plan)
+        return plan
+
+    async def _authorized_plan(
+        self,
+        plan: Plan,
+        op: OperationDefinitionNode,
+        headers: Mapping[str, str],
+        labels: frozenset[str],
+    ) -> Plan:
+        """The plan without the fields the caller may not see (see authorization.py)."""
+        if plan.secured is None:
+            plan.secured = secured_fields(self.supergraph, plan.selections, plan.root_type)
+        if not plan.secured or self.authenticator is None:
+            return plan
+        denied = denied_fields(plan.secured, await self.authenticator(headers))
+        if not denied:
+            return plan
+        key = frozenset(denied.items())
+        variant = plan.variants.get(key)
+        if variant is None:
+            allowed = without_fields(self.supergraph, plan.selections, plan.root_type, denied)
+            variant = plan_operation(self._planner(labels), op, allowed)
+            variant.selections = plan.selections  # the response keeps the client's shape
+            variant.denied = denied
+            variant.secured = plan.secured
+            plan.variants[key] = variant
+        return variant
+
+    # ---------------------------------------------------------------- request
+    def prepare(
+        self,
+        query: Any,
+        variables: Any,
+        operation_name: Any,
+        allowed_operations: frozenset[str] | None = None,
+    ) -> tuple[DocumentNode, OperationDefinitionNode, dict[str, Any], dict[str, Any]] | (
+        GraphQLResponse
+    ):
+        """Check a request and select its operation: the document, the operation, the
+        variables as the client sent them with the operation's defaults added (what subgraphs
+        get), and the coerced values; or the request error."""
+        if not isinstance(query, str) or not query.strip():
+            return _request_error("Must provide query string.", "BAD_REQUEST")
+        if variables is not None and not isinstance(variables, Mapping):
+            return _request_error("Variables must be provided as a JSON object.", "BAD_REQUEST")
+        if operation_name is not None and not isinstance(operation_name, str):
+            return _request_error("operationName must be a string.", "BAD_REQUEST")
+        doc = self.document(query)
+        if doc.errors or doc.document is None:
+            return GraphQLResponse({"errors": doc.errors}, request_error=True)
+        try:
+            op = select_operation(doc.document, operation_name)
+        except OperationError as exc:
+            return _request_error(str(exc), exc.code)
+        kind = op.operation.value
+        if allowed_operations is not None and kind not in allowed_operations:
+            return GraphQLResponse(
+                {
+                    "errors": [
+                        {
+                            "message": f"Can only perform a {kind} operation from a POST request.",
+                            "extensions": {"code": "METHOD_NOT_ALLOWED"},
+                        }
+                    ]
+                },
+                request_error=True,
+                operation_kind=kind,
+            )
+        raw_variables = dict(variables or {})
+        coerced = get_variable_values(
+            self.supergraph.api_schema, op.variable_definitions or (), raw_variables
+        )
+        if isinstance(coerced, list):
+            return GraphQLResponse(
+                {"errors": [_with_code(e.formatted, "BAD_USER_INPUT") for e in coerced]},
+                request_error=True,
+                operation_kind=kind,
+            )
+        values: dict[str, Any] = coerced.coerced  # graphql-core 3.3 keeps the sources beside
+        for name, value in values.items():
+            raw_variables.setdefault(name, value)
+        return doc.document, op, raw_variables, values
+
+    async def execute(
+        self,
+        query: str | None,
+        variables: Mapping[str, Any] | None = None,
+        operation_name: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        expose_plan: bool = False,
+        allowed_operations: frozenset[str] | None = None,
+        caller_headers: Mapping[str, str] | None = None,
+    ) -> GraphQLResponse:
+        """Run one request. `headers` go to the subgraphs; `caller_headers` (all the client's
+        headers, default `headers`) identify the caller for authorization."""
+        ready = self.prepare(query, variables, operation_name, allowed_operations)
+        if isinstance(ready, GraphQLResponse):
+            return ready
+        document, op, raw_variables, values = ready
+        assert isinstance(query, str)  # prepare() refused anything else
+        kind = op.operation.value
+        if kind == OperationType.SUBSCRIPTION.value:
+            return _request_error(
+                "Subscriptions are served over WebSocket, SSE or multipart HTTP.", "BAD_REQUEST"
+            )
+        try:
+            labels = self.labels_for_request()
+            plan = self.plan(query, document, op, operation_name, values, labels)
+            if self.authenticator is not None:
+                plan = await self._authorized_plan(
+                    plan,
+                    op,
+                    caller_headers if caller_headers is not None else headers or {},
+                    labels,
+                )
+        except PlanningError as exc:
+            return GraphQLResponse(
+                {
+                    "errors": [
+                        {"message": str(exc), "extensions": {"code": "QUERY_PLANNING_FAILED"}}
+                    ]
+                },
+                operation_kind=kind,
+            )
+        run = Execution(plan, self.supergraph, self.clients, raw_variables, headers or {})
+        await run.run()
+        if plan.introspection_fields:
+            self._introspect(document, op, raw_variables, run)
+        shaper = ResponseShaper(
+            self.supergraph.api_schema, self.supergraph, run.errors, plan.shape_cache, plan.denied
+        )
+        data = shaper.shape_root(plan.root_type, run.data, plan.selections)
+        body: dict[str, Any] = {}
+        if run.errors:
+            body["errors"] = run.errors
+        body["data"] = data
+        if expose_plan:
+            body["extensions"] = {
+                "queryPlan": plan.to_json(),
+                "queryPlanText": plan.to_text(),
+                "fetches": run.fetch_count,
+                "representations": run.representation_count,
+            }
+        return GraphQLResponse(body, operation_kind=kind, plan=plan)
+
+    def _introspect(
+        self,
+        document: DocumentNode,
+        op: OperationDefinitionNode,
+        variables: dict[str, Any],
+        run: Execution,
+    ) -> None:
+        only = tuple(
+            s
+            for s in op.selection_set.selections
+            if isinstance(s, FieldNode) and s.name.value in ("__schema", "__type")
+        )
+        op_only = OperationDefinitionNode(
+            operation=op.operation,
+            name=op.name,
+            variable_definitions=op.variable_definitions,
+            directives=op.directives,
+            selection_set=SelectionSetNode(selections=only),
+        )
+        defs = tuple(d for d in document.definitions if not isinstance(d, OperationDefinitionNode))
+        result = execute(
+            self.supergraph.api_schema,
+            DocumentNode(definitions=(op_only, *defs)),
+            variable_values=variables,
+        )
+        if result.data:  # type: ignore[union-attr]
+            run.data.update(result.data)  # type: ignore[union-attr]
+        for e in result.errors or ():  # type: ignore[union-attr]
+            run.errors.append(dict(e.formatted))
+
+    async def aclose(self) -> None:
+        for c in self.clients.values():
+            await c.aclose()
+
+
+def _syntax_error(exc: GraphQLError) -> dict[str, Any]:
+    return _with_code(exc.formatted, "GRAPHQL_PARSE_FAILED")
+
+
+def _with_code(formatted: Mapping[str, Any], code: str) -> dict[str, Any]:
+    d = dict(formatted)
+    ext = dict(d.get("extensions") or {})
+    ext.setdefault("code", code)
+    d["extensions"] = ext
+    return d
+
+
+def _request_error(message: str, code: str) -> GraphQLResponse:
+    return GraphQLResponse(
+        {"errors": [{"message": message, "extensions": {"code": code}}]}, request_error=True
+    )

@@ -1,0 +1,323 @@
+"""GraphQL over WebSocket: graphql-transport-ws and the legacy graphql-ws protocol.
+
+Credentials come in the ``connection_init`` payload (``{"authorization": "Bearer ..."}``,
+``{"token": ...}`` or ``{"headers": {...}}``) or the handshake's headers. Queries and
+mutations are answered with one result; subscriptions stream until completed. When the
+access token expires the connection closes with 4401 ("Unauthorized: access token
+expired").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import orjson
+from graphql import OperationType, parse
+from graphql.error import GraphQLSyntaxError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .subscriptions import ClientStream, SubscriptionHub, TokenExpired, headers_from_init
+
+log = logging.getLogger("media_gateway.gateway.ws")
+
+TRANSPORT_WS = "graphql-transport-ws"
+LEGACY_WS = "graphql-ws"
+INIT_TIMEOUT = 10.0
+KEEPALIVE_SECONDS = 15.0
+EXPIRED = (4401, "Unauthorized: access token expired")
+
+Execute = Callable[[Mapping[str, Any], Mapping[str, str]], Awaitable[dict[str, Any]]]
+
+
+def _kind(query: Any, operation_name: Any) -> str | None:
+    """The operation's kind, or None when the document cannot be read (the router says why)."""
+    if not isinstance(query, str):
+        return None
+    try:
+        doc = parse(query)
+    except GraphQLSyntaxError:
+        return None
+    ops = [d for d in doc.definitions if hasattr(d, "operation")]
+    for op in ops:
+        name = op.name.value if op.name else None  # type: ignore[attr-defined]
+        if operation_name is None or name == operation_name:
+            return str(op.operation.value)
+    return None
+
+
+class _Connection:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        hub: SubscriptionHub,
+        execute: Execute,
+        base_headers: Mapping[str, str],
+    ) -> None:
+        self.ws = websocket
+        self.hub = hub
+        self.execute = execute
+        self.headers: dict[str, str] = dict(base_headers)
+        self.operations: dict[str, asyncio.Task[None]] = {}
+        self.acknowledged = False
+        self.closed = False
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        async with self._send_lock:
+            try:
+                await self.ws.send_text(orjson.dumps(message).decode())
+            except (RuntimeError, WebSocketDisconnect, OSError):
+                self.closed = True
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+            await self.ws.close(code, reason)
+
+    def cancel_all(self) -> None:
+        for task in self.operations.values():
+            task.cancel()
+        self.operations.clear()
+
+    async def run_operation(
+        self,
+        op_id: str,
+        payload: Mapping[str, Any],
+        on_result: Callable[[dict[str, Any]], Awaitable[None]],
+        on_request_error: Callable[[list[dict[str, Any]]], Awaitable[None]],
+        on_complete: Callable[[], Awaitable[None]],
+        on_expired: Callable[[], Awaitable[None]],
+    ) -> None:
+        stream: ClientStream | None = None
+        try:
+            query, variables = payload.get("query"), payload.get("variables")
+            name = payload.get("operationName")
+            if _kind(query, name) != OperationType.SUBSCRIPTION.value:
+                await on_result(await self.execute(payload, self.headers))
+                await on_complete()
+                return
+            try:
+                opened = await self.hub.open(query, variables, name, self.headers)
+            except TokenExpired:
+                await on_expired()
+                return
+            if not isinstance(opened, ClientStream):
+                await on_request_error(list(opened.get("errors") or []))
+                return
+            stream = opened
+            try:
+                async for body in stream:
+                    await on_result(body)
+            except TokenExpired:
+                await on_expired()
+                return
+            await on_complete()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("websocket operation failed")
+            await on_request_error(
+                [
+                    {
+                        "message": "Internal server error.",
+                        "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                    }
+                ]
+            )
+        finally:
+            if stream is not None:
+                await stream.aclose()
+            self.operations.pop(op_id, None)
+
+
+async def _transport_ws(conn: _Connection) -> None:
+    """graphql-transport-ws (the protocol of the ``graphql-ws`` library)."""
+
+    async def init_timeout() -> None:
+        await asyncio.sleep(INIT_TIMEOUT)
+        if not conn.acknowledged:
+            await conn.close(4408, "Connection initialisation timeout")
+
+    timer = asyncio.create_task(init_timeout())
+    try:
+        while not conn.closed:
+            try:
+                raw = await conn.ws.receive_text()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            try:
+                message = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                await conn.close(4400, "Invalid message received")
+                return
+            if not isinstance(message, dict):
+                await conn.close(4400, "Invalid message received")
+                return
+            kind = message.get("type")
+            if kind == "connection_init":
+                if conn.acknowledged:
+                    await conn.close(4429, "Too many initialisation requests")
+                    return
+                conn.headers.update(headers_from_init(message.get("payload")))
+                conn.acknowledged = True
+                await conn.send({"type": "connection_ack"})
+            elif kind == "ping":
+                await conn.send({"type": "pong"})
+            elif kind == "pong":
+                continue
+            elif kind == "subscribe":
+                if not conn.acknowledged:
+                    await conn.close(4401, "Unauthorized")
+                    return
+                op_id, payload = message.get("id"), message.get("payload")
+                if not isinstance(op_id, str) or not isinstance(payload, dict):
+                    await conn.close(4400, "Invalid message received")
+                    return
+                if op_id in conn.operations:
+                    await conn.close(4409, f"Subscriber for {op_id} already exists")
+                    return
+                conn.operations[op_id] = asyncio.create_task(_transport_op(conn, op_id, payload))
+            elif kind == "complete":
+                task = conn.operations.pop(str(message.get("id")), None)
+                if task is not None:
+                    task.cancel()
+            else:
+                await conn.close(4400, f"Invalid message type {kind!r}")
+                return
+    finally:
+        timer.cancel()
+
+
+async def _transport_op(conn: _Connection, op_id: str, payload: Mapping[str, Any]) -> None:
+    async def result(body: dict[str, Any]) -> None:
+        await conn.send({"id": op_id, "type": "next", "payload": body})
+
+    async def request_error(errors: list[dict[str, Any]]) -> None:
+        await conn.send({"id": op_id, "type": "error", "payload": errors})
+
+    async def complete() -> None:
+        await conn.send({"id": op_id, "type": "complete"})
+
+    async def expired() -> None:
+        await conn.close(*EXPIRED)
+
+    await conn.run_operation(op_id, payload, result, request_error, complete, expired)
+
+
+async def _legacy_ws(conn: _Connection) -> None:
+    """The legacy graphql-ws protocol (subscriptions-transport-ws)."""
+    keepalive: asyncio.Task[None] | None = None
+
+    async def ka() -> None:
+        while not conn.closed:
+            await conn.send({"type": "ka"})
+            await asyncio.sleep(KEEPALIVE_SECONDS)
+
+    try:
+        while not conn.closed:
+            try:
+                raw = await conn.ws.receive_text()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            try:
+                message = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                await conn.send(
+                    {"type": "connection_error", "payload": {"message": "Invalid JSON message."}}
+                )
+                continue
+            if not isinstance(message, dict):
+                continue
+            kind = message.get("type")
+            if kind == "connection_init":
+                conn.headers.update(headers_from_init(message.get("payload")))
+                conn.acknowledged = True
+                await conn.send({"type": "connection_ack"})
+                if keepalive is None:
+                    keepalive = asyncio.create_task(ka())
+            elif kind == "start":
+                op_id, payload = message.get("id"), message.get("payload")
+                if not isinstance(op_id, str) or not isinstance(payload, dict):
+                    await conn.send(
+                        {"id": op_id, "type": "error", "payload": {"message": "Invalid message."}}
+                    )
+                    continue
+                old = conn.operations.pop(op_id, None)
+                if old is not None:
+                    old.cancel()
+                conn.operations[op_id] = asyncio.create_task(_legacy_op(conn, op_id, payload))
+            elif kind == "stop":
+                op_id = str(message.get("id"))
+                task = conn.operations.pop(op_id, None)
+                if task is not None:
+                    task.cancel()
+                    await conn.send({"id": op_id, "type": "complete"})
+            elif kind == "connection_terminate":
+                await conn.close(1000, "Normal closure")
+                return
+    finally:
+        if keepalive is not None:
+            keepalive.cancel()
+
+
+async def _legacy_op(conn: _Connection, op_id: str, payload: Mapping[str, Any]) -> None:
+    async def result(body: dict[str, Any]) -> None:
+        await conn.send({"id": op_id, "type": "data", "payload": body})
+
+    async def request_error(errors: list[dict[str, Any]]) -> None:
+        await conn.send({"id": op_id, "type": "error", "payload": errors[0] if errors else {}})
+
+    async def complete() -> None:
+        await conn.send({"id": op_id, "type": "complete"})
+
+    async def expired() -> None:
+        await conn.send(
+            {
+                "type": "connection_error",
+                "payload": {
+                    "message": "Access token expired.",
+                    "extensions": {"code": "UNAUTHENTICATED"},
+                },
+            }
+        )
+        await conn.close(*EXPIRED)
+
+    await conn.run_operation(op_id, payload, result, request_error, complete, expired)
+
+
+async def serve_websocket(
+    websocket: WebSocket,
+    hub: SubscriptionHub,
+    execute: Execute,
+    base_headers: Mapping[str, str],
+) -> None:
+    offered = websocket.scope.get("subprotocols") or []
+    if TRANSPORT_WS in offered:
+        protocol = TRANSPORT_WS
+    elif LEGACY_WS in offered:
+        protocol = LEGACY_WS
+    else:
+        await websocket.close(4406, "Subprotocol not acceptable")
+        return
+    await websocket.accept(subprotocol=protocol)
+    conn = _Connection(websocket, hub, execute, base_headers)
+    try:
+        if protocol == TRANSPORT_WS:
+            await _transport_ws(conn)
+        else:
+            await _legacy_ws(conn)
+    finally:
+        tasks = list(conn.operations.values())
+        conn.cancel_all()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await conn.close(1000, "Normal closure")
