@@ -1,0 +1,27 @@
+"""Recommendation loaders: similar titles for many titles at once (one model lookup), and
+members' watch histories (one query per batch, each member read once per request)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiodataloader import DataLoader
+
+from media_gateway.subgraphs.recommendations.service import RecommendationService
+from media_gateway.subgraphs.recommendations.serving import Scored
+
+
+@dataclass
+class RecommendationLoaders:
+    similar: DataLoader[tuple[str, int], list[Scored]]
+    history: DataLoader[str, list[str]]
+
+    @classmethod
+    def create(cls, service: RecommendationService) -> RecommendationLoaders:
+        async def batch(keys: list[tuple[str, int]]) -> list[list[Scored]]:
+            return await service.similar(keys)  # one freshness check for the whole batch
+
+        async def histories(user_ids: list[str]) -> list[list[str]]:
+            return await service.histories(user_ids)
+
+        return cls(similar=DataLoader(batch), history=DataLoader(histories))

@@ -1,0 +1,24 @@
+"""Sync loaders: watchlists and devices per user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiodataloader import DataLoader
+
+from media_gateway.dataloaders import grouped_loader
+from media_gateway.subgraphs.sync.models import DeviceRecord, WatchlistEntryRecord
+from media_gateway.subgraphs.sync.service import SyncService
+
+
+@dataclass
+class SyncLoaders:
+    watchlists: DataLoader[str, list[WatchlistEntryRecord]]
+    devices: DataLoader[str, list[DeviceRecord]]
+
+    @classmethod
+    def create(cls, service: SyncService) -> SyncLoaders:
+        return cls(
+            watchlists=grouped_loader(service.watchlists, lambda r: r.user_id),
+            devices=grouped_loader(service.devices, lambda r: r.user_id),
+        )

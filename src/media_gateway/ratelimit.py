@@ -1,0 +1,165 @@
+"""Sliding-window rate limits: a Redis sorted set per key, or an in-process log.
+
+``SlidingWindowLimiter(redis_url, prefix)`` counts the hits of a key over the last
+``window_seconds``; a hit beyond ``limit`` is refused (and not counted) with the time until
+the oldest counted hit leaves the window. A hit may weigh more than one (``cost``), for
+budgets such as query cost per client per minute. With Redis every check is one atomic Lua
+script, so any number of gateway or subgraph replicas share the same counters; without Redis
+the counts live in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    """The outcome of one hit.
+
+    ``retry_after``: seconds until a refused hit could succeed (0 when allowed);
+    ``reset_after``: seconds until the window holds no hit of this key any more.
+    """
+
+    allowed: bool
+    remaining: int
+    retry_after: float
+    reset_after: float
+
+
+# KEYS[1] the sorted set; ARGV: now (ms), window (ms), limit, member, cost.
+# A member is "<ms>-<random>-<cost>"; the window's usage is the sum of its members' costs.
+_SLIDING_WINDOW_LUA = """
+local key = KEYS[1]
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local cost = tonumber(ARGV[5])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local used = 0
+for _, m in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+  used = used + tonumber(string.match(m, '%-(%d+)$'))
+end
+local allowed = 0
+if used + cost <= limit then
+  redis.call('ZADD', key, now, ARGV[4])
+  used = used + cost
+  allowed = 1
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+local oldest_score = now
+local newest_score = now
+if oldest[2] then oldest_score = tonumber(oldest[2]) end
+if newest[2] then newest_score = tonumber(newest[2]) end
+redis.call('PEXPIRE', key, window)
+return {allowed, used, tostring(oldest_score), tostring(newest_score)}
+"""
+
+
+class SlidingWindowLimiter:
+    """Counts hits per key over a sliding window (Redis when ``redis_url`` is set)."""
+
+    def __init__(self, redis_url: str | None, prefix: str) -> None:
+        self.redis_url = redis_url
+        self.prefix = prefix.rstrip(":")
+        self._redis: Any = None
+        self._script: Any = None
+        self._local: dict[str, deque[tuple[float, int]]] = {}
+        self._longest_window = 0.0
+        self._lock = asyncio.Lock()
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}:{key}"
+
+    async def hit(self, key: str, limit: int, window_seconds: float, cost: int = 1) -> RateDecision:
+        """Count one hit of ``key`` weighing ``cost``; refused when it would take the window's
+        total over ``limit``."""
+        cost = max(1, int(cost))
+        if limit <= 0 or cost > limit:
+            return RateDecision(False, 0, window_seconds, window_seconds)
+        if self.redis_url:
+            return await self._hit_redis(self._key(key), limit, window_seconds, cost)
+        return await self._hit_local(self._key(key), limit, window_seconds, cost)
+
+    async def reset(self, key: str) -> None:
+        """Forget every hit of ``key``."""
+        if self.redis_url:
+            client = self._client()
+            await client.delete(self._key(key))
+        else:
+            self._local.pop(self._key(key), None)
+
+    async def aclose(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+            self._script = None
+
+    # -- Redis ---------------------------------------------------------------------------
+    def _client(self) -> Any:
+        if self._redis is None:
+            import redis.asyncio as redis
+
+            self._redis = redis.Redis.from_url(self.redis_url or "", decode_responses=True)
+            self._script = self._redis.register_script(_SLIDING_WINDOW_LUA)
+        return self._redis
+
+    async def _hit_redis(self, key: str, limit: int, window: float, cost: int) -> RateDecision:
+        self._client()
+        window_ms = max(1, math.ceil(window * 1000))
+        now_ms = int(time.time() * 1000)
+        member = f"{now_ms}-{uuid.uuid4().hex[:12]}-{cost}"
+        allowed, count, oldest, newest = await self._script(
+            keys=[key], args=[now_ms, window_ms, limit, member, cost]
+        )
+        oldest_ms, newest_ms = float(oldest), float(newest)
+        return self._decision(
+            bool(int(allowed)),
+            int(count),
+            limit,
+            (oldest_ms + window_ms - now_ms) / 1000,
+            (newest_ms + window_ms - now_ms) / 1000,
+        )
+
+    # -- in-process ----------------------------------------------------------------------
+    async def _hit_local(self, key: str, limit: int, window: float, cost: int) -> RateDecision:
+        async with self._lock:
+            now = time.monotonic()
+            self._longest_window = max(self._longest_window, window)
+            hits = self._local.setdefault(key, deque())
+            while hits and hits[0][0] <= now - window:
+                hits.popleft()
+            used = sum(c for _t, c in hits)
+            allowed = used + cost <= limit
+            if allowed:
+                hits.append((now, cost))
+                used += cost
+            oldest = hits[0][0] if hits else now
+            newest = hits[-1][0] if hits else now
+            if len(self._local) > 100_000:  # forget idle keys now and then
+                self._prune(now, self._longest_window)
+            return self._decision(
+                allowed, used, limit, oldest + window - now, newest + window - now
+            )
+
+    def _prune(self, now: float, window: float) -> None:
+        for name in [k for k, v in self._local.items() if not v or v[-1][0] <= now - window]:
+            del self._local[name]
+
+    @staticmethod
+    def _decision(
+        allowed: bool, count: int, limit: int, until_oldest: float, until_newest: float
+    ) -> RateDecision:
+        return RateDecision(
+            allowed=allowed,
+            remaining=max(0, limit - count),
+            retry_after=0.0 if allowed else max(0.0, round(until_oldest, 3)),
+            reset_after=max(0.0, round(until_newest, 3)),
+        )

@@ -1,0 +1,98 @@
+"""Playback queries, mutations and subscriptions: GraphQL to ``PlaybackService`` calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from media_gateway.schema.common import ClientError, bad_input
+from media_gateway.schema.playback import (
+    Info,
+    PlaybackProgressEvent,
+    PlaybackSession,
+    PlaybackState,
+)
+from media_gateway.subgraphs.base import require_viewer
+from media_gateway.subgraphs.playback.service import KIND_PROGRESS, PlaybackError
+from media_gateway.subscriptions import InvalidCursor, parse_cursor
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="One of the viewer's playback sessions.")
+    async def playback_session(self, info: Info, id: strawberry.ID) -> PlaybackSession | None:
+        from media_gateway.subgraphs.playback.models import PlaybackSessionRecord
+
+        user_id = require_viewer(info.context)
+        async with info.context.database.session() as session:
+            record = await session.get(PlaybackSessionRecord, str(id))
+        if record is None or record.user_id != user_id:
+            return None
+        return PlaybackSession.from_record(record)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Start playing a title on a device; says where to resume.")
+    async def start_playback(
+        self,
+        info: Info,
+        content_id: strawberry.ID,
+        device_id: strawberry.ID,
+        duration_seconds: int | None = None,
+    ) -> PlaybackSession:
+        user_id = require_viewer(info.context)
+        try:
+            record = await info.context.service.start(
+                user_id, str(content_id), str(device_id), duration_seconds
+            )
+        except PlaybackError as exc:
+            raise ClientError(str(exc), exc.code) from None
+        return PlaybackSession.from_record(record)
+
+    @strawberry.mutation(description="Report the player's position and state.")
+    async def update_playback_progress(
+        self, info: Info, session_id: strawberry.ID, position_seconds: int, state: PlaybackState
+    ) -> PlaybackSession:
+        user_id = require_viewer(info.context)
+        try:
+            record = await info.context.service.update(
+                user_id, str(session_id), position_seconds, state.value
+            )
+        except PlaybackError as exc:
+            raise ClientError(str(exc), exc.code) from None
+        return PlaybackSession.from_record(record)
+
+    @strawberry.mutation(description="End a playback session (recorded in the watch history).")
+    async def end_playback(self, info: Info, session_id: strawberry.ID) -> PlaybackSession:
+        user_id = require_viewer(info.context)
+        try:
+            record = await info.context.service.end(user_id, str(session_id))
+        except PlaybackError as exc:
+            raise ClientError(str(exc), exc.code) from None
+        return PlaybackSession.from_record(record)
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Progress reported by the viewer's devices other than `deviceId` (all of "
+        "them without it); with `since`, first what was missed (within a day)."
+    )
+    async def playback_progress(
+        self, info: Info, device_id: strawberry.ID | None = None, since: str | None = None
+    ) -> AsyncGenerator[PlaybackProgressEvent, None]:
+        user_id = require_viewer(info.context)
+        try:
+            after = parse_cursor(since)
+        except InvalidCursor:
+            raise bad_input("Invalid cursor.", argumentName="since") from None
+        realtime = info.context.service.realtime
+        if realtime is None:
+            return
+        own = str(device_id) if device_id is not None else None
+        async for message in realtime.stream(
+            user_id, (KIND_PROGRESS,), after, lambda m: own is None or m.get("deviceId") != own
+        ):
+            yield PlaybackProgressEvent.from_message(message)

@@ -1,0 +1,242 @@
+"""Sync queries, mutations and subscriptions: translate GraphQL to ``SyncService`` calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from media_gateway.schema.common import ClientError, bad_input
+from media_gateway.schema.sync import (
+    Device,
+    DeviceKind,
+    DevicePresenceChange,
+    Info,
+    RemoteCommand,
+    RemoteCommandInput,
+    SyncedProgress,
+    SyncOperationInput,
+    SyncResult,
+    SyncState,
+    User,
+    WatchlistChange,
+    WatchlistEntry,
+)
+from media_gateway.subgraphs.base import require_viewer
+from media_gateway.subgraphs.sync import crdt
+from media_gateway.subgraphs.sync.service import (
+    KIND_COMMAND,
+    KIND_PRESENCE,
+    KIND_WATCHLIST,
+    RemoteCommandSpec,
+    SyncError,
+)
+from media_gateway.subscriptions import InvalidCursor, parse_cursor
+
+
+def _cursor(since: str | None, argument: str = "since") -> int | None:
+    try:
+        return parse_cursor(since)
+    except InvalidCursor:
+        raise bad_input("Invalid cursor.", argumentName=argument) from None
+
+
+def _client_error(exc: SyncError) -> ClientError:
+    return ClientError(str(exc), exc.code)
+
+
+async def _watchlist(info: Info, user_id: str) -> list[WatchlistEntry]:
+    rows = await info.context.service.watchlists([user_id])
+    return [WatchlistEntry.from_record(r) for r in rows]
+
+
+async def _progress(info: Info, user_id: str) -> list[SyncedProgress]:
+    rows = await info.context.service.progress_registers(user_id)
+    return [SyncedProgress.from_record(r) for r in rows]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="The viewer's replicated state and what happened after `since` (a cursor "
+        "from an earlier answer or event): resume subscriptions with the returned cursor."
+    )
+    async def sync_state(
+        self, info: Info, device_id: strawberry.ID | None = None, since: str | None = None
+    ) -> SyncState:
+        user_id = require_viewer(info.context)
+        after = _cursor(since) or 0
+        service, realtime = info.context.service, info.context.service.realtime
+        if device_id is not None:
+            try:
+                await service.owned_device(user_id, str(device_id))
+            except SyncError as exc:
+                raise _client_error(exc) from None
+        cursor = await realtime.latest_cursor(user_id)
+        events = await realtime.replay(user_id, (KIND_COMMAND, KIND_WATCHLIST), after)
+        commands = [
+            RemoteCommand.from_message(m)
+            for m in events
+            if m["kind"] == KIND_COMMAND and device_id is not None and m["deviceId"] == device_id
+        ]
+        changes = [WatchlistChange.from_message(m) for m in events if m["kind"] == KIND_WATCHLIST]
+        return SyncState(
+            cursor=str(cursor),
+            hlc=str(realtime.clock.tick()),
+            watchlist=await _watchlist(info, user_id),
+            progress=await _progress(info, user_id),
+            pending_commands=commands,
+            watchlist_changes=changes,
+        )
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Save a title to the viewer's watchlist (idempotent).")
+    async def add_to_watchlist(self, info: Info, content_id: strawberry.ID) -> User:
+        user_id = require_viewer(info.context)
+        try:
+            await info.context.service.add_to_watchlist(user_id, str(content_id))
+        except SyncError as exc:
+            raise _client_error(exc) from None
+        return User(id=strawberry.ID(user_id))
+
+    @strawberry.mutation(description="Remove a title from the viewer's watchlist (idempotent).")
+    async def remove_from_watchlist(self, info: Info, content_id: strawberry.ID) -> User:
+        user_id = require_viewer(info.context)
+        await info.context.service.remove_from_watchlist(user_id, str(content_id))
+        return User(id=strawberry.ID(user_id))
+
+    @strawberry.mutation(description="Register one of the viewer's devices.")
+    async def register_device(
+        self, info: Info, name: str, kind: DeviceKind, capabilities: list[str] | None = None
+    ) -> Device:
+        user_id = require_viewer(info.context)
+        try:
+            record = await info.context.service.register_device(
+                user_id, name, kind.value, capabilities or []
+            )
+        except SyncError as exc:
+            raise _client_error(exc) from None
+        return Device.from_record(record)
+
+    @strawberry.mutation(
+        description="Replay a device's offline changes: idempotent by operation id, and the "
+        "same final state whatever the order or duplication of delivery."
+    )
+    async def sync_operations(
+        self, info: Info, device_id: strawberry.ID, operations: list[SyncOperationInput]
+    ) -> SyncResult:
+        user_id = require_viewer(info.context)
+        ops = [
+            crdt.Operation(
+                id=str(o.id),
+                type=o.type.value,
+                content_id=str(o.content_id),
+                hlc=o.hlc,
+                device_id=str(device_id),
+                position_seconds=o.position_seconds,
+                duration_seconds=o.duration_seconds,
+                state=o.state,
+                observed_tags=None
+                if o.observed_tags is None
+                else frozenset(str(t) for t in o.observed_tags),
+            )
+            for o in operations
+        ]
+        try:
+            outcome = await info.context.service.sync_operations(user_id, str(device_id), ops)
+        except SyncError as exc:
+            raise _client_error(exc) from None
+        return SyncResult(
+            applied=outcome.applied,
+            duplicates=outcome.duplicates,
+            hlc=outcome.hlc,
+            watchlist=await _watchlist(info, user_id),
+            progress=await _progress(info, user_id),
+        )
+
+    @strawberry.mutation(
+        description="Send a command to one of the viewer's devices; it is delivered while the "
+        "device is subscribed (or when it catches up) and never after `ttlSeconds`."
+    )
+    async def send_remote_command(
+        self,
+        info: Info,
+        target_device_id: strawberry.ID,
+        command: RemoteCommandInput,
+        ttl_seconds: int = 30,
+        from_device_id: strawberry.ID | None = None,
+    ) -> RemoteCommand:
+        user_id = require_viewer(info.context)
+        spec = RemoteCommandSpec(
+            type=command.type.value,
+            position_seconds=command.position_seconds,
+            volume=command.volume,
+            content_id=str(command.content_id) if command.content_id else None,
+        )
+        try:
+            sent = await info.context.service.send_command(
+                user_id,
+                str(target_device_id),
+                spec,
+                ttl_seconds,
+                str(from_device_id) if from_device_id else None,
+            )
+        except SyncError as exc:
+            raise _client_error(exc) from None
+        return RemoteCommand.from_message(
+            {
+                "id": int(sent["cursor"]),
+                "payload": sent,
+                "createdAt": sent["issuedAt"].timestamp(),
+                "expiresAt": sent["expiresAt"].timestamp(),
+            }
+        )
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Commands sent to this device (which must be the viewer's); with `since`, "
+        "first those it missed that have not expired. Subscribing marks the device online."
+    )
+    async def remote_commands(
+        self, info: Info, device_id: strawberry.ID, since: str | None = None
+    ) -> AsyncGenerator[RemoteCommand, None]:
+        user_id = require_viewer(info.context)
+        after = _cursor(since)
+        service = info.context.service
+        try:
+            await service.owned_device(user_id, str(device_id))
+        except SyncError as exc:
+            raise _client_error(exc) from None
+        target = str(device_id)
+        await service.device_connected(user_id, target)
+        try:
+            async for message in service.realtime.stream(
+                user_id, (KIND_COMMAND,), after, lambda m: m.get("deviceId") == target
+            ):
+                yield RemoteCommand.from_message(message)
+        finally:
+            await service.device_disconnected(user_id, target)
+
+    @strawberry.subscription(description="Titles added to or removed from the watchlist.")
+    async def watchlist_changed(
+        self, info: Info, since: str | None = None
+    ) -> AsyncGenerator[WatchlistChange, None]:
+        user_id = require_viewer(info.context)
+        after = _cursor(since)
+        async for message in info.context.service.realtime.stream(
+            user_id, (KIND_WATCHLIST,), after
+        ):
+            yield WatchlistChange.from_message(message)
+
+    @strawberry.subscription(description="The viewer's devices coming online and going offline.")
+    async def device_presence(
+        self, info: Info, since: str | None = None
+    ) -> AsyncGenerator[DevicePresenceChange, None]:
+        user_id = require_viewer(info.context)
+        after = _cursor(since)
+        async for message in info.context.service.realtime.stream(user_id, (KIND_PRESENCE,), after):
+            yield DevicePresenceChange.from_message(message)

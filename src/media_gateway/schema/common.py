@@ -1,0 +1,97 @@
+"""What the subgraph schemas share: error helpers, cursors and page info."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Literal, NoReturn
+
+import strawberry
+from graphql import GraphQLError
+
+FEDERATION_VERSION: Literal["2.5"] = "2.5"
+MAX_PAGE_SIZE = 100
+
+
+class ClientError(GraphQLError):
+    """A GraphQL error a client can act on, with ``extensions.code``."""
+
+    def __init__(self, message: str, code: str, **extensions: Any) -> None:
+        super().__init__(message, extensions={"code": code, **extensions})
+
+
+def unauthenticated(message: str = "Sign in to do this.") -> ClientError:
+    return ClientError(message, "UNAUTHENTICATED")
+
+
+def forbidden(message: str = "You may not see or change this.") -> ClientError:
+    return ClientError(message, "FORBIDDEN")
+
+
+def bad_input(message: str, **extensions: Any) -> ClientError:
+    return ClientError(message, "BAD_USER_INPUT", **extensions)
+
+
+def not_found(message: str) -> ClientError:
+    return ClientError(message, "NOT_FOUND")
+
+
+def raise_error(error: ClientError) -> NoReturn:
+    raise error
+
+
+def clamp_first(first: int | None, default: int = 20, maximum: int = MAX_PAGE_SIZE) -> int:
+    if first is None:
+        return default
+    if first < 0:
+        raise bad_input("`first` must not be negative.", argumentName="first")
+    return min(first, maximum)
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """The offset after ``cursor`` (0 when absent); a malformed cursor is a client error."""
+    if cursor is None:
+        return 0
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.urlsafe_b64decode(padded.encode()).decode()
+        prefix, _, number = text.partition(":")
+        if prefix != "offset":
+            raise ValueError(cursor)
+        offset = int(number)
+        if offset < 0:
+            raise ValueError(cursor)
+        return offset + 1
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise bad_input("Invalid cursor.", argumentName="after") from exc
+
+
+@strawberry.federation.type(shareable=True, description="Relay-style pagination information.")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+class SubgraphSchema(strawberry.federation.Schema):
+    """A federation schema that logs unexpected errors only (not errors meant for clients)."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        unexpected = [
+            error
+            for error in errors
+            if not isinstance(error, ClientError)
+            and not isinstance(error.original_error, ClientError)
+            and error.original_error is not None
+        ]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+def build_schema(**kwargs: Any) -> SubgraphSchema:
+    return SubgraphSchema(federation_version=FEDERATION_VERSION, **kwargs)

@@ -1,0 +1,236 @@
+"""Identity types: ``User`` (owned here), viewing profiles, sessions, MFA, API keys and the
+OAuth device grant."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from media_gateway.schema.common import forbidden
+from media_gateway.storage.types import as_utc
+from media_gateway.subgraphs.identity.context import IdentityContext
+from media_gateway.subgraphs.identity.models import ApiKeyRecord, ProfileRecord, UserRecord
+from media_gateway.subgraphs.identity.oauth import DeviceAuthorization as DeviceGrant
+from media_gateway.subgraphs.identity.oauth import OAuthClient as OAuthClientData
+
+Info = strawberry.Info[IdentityContext, None]
+
+
+@strawberry.type(description="A viewing profile of an account, with its parental controls.")
+class Profile:
+    id: strawberry.ID
+    name: str
+    avatar_url: str | None
+    language: str
+    kids: bool = strawberry.field(description="A kids profile: at most PG, and locked.")
+    max_content_rating: str | None = strawberry.field(
+        description="The highest rating shown (G < PG < PG-13 < R < NC-17); null = no limit."
+    )
+    created_at: datetime
+    _active: strawberry.Private[bool | None] = None
+
+    @strawberry.field(description="Whether the caller's token (or the new one) names it.")
+    def active(self, info: Info) -> bool:
+        if self._active is not None:
+            return self._active
+        viewer = info.context.viewer
+        return viewer is not None and viewer.profile_id == str(self.id)
+
+    @classmethod
+    def from_record(cls, record: ProfileRecord, *, active: bool | None = None) -> Profile:
+        return cls(
+            id=strawberry.ID(record.id),
+            name=record.name,
+            avatar_url=record.avatar_url,
+            language=record.language,
+            kids=record.kids,
+            max_content_rating=record.max_content_rating,
+            created_at=as_utc(record.created_at),
+            _active=active,
+        )
+
+
+@strawberry.federation.type(keys=["id"], description="A member account.")
+class User:
+    id: strawberry.ID
+    display_name: str
+    created_at: datetime
+    _email: strawberry.Private[str]
+    _is_owner: strawberry.Private[bool] = False
+    _email_verified: strawberry.Private[bool] = False
+    _mfa_enabled: strawberry.Private[bool] = False
+
+    def _owner_only(self, info: Info, what: str) -> None:
+        if not self._is_owner and info.context.viewer_id != self.id:
+            raise forbidden(f"Only the account's owner can see its {what}.")
+
+    @strawberry.field(description="The account's email address; visible to its owner only.")
+    def email(self, info: Info) -> str | None:
+        self._owner_only(info, "email address")
+        return self._email
+
+    @strawberry.field(description="Whether the email address was confirmed; owner only.")
+    def email_verified(self, info: Info) -> bool | None:
+        self._owner_only(info, "email status")
+        return self._email_verified
+
+    @strawberry.field(description="Whether sign-in needs an authenticator code; owner only.")
+    def mfa_enabled(self, info: Info) -> bool | None:
+        self._owner_only(info, "sign-in settings")
+        return self._mfa_enabled
+
+    @strawberry.federation.field(
+        description="The account's viewing profiles; owner only.",
+        requires_scopes=[["identity:read"]],
+    )
+    async def profiles(self, info: Info) -> list[Profile] | None:
+        self._owner_only(info, "profiles")
+        records = await info.context.loaders.profiles.load(str(self.id))
+        return [Profile.from_record(record) for record in records]
+
+    @classmethod
+    def from_record(cls, record: UserRecord, *, is_owner: bool = False) -> User:
+        """``is_owner``: the caller is this account (it just registered or signed in)."""
+        return cls(
+            id=strawberry.ID(record.id),
+            display_name=record.display_name,
+            created_at=as_utc(record.created_at),
+            _email=record.email,
+            _is_owner=is_owner,
+            _email_verified=record.email_verified_at is not None,
+            _mfa_enabled=record.totp_secret is not None,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> User | None:
+        record = await info.context.loaders.users.load(str(id))
+        return cls.from_record(record) if record else None
+
+
+@strawberry.input
+class RegisterInput:
+    email: str
+    password: str
+    display_name: str
+
+
+@strawberry.input
+class LoginInput:
+    email: str
+    password: str
+    totp_code: str | None = strawberry.field(
+        default=None, description="An authenticator code, or a backup code (xxxxx-xxxxx)."
+    )
+
+
+@strawberry.type(description="A signed-in session: a short-lived access token and a refresh token.")
+class AuthPayload:
+    access_token: str
+    token_type: str
+    expires_at: datetime
+    refresh_token: str
+    refresh_token_expires_at: datetime
+    user: User
+    profile: Profile | None = strawberry.field(description="The active viewing profile.")
+    scopes: list[str]
+
+
+@strawberry.type(description="A TOTP secret to add to an authenticator app, then confirm.")
+class TotpEnrolment:
+    secret: str
+    provisioning_uri: str = strawberry.field(description="An otpauth:// URI (show as QR code).")
+
+
+@strawberry.type(description="Two-step sign-in is on; keep these one-time backup codes safe.")
+class MfaConfirmation:
+    backup_codes: list[str]
+
+
+@strawberry.input
+class CreateProfileInput:
+    name: str
+    avatar_url: str | None = None
+    language: str | None = None
+    kids: bool = False
+    max_content_rating: str | None = None
+
+
+@strawberry.input
+class UpdateProfileInput:
+    profile_id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    avatar_url: str | None = strawberry.UNSET
+    language: str | None = strawberry.UNSET
+    kids: bool | None = strawberry.UNSET
+    max_content_rating: str | None = strawberry.UNSET
+
+
+@strawberry.type(description="An API key for server-to-server clients (the secret is not kept).")
+class ApiKey:
+    id: strawberry.ID
+    name: str
+    prefix: str = strawberry.field(description="The first characters, to recognise the key.")
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_record(cls, record: ApiKeyRecord) -> ApiKey:
+        return cls(
+            id=strawberry.ID(record.id),
+            name=record.name,
+            prefix=record.prefix,
+            scopes=record.scopes.split(),
+            created_at=as_utc(record.created_at),
+            expires_at=as_utc(record.expires_at) if record.expires_at else None,
+            revoked_at=as_utc(record.revoked_at) if record.revoked_at else None,
+        )
+
+
+@strawberry.type(description="A new API key: the secret is shown this once.")
+class CreatedApiKey:
+    api_key: ApiKey
+    secret: str
+
+
+@strawberry.input
+class CreateApiKeyInput:
+    name: str
+    scopes: list[str]
+    expires_in_days: int | None = None
+
+
+@strawberry.type(description="A device sign-in waiting for approval (RFC 8628).")
+class DeviceAuthorization:
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str
+    expires_in: int
+    interval: int
+
+    @classmethod
+    def from_grant(cls, grant: DeviceGrant) -> DeviceAuthorization:
+        return cls(
+            device_code=grant.device_code,
+            user_code=grant.user_code,
+            verification_uri=grant.verification_uri,
+            verification_uri_complete=grant.verification_uri_complete,
+            expires_in=grant.expires_in,
+            interval=grant.interval,
+        )
+
+
+@strawberry.type(description="A third-party app allowed to use the authorization code flow.")
+class OAuthClient:
+    client_id: str
+    name: str
+    redirect_uris: list[str]
+
+    @classmethod
+    def from_client(cls, client: OAuthClientData) -> OAuthClient:
+        return cls(
+            client_id=client.client_id, name=client.name, redirect_uris=list(client.redirect_uris)
+        )

@@ -1,0 +1,212 @@
+"""Playback types: sessions and progress; extends ``User`` and ``Content``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+
+from media_gateway.schema.common import PageInfo, clamp_first, decode_cursor, encode_cursor
+from media_gateway.storage.types import as_utc
+from media_gateway.subgraphs.base import require_viewer
+from media_gateway.subgraphs.playback.context import PlaybackContext
+from media_gateway.subgraphs.playback.models import (
+    PlaybackSessionRecord,
+    ProgressRecord,
+    WatchEventRecord,
+)
+from media_gateway.subgraphs.playback.service import resume_point
+
+Info = strawberry.Info[PlaybackContext, None]
+
+
+@strawberry.enum
+class PlaybackState(Enum):
+    PLAYING = "PLAYING"
+    PAUSED = "PAUSED"
+    BUFFERING = "BUFFERING"
+    ENDED = "ENDED"
+
+
+@strawberry.federation.interface_object(keys=["id"], description="A title (owned by the catalog).")
+class Content:
+    id: strawberry.ID
+
+    @strawberry.field(description="The signed-in viewer's progress in this title, if any.")
+    async def viewer_progress(self, info: Info) -> PlaybackProgress | None:
+        if info.context.viewer is None:
+            return None
+        record = await info.context.loaders.viewer_progress.load(str(self.id))
+        return PlaybackProgress.from_record(record) if record else None
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Content:
+        return cls(id=id)
+
+
+@strawberry.type(description="How far a viewer got in a title.")
+class PlaybackProgress:
+    content: Content
+    position_seconds: int
+    duration_seconds: int | None
+    completed: bool
+    updated_at: datetime
+
+    @strawberry.field(description="Where playback resumes (0: from the start).")
+    def resume_from_seconds(self) -> int:
+        return resume_point(self.position_seconds, self.duration_seconds, self.completed)
+
+    @strawberry.field(description="Share watched, 0 to 1 (null when the duration is unknown).")
+    def progress(self) -> float | None:
+        if not self.duration_seconds:
+            return None
+        return round(min(1.0, self.position_seconds / self.duration_seconds), 4)
+
+    @classmethod
+    def from_record(cls, record: ProgressRecord) -> PlaybackProgress:
+        return cls(
+            content=Content(id=strawberry.ID(record.content_id)),
+            position_seconds=record.position_seconds,
+            duration_seconds=record.duration_seconds,
+            completed=record.completed,
+            updated_at=as_utc(record.updated_at),
+        )
+
+
+@strawberry.type(description="One playback of a title on a device.")
+class PlaybackSession:
+    id: strawberry.ID
+    content: Content
+    device_id: str
+    state: PlaybackState
+    position_seconds: int
+    duration_seconds: int | None
+    resume_from_seconds: int = strawberry.field(
+        description="Where the player should start (0 under 30 s watched or past 95%)."
+    )
+    started_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+
+    @classmethod
+    def from_record(cls, record: PlaybackSessionRecord) -> PlaybackSession:
+        return cls(
+            id=strawberry.ID(record.id),
+            content=Content(id=strawberry.ID(record.content_id)),
+            device_id=record.device_id,
+            state=PlaybackState(record.state),
+            position_seconds=record.position_seconds,
+            duration_seconds=record.duration_seconds,
+            resume_from_seconds=record.resume_from_seconds,
+            started_at=as_utc(record.started_at),
+            updated_at=as_utc(record.updated_at),
+            ended_at=as_utc(record.ended_at) if record.ended_at else None,
+        )
+
+
+@strawberry.type(description="Playback progress reported by one of the viewer's devices.")
+class PlaybackProgressEvent:
+    cursor: str = strawberry.field(description="Pass as `since` to resume after this event.")
+    content: Content
+    device_id: strawberry.ID
+    session_id: strawberry.ID | None
+    position_seconds: int
+    duration_seconds: int | None
+    state: PlaybackState
+    hlc: str = strawberry.field(description="Hybrid logical clock timestamp of the report.")
+    occurred_at: datetime
+
+    @strawberry.field(description="Where another device should resume (0: from the start).")
+    def resume_from_seconds(self) -> int:
+        return resume_point(
+            self.position_seconds, self.duration_seconds, self.state == PlaybackState.ENDED
+        )
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> PlaybackProgressEvent:
+        p = message["payload"]
+        state = p.get("state") or "PAUSED"
+        return cls(
+            cursor=str(message["id"]),
+            content=Content(id=strawberry.ID(p["contentId"])),
+            device_id=strawberry.ID(p["deviceId"]),
+            session_id=strawberry.ID(p["sessionId"]) if p.get("sessionId") else None,
+            position_seconds=int(p.get("positionSeconds") or 0),
+            duration_seconds=p.get("durationSeconds"),
+            state=PlaybackState(state if state in PlaybackState.__members__ else "PAUSED"),
+            hlc=message["hlc"],
+            occurred_at=datetime.fromtimestamp(float(message["createdAt"]), UTC),
+        )
+
+
+@strawberry.type(description="A title the viewer watched.")
+class WatchHistoryEntry:
+    content: Content
+    watched_at: datetime
+    position_seconds: int
+    duration_seconds: int | None
+    completed: bool
+
+    @classmethod
+    def from_record(cls, record: WatchEventRecord) -> WatchHistoryEntry:
+        return cls(
+            content=Content(id=strawberry.ID(record.content_id)),
+            watched_at=as_utc(record.watched_at),
+            position_seconds=record.position_seconds,
+            duration_seconds=record.duration_seconds,
+            completed=record.completed,
+        )
+
+
+@strawberry.type
+class WatchHistoryEdge:
+    cursor: str
+    node: WatchHistoryEntry
+
+
+@strawberry.type
+class WatchHistoryConnection:
+    edges: list[WatchHistoryEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.federation.type(keys=["id"], description="A member account (owned by identity).")
+class User:
+    id: strawberry.ID
+
+    @strawberry.field(description="Titles started and not finished, most recent first.")
+    async def continue_watching(self, info: Info, first: int | None = 20) -> list[PlaybackProgress]:
+        user_id = require_viewer(info.context, str(self.id))
+        rows = await info.context.service.continue_watching(user_id, clamp_first(first))
+        return [PlaybackProgress.from_record(r) for r in rows]
+
+    @strawberry.field(description="What the member watched, most recent first.")
+    async def watch_history(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> WatchHistoryConnection:
+        user_id = require_viewer(info.context, str(self.id))
+        offset = decode_cursor(after)
+        page = await info.context.service.history(user_id, clamp_first(first), offset)
+        edges = [
+            WatchHistoryEdge(
+                cursor=encode_cursor(offset + i), node=WatchHistoryEntry.from_record(r)
+            )
+            for i, r in enumerate(page.items)
+        ]
+        return WatchHistoryConnection(
+            edges=edges,
+            total_count=page.total_count,
+            page_info=PageInfo(
+                has_next_page=offset + len(edges) < page.total_count,
+                has_previous_page=offset > 0,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> User:
+        return cls(id=id)

@@ -1,0 +1,276 @@
+"""Sync types: devices, the watchlist, replicated progress, remote commands and the events
+their subscriptions deliver; extends ``User``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+
+from media_gateway.storage.types import as_utc
+from media_gateway.subgraphs.base import require_viewer
+from media_gateway.subgraphs.sync.context import SyncContext
+from media_gateway.subgraphs.sync.models import (
+    DeviceRecord,
+    ProgressRegisterRecord,
+    WatchlistEntryRecord,
+)
+
+Info = strawberry.Info[SyncContext, None]
+
+
+@strawberry.enum
+class DeviceKind(Enum):
+    PHONE = "PHONE"
+    TABLET = "TABLET"
+    TV = "TV"
+    WEB = "WEB"
+    CONSOLE = "CONSOLE"
+
+
+@strawberry.enum(description="Whether a device is connected right now.")
+class DevicePresence(Enum):
+    ONLINE = "ONLINE"
+    OFFLINE = "OFFLINE"
+
+
+@strawberry.enum(description="What a remote command asks the target device to do.")
+class RemoteCommandType(Enum):
+    PLAY = "PLAY"
+    PAUSE = "PAUSE"
+    SEEK = "SEEK"
+    STOP = "STOP"
+    VOLUME = "VOLUME"
+    CAST = "CAST"
+
+
+@strawberry.enum(description="A change a device made while offline.")
+class SyncOperationType(Enum):
+    WATCHLIST_ADD = "WATCHLIST_ADD"
+    WATCHLIST_REMOVE = "WATCHLIST_REMOVE"
+    PROGRESS = "PROGRESS"
+
+
+@strawberry.federation.interface_object(keys=["id"], description="A title (owned by the catalog).")
+class Content:
+    id: strawberry.ID
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Content:
+        return cls(id=id)
+
+
+@strawberry.type(description="A device signed in to the account.")
+class Device:
+    id: strawberry.ID
+    name: str
+    kind: DeviceKind
+    capabilities: list[str]
+    registered_at: datetime
+    last_seen_at: datetime
+    presence: DevicePresence
+
+    @classmethod
+    def from_record(cls, record: DeviceRecord) -> Device:
+        return cls(
+            id=strawberry.ID(record.id),
+            name=record.name,
+            kind=DeviceKind(record.kind),
+            capabilities=list(record.capabilities),
+            registered_at=as_utc(record.registered_at),
+            last_seen_at=as_utc(record.last_seen_at),
+            presence=DevicePresence.ONLINE if record.online else DevicePresence.OFFLINE,
+        )
+
+
+@strawberry.type(description="A title on the watchlist and when it was added.")
+class WatchlistEntry:
+    content: Content
+    added_at: datetime
+    tags: list[strawberry.ID] = strawberry.field(
+        description="The adds keeping the title in the replicated set: a device that removes "
+        "it offline sends the tags it has seen as `observedTags`."
+    )
+
+    @classmethod
+    def from_record(cls, record: WatchlistEntryRecord) -> WatchlistEntry:
+        return cls(
+            content=Content(id=strawberry.ID(record.content_id)),
+            added_at=as_utc(record.added_at),
+            tags=[strawberry.ID(t) for t in record.tags or []],
+        )
+
+
+def _content(content_id: Any) -> Content | None:
+    return Content(id=strawberry.ID(str(content_id))) if content_id else None
+
+
+def _when(epoch: Any) -> datetime:
+    return datetime.fromtimestamp(float(epoch), UTC)
+
+
+@strawberry.type(description="The replicated playback position of a title.")
+class SyncedProgress:
+    content: Content
+    position_seconds: int
+    duration_seconds: int | None
+    state: str
+    device_id: strawberry.ID
+    hlc: str = strawberry.field(description="Hybrid logical clock of the winning write.")
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, record: ProgressRegisterRecord) -> SyncedProgress:
+        return cls(
+            content=Content(id=strawberry.ID(record.content_id)),
+            position_seconds=record.position_seconds,
+            duration_seconds=record.duration_seconds,
+            state=record.state,
+            device_id=strawberry.ID(record.device_id),
+            hlc=record.hlc,
+            updated_at=as_utc(record.updated_at),
+        )
+
+
+@strawberry.type(description="A command sent to one of the viewer's devices.")
+class RemoteCommand:
+    id: strawberry.ID
+    cursor: str = strawberry.field(description="Pass as `since` to resume after this event.")
+    type: RemoteCommandType
+    target_device_id: strawberry.ID
+    from_device_id: strawberry.ID | None
+    position_seconds: int | None
+    volume: int | None
+    content: Content | None
+    issued_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> RemoteCommand:
+        p = message["payload"]
+        return cls(
+            id=strawberry.ID(p["commandId"]),
+            cursor=str(message["id"]),
+            type=RemoteCommandType(p["type"]),
+            target_device_id=strawberry.ID(p["targetDeviceId"]),
+            from_device_id=strawberry.ID(p["fromDeviceId"]) if p.get("fromDeviceId") else None,
+            position_seconds=p.get("positionSeconds"),
+            volume=p.get("volume"),
+            content=_content(p.get("contentId")),
+            issued_at=_when(message["createdAt"]),
+            expires_at=_when(message["expiresAt"]),
+        )
+
+
+@strawberry.type(description="A title added to or removed from the watchlist.")
+class WatchlistChange:
+    cursor: str
+    content: Content
+    in_watchlist: bool
+    device_id: strawberry.ID | None
+    hlc: str
+    occurred_at: datetime
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> WatchlistChange:
+        p = message["payload"]
+        return cls(
+            cursor=str(message["id"]),
+            content=Content(id=strawberry.ID(p["contentId"])),
+            in_watchlist=bool(p["inWatchlist"]),
+            device_id=strawberry.ID(p["deviceId"]) if p.get("deviceId") else None,
+            hlc=message["hlc"],
+            occurred_at=_when(message["createdAt"]),
+        )
+
+
+@strawberry.type(description="A device came online or went offline.")
+class DevicePresenceChange:
+    cursor: str
+    device_id: strawberry.ID
+    presence: DevicePresence
+    last_seen_at: datetime
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> DevicePresenceChange:
+        p = message["payload"]
+        return cls(
+            cursor=str(message["id"]),
+            device_id=strawberry.ID(p["deviceId"]),
+            presence=DevicePresence.ONLINE if p["online"] else DevicePresence.OFFLINE,
+            last_seen_at=datetime.fromisoformat(p["lastSeenAt"]),
+        )
+
+
+@strawberry.input(description="One change a device made while offline.")
+class SyncOperationInput:
+    id: strawberry.ID = strawberry.field(description="Unique per operation: replays are ignored.")
+    type: SyncOperationType
+    content_id: strawberry.ID
+    hlc: str = strawberry.field(description="The device's hybrid logical clock timestamp.")
+    position_seconds: int | None = None
+    duration_seconds: int | None = None
+    state: str | None = None
+    observed_tags: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="For WATCHLIST_REMOVE: the title's tags the device had seen (from "
+        "`WatchlistEntry.tags` and its own adds, whose tags are their operation ids); exactly "
+        "those are removed, so an add it had not seen survives. Without it, the remove "
+        "removes the adds ordered before it by the clock.",
+    )
+
+
+@strawberry.input(description="What a remote command asks; fields as the command needs them.")
+class RemoteCommandInput:
+    type: RemoteCommandType
+    position_seconds: int | None = None
+    volume: int | None = None
+    content_id: strawberry.ID | None = None
+
+
+@strawberry.type(description="The outcome of replaying a device's offline queue.")
+class SyncResult:
+    applied: int
+    duplicates: int
+    hlc: str = strawberry.field(description="The server clock: the device should observe it.")
+    watchlist: list[WatchlistEntry]
+    progress: list[SyncedProgress]
+
+
+@strawberry.type(description="Everything a device needs after a gap, and where to resume.")
+class SyncState:
+    cursor: str = strawberry.field(description="Pass as `since` to subscriptions and here.")
+    hlc: str
+    watchlist: list[WatchlistEntry]
+    progress: list[SyncedProgress]
+    pending_commands: list[RemoteCommand]
+    watchlist_changes: list[WatchlistChange]
+
+
+@strawberry.federation.type(keys=["id"], description="A member account (owned by identity).")
+class User:
+    id: strawberry.ID
+
+    @strawberry.field(description="Titles saved for later, most recently added first.")
+    async def watchlist(self, info: Info) -> list[Content]:
+        require_viewer(info.context, str(self.id))
+        rows = await info.context.loaders.watchlists.load(str(self.id))
+        return [Content(id=strawberry.ID(r.content_id)) for r in rows]
+
+    @strawberry.field(description="The watchlist with the time each title was added.")
+    async def watchlist_entries(self, info: Info) -> list[WatchlistEntry]:
+        require_viewer(info.context, str(self.id))
+        rows = await info.context.loaders.watchlists.load(str(self.id))
+        return [WatchlistEntry.from_record(r) for r in rows]
+
+    @strawberry.field(description="Devices registered to the account.")
+    async def devices(self, info: Info) -> list[Device]:
+        require_viewer(info.context, str(self.id))
+        rows = await info.context.loaders.devices.load(str(self.id))
+        return [Device.from_record(r) for r in rows]
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> User:
+        return cls(id=id)

@@ -1,0 +1,192 @@
+"""What every subgraph is: a named federation schema, its request context and its ASGI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import ASGIApp
+from strawberry.asgi import GraphQL
+
+from media_gateway.auth import Claims, identify_caller, with_api_keys
+from media_gateway.logging import RequestIdMiddleware, current_request_id
+from media_gateway.schema.common import forbidden, unauthenticated
+from media_gateway.settings import Settings, get_settings
+from media_gateway.storage.database import Database
+from media_gateway.subgraphs.events import EventBus
+
+log = logging.getLogger(__name__)
+
+ContextFactory = Callable[[Mapping[str, str]], Awaitable[object]]
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    """What subgraphs running in one process share: settings, the database, the event bus."""
+
+    settings: Settings
+    database: Database
+    events: EventBus = field(default_factory=EventBus)
+
+    @classmethod
+    def create(cls, settings: Settings | None = None) -> Runtime:
+        settings = settings or get_settings()
+        database = Database(settings.database_url, schema=settings.database_schema)
+        return cls(settings=settings, database=database)
+
+    async def close(self) -> None:
+        await self.database.dispose()
+
+
+@dataclass
+class RequestContext:
+    """Per-request state every subgraph's context carries."""
+
+    database: Database
+    settings: Settings
+    headers: Mapping[str, str]
+    viewer: Claims | None
+    auth_error: str | None
+    request_id: str | None
+
+    @property
+    def viewer_id(self) -> str | None:
+        return self.viewer.subject if self.viewer else None
+
+
+def require_viewer(context: RequestContext, user_id: str | None = None) -> str:
+    """The caller's user id; UNAUTHENTICATED without a valid token, FORBIDDEN for others' data."""
+    if context.viewer is None:
+        reason = f" ({context.auth_error})" if context.auth_error else ""
+        raise unauthenticated(f"Sign in to do this{reason}.")
+    if user_id is not None and user_id != context.viewer.subject:
+        raise forbidden("You can only see your own data.")
+    return context.viewer.subject
+
+
+def identify(headers: Mapping[str, str], settings: Settings) -> tuple[Claims | None, str | None]:
+    """The caller's verified claims (bearer token or API key), or the reason they were refused."""
+    return identify_caller(headers, settings)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def base_context(runtime: Runtime, headers: Mapping[str, str]) -> dict[str, Any]:
+    viewer, auth_error = identify(headers, runtime.settings)
+    return {
+        "database": runtime.database,
+        "settings": runtime.settings,
+        "headers": headers,
+        "viewer": viewer,
+        "auth_error": auth_error,
+        "request_id": current_request_id() or _header(headers, "x-request-id"),
+    }
+
+
+class _SubgraphGraphQL(GraphQL[Any, Any]):
+    def __init__(self, subgraph: Subgraph) -> None:
+        super().__init__(subgraph.schema, graphql_ide="graphiql", allow_queries_via_get=True)
+        self._subgraph = subgraph
+
+    async def get_context(self, request: Any, response: Any) -> Any:
+        return await self._subgraph.context(dict(request.headers))
+
+
+@dataclass
+class Subgraph:
+    """One federated subgraph: runs in-process (schema + context) or as its own service."""
+
+    name: str
+    schema: strawberry.federation.Schema
+    context: ContextFactory
+    runtime: Runtime
+    default_port: int
+    on_startup: Sequence[Hook] = ()
+    on_shutdown: Sequence[Hook] = ()
+    routes: Sequence[BaseRoute] = ()
+    owns_runtime: bool = False
+    service: Any = None  # the subgraph's main service, for in-process callers and tests
+    _started: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        # API keys are checked against the key table before the context is built
+        self.context = with_api_keys(self.context, self.runtime.database)
+
+    @property
+    def default_url(self) -> str:
+        return f"http://127.0.0.1:{self.default_port}/graphql"
+
+    def sdl(self) -> str:
+        """The federation SDL (what ``_service { sdl }`` answers)."""
+        return str(self.schema.as_str())
+
+    async def startup(self) -> None:
+        if self._started:
+            return
+        if self.runtime.settings.auto_migrate:
+            await self.runtime.database.migrate()
+        for hook in self.on_startup:
+            await hook()
+        self._started = True
+        log.info("subgraph started", extra={"subgraph": self.name})
+
+    async def shutdown(self) -> None:
+        if not self._started:
+            return
+        for hook in self.on_shutdown:
+            await hook()
+        self._started = False
+        if self.owns_runtime:
+            await self.runtime.close()
+        log.info("subgraph stopped", extra={"subgraph": self.name})
+
+    def asgi_app(self) -> ASGIApp:
+        """POST/GET /graphql, GET /health (liveness), GET /ready (readiness)."""
+        graphql_app = _SubgraphGraphQL(self)
+        database = self.runtime.database
+        name = self.name
+
+        async def health(_: Request) -> Response:
+            return JSONResponse({"status": "ok", "subgraph": name})
+
+        async def ready(_: Request) -> Response:
+            if await database.ping():
+                return JSONResponse({"status": "ready", "subgraph": name})
+            return JSONResponse(
+                {"status": "unavailable", "subgraph": name, "reason": "database unreachable"},
+                status_code=503,
+            )
+
+        @asynccontextmanager
+        async def lifespan(_: Starlette) -> Any:
+            await self.startup()
+            try:
+                yield
+            finally:
+                await self.shutdown()
+
+        app = Starlette(
+            routes=[
+                Route("/health", health, methods=["GET"]),
+                Route("/ready", ready, methods=["GET"]),
+                Route("/graphql", graphql_app, methods=["GET", "POST"]),
+                WebSocketRoute("/graphql", graphql_app),
+                *self.routes,
+            ],
+            lifespan=lifespan,
+        )
+        return RequestIdMiddleware(app)

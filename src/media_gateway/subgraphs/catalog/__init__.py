@@ -1,0 +1,90 @@
+"""Catalog subgraph: owns ``Content`` (movies, series, seasons, episodes) and availability."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import strawberry
+
+from media_gateway.dataloaders.catalog import CatalogLoaders
+from media_gateway.resolvers.catalog import Query
+from media_gateway.schema.catalog import CONTENT_TYPES
+from media_gateway.schema.common import build_schema as schema_for
+from media_gateway.subgraphs.base import Runtime, Subgraph, base_context
+from media_gateway.subgraphs.catalog.context import CatalogContext
+from media_gateway.subgraphs.catalog.ingest.ingester import Ingester, IngestSummary
+from media_gateway.subgraphs.catalog.ingest.webhook import webhook_route
+from media_gateway.subgraphs.catalog.outbox import KafkaPublisher, OutboxRelay
+from media_gateway.subgraphs.catalog.service import CatalogService
+from media_gateway.subgraphs.events import Event, PeriodicTask
+
+NAME = "catalog"
+DEFAULT_PORT = 4002
+
+
+def build_schema() -> strawberry.federation.Schema:
+    return schema_for(query=Query, types=CONTENT_TYPES)
+
+
+def create(runtime: Runtime | None = None) -> Subgraph:
+    owns_runtime = runtime is None
+    runtime = runtime or Runtime.create()
+    service = CatalogService(runtime.database, runtime.settings)
+
+    async def context(headers: Mapping[str, str]) -> CatalogContext:
+        return CatalogContext(
+            **base_context(runtime, headers),
+            service=service,
+            loaders=CatalogLoaders.create(service),
+        )
+
+    kafka = (
+        KafkaPublisher(runtime.settings.kafka_bootstrap_servers)
+        if runtime.settings.kafka_bootstrap_servers
+        else None
+    )
+
+    async def publish(topic: str, key: str, payload: dict[str, object]) -> None:
+        if kafka is not None:
+            await kafka(topic, key, payload)
+        await runtime.events.publish(Event(topic, key, payload))
+
+    relay = OutboxRelay(runtime.database, publish)
+    tasks = [
+        PeriodicTask("catalog-index-sync", service.sync_index, 1.0),
+        PeriodicTask("catalog-outbox-relay", relay.relay_step, 1.0),
+    ]
+
+    async def ingested(summary: IngestSummary) -> None:
+        await service.sync_index()
+
+    route = webhook_route(
+        runtime.settings.catalog_webhook_secret, Ingester(runtime.database), ingested
+    )
+
+    async def startup() -> None:
+        if runtime.settings.seed_demo_data:
+            await service.seed_demo_catalog()
+        await service.engine()  # the search index is built from storage at start
+        for task in tasks:
+            task.start()
+
+    async def shutdown() -> None:
+        for task in tasks:
+            await task.stop()
+        if kafka is not None:
+            await kafka.close()
+        service.close()
+
+    return Subgraph(
+        name=NAME,
+        schema=build_schema(),
+        context=context,
+        runtime=runtime,
+        default_port=DEFAULT_PORT,
+        on_startup=[startup],
+        on_shutdown=[shutdown],
+        routes=[route],
+        owns_runtime=owns_runtime,
+        service=service,
+    )

@@ -1,0 +1,168 @@
+"""The identity service's HTTP endpoints for OAuth clients (RFC 6749, 7636, 8628) and the
+JWKS. Responses carry ``Cache-Control: no-store`` wherever they hold tokens or codes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from media_gateway.auth import TokenService, identify_caller, with_api_keys
+from media_gateway.storage.types import utcnow
+from media_gateway.subgraphs.identity.context import client_address
+from media_gateway.subgraphs.identity.oauth import DEVICE_CODE_GRANT, OAuthError, OAuthService
+from media_gateway.subgraphs.identity.service import IdentityError, Session
+
+NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
+MAX_FORM_BYTES = 16 * 1024
+
+
+def _error(exc: OAuthError) -> JSONResponse:
+    body: dict[str, Any] = {"error": exc.error, "error_description": exc.description}
+    body.update(exc.extra)
+    return JSONResponse(body, status_code=exc.status, headers=NO_STORE)
+
+
+def _tokens(session: Session) -> JSONResponse:
+    expires_in = max(0, int((session.access_token_expires_at - utcnow()).total_seconds()))
+    return JSONResponse(
+        {
+            "access_token": session.access_token,
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "refresh_token": session.refresh_token,
+            "scope": " ".join(sorted(session.scopes)),
+        },
+        headers=NO_STORE,
+    )
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise OAuthError("invalid_request", "The request is too large.")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise OAuthError("invalid_request", "Send application/x-www-form-urlencoded.")
+    form: dict[str, str] = {}
+    for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+        if name in form:  # RFC 6749 3.1: parameters must not repeat
+            raise OAuthError("invalid_request", f"Repeated parameter {name}.")
+        form[name] = value
+    return form
+
+
+def _address(request: Request) -> str | None:
+    return client_address(request.headers, request.client.host if request.client else None)
+
+
+def _required(form: Mapping[str, str], *names: str) -> list[str]:
+    missing = [name for name in names if not form.get(name)]
+    if missing:
+        raise OAuthError("invalid_request", "Missing " + ", ".join(missing) + ".")
+    return [form[name] for name in names]
+
+
+def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
+    identity = oauth.identity
+
+    async def jwks(_: Request) -> Response:
+        return JSONResponse(tokens.keys.jwks(), headers={"cache-control": "public, max-age=300"})
+
+    async def device_authorization(request: Request) -> Response:
+        try:
+            form = await _form(request)
+            (client_id,) = _required(form, "client_id")
+            grant = await oauth.start_device_authorization(
+                client_id, form.get("scope"), _address(request)
+            )
+        except OAuthError as exc:
+            return _error(exc)
+        return JSONResponse(
+            {
+                "device_code": grant.device_code,
+                "user_code": grant.user_code,
+                "verification_uri": grant.verification_uri,
+                "verification_uri_complete": grant.verification_uri_complete,
+                "expires_in": grant.expires_in,
+                "interval": grant.interval,
+            },
+            headers=NO_STORE,
+        )
+
+    async def _viewer(request: Request) -> Any:
+        async def claims(headers: Mapping[str, str]) -> Any:
+            return identify_caller(headers, identity.settings)[0]
+
+        return await with_api_keys(claims, identity.database)(dict(request.headers))
+
+    async def authorize(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                params = await _form(request)
+            except OAuthError as exc:
+                return _error(exc)
+        else:
+            params = dict(request.query_params)
+        try:
+            client_id, redirect_uri = _required(params, "client_id", "redirect_uri")
+            location = await oauth.authorize(
+                await _viewer(request),
+                client_id=client_id,
+                redirect_uri=redirect_uri,
+                response_type=params.get("response_type", ""),
+                code_challenge=params.get("code_challenge"),
+                code_challenge_method=params.get("code_challenge_method"),
+                scope=params.get("scope"),
+                state=params.get("state"),
+            )
+        except OAuthError as exc:
+            return _error(exc)
+        return RedirectResponse(location, status_code=302, headers=NO_STORE)
+
+    async def token(request: Request) -> Response:
+        try:
+            form = await _form(request)
+            (grant_type,) = _required(form, "grant_type")
+            if grant_type == "authorization_code":
+                code, client_id, redirect_uri, verifier = _required(
+                    form, "code", "client_id", "redirect_uri", "code_verifier"
+                )
+                session = await oauth.exchange_authorization_code(
+                    code, client_id, redirect_uri, verifier
+                )
+            elif grant_type == "refresh_token":
+                (refresh_token,) = _required(form, "refresh_token")
+                try:
+                    session = await identity.refresh(
+                        refresh_token,
+                        client_address=_address(request),
+                        client_id=form.get("client_id"),
+                    )
+                except IdentityError as exc:
+                    if exc.code == "RATE_LIMITED":
+                        raise OAuthError("slow_down", str(exc), 429, **exc.extensions) from exc
+                    raise OAuthError("invalid_grant", str(exc)) from exc
+            elif grant_type == DEVICE_CODE_GRANT:
+                device_code, client_id = _required(form, "device_code", "client_id")
+                session = await oauth.poll_device_authorization(
+                    device_code, client_id, _address(request)
+                )
+            else:
+                raise OAuthError("unsupported_grant_type", "Unsupported grant_type.")
+        except OAuthError as exc:
+            return _error(exc)
+        except IdentityError as exc:
+            return _error(OAuthError("invalid_grant", str(exc)))
+        return _tokens(session)
+
+    return [
+        Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+        Route("/oauth/device_authorization", device_authorization, methods=["POST"]),
+        Route("/oauth/authorize", authorize, methods=["GET", "POST"]),
+        Route("/oauth/token", token, methods=["POST"]),
+    ]

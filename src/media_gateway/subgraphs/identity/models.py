@@ -1,0 +1,129 @@
+"""Identity storage: accounts, viewing profiles, sessions, MFA, API keys, OAuth clients,
+short-lived codes (when Redis is not configured) and the email outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from media_gateway.storage.types import new_id, timestamp_field
+
+
+class UserRecord(SQLModel, table=True):
+    __tablename__ = "identity_users"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
+    email: str = Field(max_length=320, unique=True, index=True)
+    display_name: str = Field(max_length=120)
+    password_hash: str = Field(max_length=255)
+    # the confirmed TOTP secret (MFA on); the one being enrolled waits in totp_pending_secret
+    totp_secret: str | None = Field(default=None, max_length=64)
+    created_at: datetime = timestamp_field()
+    email_verified_at: datetime | None = timestamp_field(nullable=True)
+    totp_pending_secret: str | None = Field(default=None, max_length=64)
+    # the last TOTP time step accepted (a code is never accepted twice)
+    totp_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
+    password_changed_at: datetime | None = timestamp_field(nullable=True)
+
+
+class RefreshTokenRecord(SQLModel, table=True):
+    """An opaque refresh token, stored only as its SHA-256 digest."""
+
+    __tablename__ = "identity_refresh_tokens"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    family_id: str = Field(max_length=64, index=True)
+    user_id: str = Field(foreign_key="identity_users.id", index=True, max_length=64)
+    created_at: datetime = timestamp_field()
+    expires_at: datetime = timestamp_field()
+    used_at: datetime | None = timestamp_field(nullable=True)
+    revoked_at: datetime | None = timestamp_field(nullable=True)
+    profile_id: str | None = Field(default=None, max_length=64)
+    # delegated sessions (OAuth clients) hold only these scopes; None = a member's own session
+    scopes: str | None = Field(default=None, max_length=1000)
+    client_id: str | None = Field(default=None, max_length=100)
+
+
+class ProfileRecord(SQLModel, table=True):
+    """A viewing profile of an account, with its parental controls."""
+
+    __tablename__ = "identity_profiles"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="identity_users.id", index=True, max_length=64)
+    name: str = Field(max_length=60)
+    avatar_url: str | None = Field(default=None, max_length=500)
+    language: str = Field(default="en", max_length=35)
+    kids: bool = Field(default=False)
+    max_content_rating: str | None = Field(default=None, max_length=10)
+    created_at: datetime = timestamp_field()
+
+
+class BackupCodeRecord(SQLModel, table=True):
+    """A one-time MFA backup code, stored as its argon2id hash."""
+
+    __tablename__ = "identity_backup_codes"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="identity_users.id", index=True, max_length=64)
+    code_hash: str = Field(max_length=255)
+    used_at: datetime | None = timestamp_field(nullable=True)
+    created_at: datetime = timestamp_field()
+
+
+class ApiKeyRecord(SQLModel, table=True):
+    """A server-to-server key: only its SHA-256 digest is kept."""
+
+    __tablename__ = "identity_api_keys"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="identity_users.id", index=True, max_length=64)
+    name: str = Field(max_length=100)
+    key_hash: str = Field(max_length=64, unique=True, index=True)
+    prefix: str = Field(max_length=20)
+    scopes: str = Field(max_length=1000)
+    created_at: datetime = timestamp_field()
+    expires_at: datetime | None = timestamp_field(nullable=True)
+    revoked_at: datetime | None = timestamp_field(nullable=True)
+
+
+class OAuthClientRecord(SQLModel, table=True):
+    """A third-party (public, PKCE) client and its exact redirect URIs."""
+
+    __tablename__ = "identity_oauth_clients"
+
+    id: str = Field(primary_key=True, max_length=100)
+    name: str = Field(max_length=100)
+    owner_id: str = Field(foreign_key="identity_users.id", index=True, max_length=64)
+    redirect_uris: str = Field(max_length=4000)  # one per line
+    created_at: datetime = timestamp_field()
+
+
+class ShortCodeRecord(SQLModel, table=True):
+    """A short-lived code (device grant, authorization code, email token) when there is no
+    Redis; ``key`` is a digest, never the code itself."""
+
+    __tablename__ = "identity_short_codes"
+
+    key: str = Field(primary_key=True, max_length=200)
+    value: str = Field(sa_type=sa.Text)
+    expires_at: datetime = timestamp_field(index=True)
+
+
+class EmailOutboxRecord(SQLModel, table=True):
+    """An email to send (console in embedded mode, SMTP when ``SMTP_URL`` is set)."""
+
+    __tablename__ = "identity_email_outbox"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
+    recipient: str = Field(max_length=320, index=True)
+    kind: str = Field(max_length=40)
+    subject: str = Field(max_length=200)
+    body: str = Field(sa_type=sa.Text)
+    created_at: datetime = timestamp_field()
+    sent_at: datetime | None = timestamp_field(nullable=True)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, max_length=500)

@@ -1,0 +1,359 @@
+"""OAuth 2.0 flows: the Device Authorization Grant (RFC 8628) for TVs and consoles, and the
+authorization code grant with PKCE (RFC 7636, S256 only) for third-party apps.
+
+Codes are short-lived entries of the ``CodeStore`` (Redis with expiry, or SQL), keyed by
+their digests; every redemption is an atomic take, so a code yields tokens at most once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from media_gateway.auth import DELEGABLE_SCOPES, Claims
+from media_gateway.subgraphs.identity.codes import code_key
+from media_gateway.subgraphs.identity.models import OAuthClientRecord
+from media_gateway.subgraphs.identity.service import (
+    IdentityError,
+    IdentityService,
+    Limit,
+    Session,
+)
+
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+# first-party device apps that may start a device sign-in without registering
+FIRST_PARTY_DEVICE_CLIENTS: dict[str, str] = {
+    "media-gateway-tv": "Media Gateway for TV",
+    "media-gateway-console": "Media Gateway for consoles",
+    "media-gateway-cli": "Media Gateway command line",
+}
+USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"  # no vowels, no look-alikes (RFC 8628 6.1)
+VERIFIER_PATTERN = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
+CHALLENGE_PATTERN = re.compile(r"^[A-Za-z0-9\-_]{43}$")
+CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9\-_.]{3,100}$")
+DEVICE_APPROVE_LIMIT = Limit(20, 300)
+
+
+class OAuthError(Exception):
+    """An RFC 6749 / 8628 error: ``error`` is the protocol code."""
+
+    def __init__(self, error: str, description: str, status: int = 400, **extra: Any) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+        self.extra = extra
+
+
+@dataclass(frozen=True)
+class DeviceAuthorization:
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str
+    expires_in: int
+    interval: int
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    client_id: str
+    name: str
+    redirect_uris: tuple[str, ...]
+    first_party: bool
+
+
+def normalize_user_code(code: str) -> str:
+    return re.sub(r"[^A-Z]", "", code.upper())
+
+
+def s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _valid_redirect_uri(uri: str) -> bool:
+    parts = urlsplit(uri)
+    if parts.fragment or not parts.netloc:
+        return False
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and parts.hostname in {"localhost", "127.0.0.1", "::1"}
+
+
+class OAuthService:
+    def __init__(self, identity: IdentityService) -> None:
+        self.identity = identity
+        self.codes = identity.codes
+        self.device_code_ttl = 600
+        self.device_interval = 5
+        self.authorization_code_ttl = 60
+        self.clock: Callable[[], float] = time.time
+
+    # -- clients -------------------------------------------------------------------------
+    async def client(self, client_id: str) -> OAuthClient | None:
+        if client_id in FIRST_PARTY_DEVICE_CLIENTS:
+            return OAuthClient(client_id, FIRST_PARTY_DEVICE_CLIENTS[client_id], (), True)
+        if not CLIENT_ID_PATTERN.match(client_id):
+            return None
+        async with self.identity.database.session() as session:
+            record = await session.get(OAuthClientRecord, client_id)
+        if record is None:
+            return None
+        return OAuthClient(
+            record.id, record.name, tuple(record.redirect_uris.split("\n")), first_party=False
+        )
+
+    async def register_client(
+        self, owner_id: str, name: str, redirect_uris: Sequence[str]
+    ) -> OAuthClient:
+        name = name.strip()
+        if not 1 <= len(name) <= 100:
+            raise IdentityError("Name the app (1 to 100 characters).", field="name")
+        uris = [uri.strip() for uri in redirect_uris]
+        if not uris or len(uris) > 10 or not all(_valid_redirect_uri(u) for u in uris):
+            raise IdentityError(
+                "Give 1 to 10 redirect URIs: https (or http on localhost), without fragment.",
+                field="redirectUris",
+            )
+        record = OAuthClientRecord(
+            id="app-" + secrets.token_hex(12),
+            name=name,
+            owner_id=owner_id,
+            redirect_uris="\n".join(uris),
+        )
+        async with self.identity.database.transaction() as session:
+            session.add(record)
+        return OAuthClient(record.id, record.name, tuple(uris), first_party=False)
+
+    @staticmethod
+    def grant_scopes(requested: str | None) -> frozenset[str]:
+        if requested is None or not requested.strip():
+            return DELEGABLE_SCOPES
+        wanted = frozenset(requested.split())
+        if wanted - DELEGABLE_SCOPES:
+            raise OAuthError("invalid_scope", "Unknown or not grantable scope requested.")
+        return wanted
+
+    # -- device authorization grant (RFC 8628) -------------------------------------------
+    async def start_device_authorization(
+        self, client_id: str, scope: str | None = None, client_address: str | None = None
+    ) -> DeviceAuthorization:
+        try:
+            await self.identity.limit(
+                "device-start", client_address, self.identity.limits.device_start_per_address
+            )
+        except IdentityError as exc:
+            raise OAuthError("slow_down", str(exc), 429, **exc.extensions) from exc
+        client = await self.client(client_id)
+        if client is None:
+            raise OAuthError("invalid_client", "Unknown client.", 401)
+        scopes = self.grant_scopes(scope)
+        device_code = secrets.token_urlsafe(32)
+        user_code = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
+        expires_at = self.clock() + self.device_code_ttl
+        device_key = code_key("device", device_code)
+        keep = self.device_code_ttl + 300  # kept past expiry to answer expired_token
+        await self.codes.put(
+            device_key,
+            {
+                "client_id": client_id,
+                "scopes": sorted(scopes),
+                "expires_at": expires_at,
+                "interval": self.device_interval,
+                "user_code": user_code,
+            },
+            keep,
+        )
+        await self.codes.put(
+            code_key("device-user", user_code),
+            {"device_key": device_key, "client_id": client_id, "expires_at": expires_at},
+            keep,
+        )
+        base = f"{self.identity.settings.public_url}/activate"
+        display = f"{user_code[:4]}-{user_code[4:]}"
+        return DeviceAuthorization(
+            device_code=device_code,
+            user_code=display,
+            verification_uri=base,
+            verification_uri_complete=f"{base}?{urlencode({'user_code': display})}",
+            expires_in=self.device_code_ttl,
+            interval=self.device_interval,
+        )
+
+    async def decide_device_authorization(
+        self, viewer: Claims, user_code: str, *, approve: bool, profile_id: str | None = None
+    ) -> OAuthClient:
+        """The signed-in member approves (or denies) the device showing ``user_code``."""
+        await self.identity.limit("device-approve", viewer.subject, DEVICE_APPROVE_LIMIT)
+        code = normalize_user_code(user_code)
+        user_key = code_key("device-user", code)
+        pending = await self.codes.get(user_key) if len(code) == 8 else None
+        if pending is None:
+            raise IdentityError("No sign-in is waiting for this code.", field="userCode")
+        if pending.get("used"):
+            raise IdentityError("This code was already used.", "ALREADY_USED", "userCode")
+        if self.clock() >= float(pending["expires_at"]):
+            raise IdentityError("This code has expired; start again.", "expired_token")
+        profile = None
+        chosen = profile_id or viewer.profile_id
+        if chosen:
+            profile = await self.identity.profile_of(viewer.subject, chosen)
+            if profile is None:
+                raise IdentityError("No such profile.", "NOT_FOUND", "profileId")
+        decision = {
+            "approved": approve,
+            "user_id": viewer.subject,
+            "profile_id": profile.id if profile else None,
+        }
+        device_key = str(pending["device_key"])
+        remaining = max(1.0, float(pending["expires_at"]) - self.clock() + 300)
+        if not await self.codes.put_once(f"device-decision-{device_key}", decision, remaining):
+            raise IdentityError("This code was already used.", "ALREADY_USED", "userCode")
+        await self.codes.put(user_key, {**pending, "used": True}, remaining)
+        client = await self.client(str(pending["client_id"]))
+        assert client is not None
+        return client
+
+    async def poll_device_authorization(
+        self,
+        device_code: str,
+        client_id: str | None = None,
+        client_address: str | None = None,
+    ) -> Session:
+        try:
+            await self.identity.limit(
+                "device-poll", client_address, self.identity.limits.device_poll_per_address
+            )
+        except IdentityError as exc:
+            raise OAuthError("slow_down", str(exc), 400, **exc.extensions) from exc
+        device_key = code_key("device", device_code)
+        record = await self.codes.get(device_key)
+        if record is None:
+            raise OAuthError("expired_token", "This device code is unknown or has expired.")
+        if client_id is not None and client_id != record["client_id"]:
+            raise OAuthError("invalid_grant", "This device code belongs to another client.")
+        now = self.clock()
+        if now >= float(record["expires_at"]):
+            raise OAuthError("expired_token", "This device code has expired; start again.")
+        interval = int(record["interval"])
+        last_poll = record.get("last_poll")
+        record["last_poll"] = now
+        if last_poll is not None and now - float(last_poll) < interval:
+            record["interval"] = interval + 5  # RFC 8628 3.5: slow down by 5 seconds
+            await self.codes.put(device_key, record, float(record["expires_at"]) - now + 300)
+            raise OAuthError(
+                "slow_down",
+                f"Polling too fast; wait {interval + 5} seconds between polls.",
+                interval=interval + 5,
+            )
+        await self.codes.put(device_key, record, float(record["expires_at"]) - now + 300)
+        decision = await self.codes.take(f"device-decision-{device_key}")
+        if decision is None:
+            raise OAuthError("authorization_pending", "Waiting for the member to approve.")
+        await self.codes.delete(device_key)  # tokens once: the device code is spent
+        if not decision["approved"]:
+            raise OAuthError("access_denied", "The member refused this sign-in.")
+        user = await self.identity.user(str(decision["user_id"]))
+        profile = None
+        if decision.get("profile_id"):
+            profile = await self.identity.profile_of(user.id, str(decision["profile_id"]))
+        from media_gateway.storage.types import new_id
+
+        return await self.identity.new_session(
+            user,
+            family_id=new_id(),
+            profile=profile,
+            scopes=frozenset(record["scopes"]),
+            client_id=str(record["client_id"]),
+        )
+
+    # -- authorization code with PKCE ----------------------------------------------------
+    async def authorize(
+        self,
+        viewer: Claims | None,
+        *,
+        client_id: str,
+        redirect_uri: str,
+        response_type: str,
+        code_challenge: str | None,
+        code_challenge_method: str | None,
+        scope: str | None,
+        state: str | None,
+    ) -> str:
+        """The redirect (with ``code`` or ``error``) for an authorization request.
+
+        Raises ``OAuthError`` when no redirect is allowed (unknown client or redirect URI).
+        """
+        client = await self.client(client_id)
+        if client is None or client.first_party:
+            raise OAuthError("invalid_client", "Unknown client.", 400)
+        if redirect_uri not in client.redirect_uris:  # exact match only (RFC 9700 2.1)
+            raise OAuthError("invalid_request", "This redirect URI is not registered.", 400)
+
+        def back(**params: str | None) -> str:
+            values = {k: v for k, v in {**params, "state": state}.items() if v is not None}
+            separator = "&" if "?" in redirect_uri else "?"
+            return f"{redirect_uri}{separator}{urlencode(values)}"
+
+        if response_type != "code":
+            return back(error="unsupported_response_type")
+        if code_challenge_method != "S256" or not code_challenge:
+            return back(error="invalid_request", error_description="PKCE with S256 is required.")
+        if not CHALLENGE_PATTERN.match(code_challenge):
+            return back(error="invalid_request", error_description="Malformed code_challenge.")
+        try:
+            scopes = self.grant_scopes(scope)
+        except OAuthError as exc:
+            return back(error=exc.error)
+        if viewer is None:
+            raise OAuthError("login_required", "Sign in first.", 401)
+        if viewer.api_key_id is not None or viewer.raw.get("client_id"):
+            raise OAuthError("access_denied", "Only a member's own session can authorize.", 403)
+        code = secrets.token_urlsafe(32)
+        await self.codes.put(
+            code_key("authorization-code", code),
+            {
+                "client_id": client_id,
+                "redirect_uri": redirect_uri,
+                "challenge": code_challenge,
+                "user_id": viewer.subject,
+                "profile_id": viewer.profile_id,
+                "scopes": sorted(scopes),
+            },
+            self.authorization_code_ttl,
+        )
+        return back(code=code)
+
+    async def exchange_authorization_code(
+        self, code: str, client_id: str, redirect_uri: str, code_verifier: str
+    ) -> Session:
+        grant = await self.codes.take(code_key("authorization-code", code))
+        if grant is None:
+            raise OAuthError("invalid_grant", "The code is invalid, expired or already used.")
+        if grant["client_id"] != client_id or grant["redirect_uri"] != redirect_uri:
+            raise OAuthError("invalid_grant", "The code was issued to another client or URI.")
+        if not VERIFIER_PATTERN.match(code_verifier) or not secrets.compare_digest(
+            s256(code_verifier), str(grant["challenge"])
+        ):
+            raise OAuthError("invalid_grant", "The code verifier does not match (PKCE).")
+        user = await self.identity.user(str(grant["user_id"]))
+        profile = None
+        if grant.get("profile_id"):
+            profile = await self.identity.profile_of(user.id, str(grant["profile_id"]))
+        from media_gateway.storage.types import new_id
+
+        return await self.identity.new_session(
+            user,
+            family_id=new_id(),
+            profile=profile,
+            scopes=frozenset(grant["scopes"]),
+            client_id=client_id,
+        )

@@ -1,0 +1,77 @@
+"""Commands: ``recs train`` (a new model version) and ``recs evaluate --movielens PATH``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from media_gateway.embeddings import make_embedder
+    from media_gateway.logging import configure_logging
+    from media_gateway.settings import get_settings
+    from media_gateway.storage.database import Database
+    from media_gateway.subgraphs.recommendations.service import RecommendationService
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+
+    async def run() -> tuple[int, int, float]:
+        database = Database(settings.database_url, schema=settings.database_schema)
+        try:
+            await database.migrate()
+            service = RecommendationService(database, embedder=make_embedder(settings))
+            bar = tqdm(total=6, desc="train", unit="step", disable=args.no_progress)
+
+            def step(name: str) -> None:
+                bar.set_postfix_str(name)
+                bar.update()
+
+            import time
+
+            started = time.perf_counter()
+            version = await service.train(progress=step)
+            bar.update(bar.total - bar.n)
+            bar.close()
+            await service.prune_versions(keep=args.keep)
+            return version, (await service.model()).size, time.perf_counter() - started
+        finally:
+            await database.dispose()
+
+    version, items, seconds = asyncio.run(run())
+    print(f"Trained recommender model version {version}: {items} titles in {seconds:.2f} s.")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from media_gateway.embeddings import make_embedder
+    from media_gateway.settings import get_settings
+    from media_gateway.subgraphs.recommendations.evaluation import run_evaluation
+
+    path = Path(args.movielens).expanduser()
+    if not (path / "ml-100k.inter").is_file():
+        print(f"error: {path} does not hold ml-100k.inter", file=sys.stderr)
+        return 2
+    run_evaluation(path, progress=not args.no_progress, embedder=make_embedder(get_settings()))
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    recs = subparsers.add_parser("recs", help="train and evaluate the recommender")
+    commands = recs.add_subparsers(dest="recs_command", metavar="COMMAND")
+    commands.required = True
+    train = commands.add_parser("train", help="retrain on every interaction; store a new version")
+    train.add_argument("--keep", type=int, default=3, help="model versions to keep (default 3)")
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train.set_defaults(func=cmd_train)
+    evaluate = commands.add_parser(
+        "evaluate", help="offline evaluation against baselines (leave-last-out, full ranking)"
+    )
+    evaluate.add_argument("--movielens", required=True, help="folder holding ml-100k.inter")
+    evaluate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    evaluate.set_defaults(func=cmd_evaluate)

@@ -1,0 +1,250 @@
+"""Real-time events for one user's devices: durable log, live fan-out, catch-up streams.
+
+Writers record an event in the same transaction as the change it describes (so an event
+exists if and only if the change does) and publish it once the transaction has committed.
+Subscribers get a stream that first replays what they missed since a cursor (the id of the
+last event they saw, within each event's time to live) and then follows the live channel;
+an event is never delivered after it expired.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from media_gateway.storage.database import Database
+from media_gateway.storage.types import as_utc, utcnow
+from media_gateway.subscriptions.broker import Broker, Message
+from media_gateway.subscriptions.hlc import HybridLogicalClock
+from media_gateway.subscriptions.models import RealtimeEventRecord
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TTL_SECONDS = 24 * 3600
+REPLAY_LIMIT = 500
+
+
+def user_channel(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def parse_cursor(cursor: str | None) -> int | None:
+    if cursor is None or cursor == "":
+        return None
+    try:
+        value = int(cursor)
+    except ValueError as exc:
+        raise InvalidCursor("Invalid cursor.") from exc
+    if value < 0:
+        raise InvalidCursor("Invalid cursor.")
+    return value
+
+
+@dataclass
+class PendingEvents:
+    """Events recorded in a transaction, published once it has committed."""
+
+    records: list[RealtimeEventRecord] = field(default_factory=list)
+
+
+def to_message(record: RealtimeEventRecord) -> Message:
+    return {
+        "id": record.id,
+        "kind": record.kind,
+        "userId": record.user_id,
+        "deviceId": record.device_id,
+        "hlc": record.hlc,
+        "payload": record.payload,
+        "createdAt": as_utc(record.created_at).timestamp(),
+        "expiresAt": as_utc(record.expires_at).timestamp(),
+    }
+
+
+def is_expired(message: Message, now: float | None = None) -> bool:
+    expires = message.get("expiresAt")
+    if not isinstance(expires, int | float):
+        return False
+    return expires <= (now if now is not None else utcnow().timestamp())
+
+
+Publisher = Callable[[str, Message], Any]
+
+
+class Realtime:
+    """The event log, the broker and the clock shared by the subgraphs of one process."""
+
+    def __init__(
+        self,
+        database: Database,
+        broker: Broker,
+        *,
+        clock: HybridLogicalClock | None = None,
+        bridges: Iterable[Publisher] = (),
+    ) -> None:
+        self.database = database
+        self.broker = broker
+        self.clock = clock or HybridLogicalClock()
+        self.bridges = list(bridges)
+        self._users = 0
+
+    def retain(self) -> None:
+        """A subgraph started using it."""
+        self._users += 1
+
+    async def release(self) -> None:
+        """A subgraph stopped using it; the last one closes the broker."""
+        self._users -= 1
+        if self._users <= 0:
+            self._users = 0
+            await self.broker.close()
+
+    # ------------------------------------------------------------------ writing
+    async def record(
+        self,
+        session: AsyncSession,
+        pending: PendingEvents,
+        *,
+        user_id: str,
+        kind: str,
+        payload: dict[str, Any],
+        device_id: str | None = None,
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+        hlc: str | None = None,
+        now: datetime | None = None,
+    ) -> RealtimeEventRecord:
+        now = now or utcnow()
+        record = RealtimeEventRecord(
+            user_id=user_id,
+            kind=kind,
+            device_id=device_id,
+            hlc=hlc or str(self.clock.tick()),
+            payload=payload,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+        )
+        session.add(record)
+        await session.flush()  # assigns the id: the cursor
+        pending.records.append(record)
+        return record
+
+    async def publish(self, pending: PendingEvents) -> None:
+        for record in pending.records:
+            message = to_message(record)
+            channel = user_channel(record.user_id)
+            try:
+                await self.broker.publish(channel, message)
+            except Exception as exc:  # the log still has it: catch-up delivers it later
+                log.warning("live publish failed: %s", exc.__class__.__name__)
+            for bridge in self.bridges:
+                try:
+                    await bridge(channel, message)
+                except Exception as exc:
+                    log.warning("bridge publish failed: %s", exc.__class__.__name__)
+        pending.records.clear()
+
+    async def emit(
+        self,
+        *,
+        user_id: str,
+        kind: str,
+        payload: dict[str, Any],
+        device_id: str | None = None,
+        ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    ) -> RealtimeEventRecord:
+        """Record and publish one event in its own transaction."""
+        pending = PendingEvents()
+        async with self.database.transaction() as session:
+            record = await self.record(
+                session,
+                pending,
+                user_id=user_id,
+                kind=kind,
+                payload=payload,
+                device_id=device_id,
+                ttl_seconds=ttl_seconds,
+            )
+        await self.publish(pending)
+        return record
+
+    # ------------------------------------------------------------------ reading
+    async def replay(
+        self, user_id: str, kinds: Collection[str], after: int, limit: int = REPLAY_LIMIT
+    ) -> list[Message]:
+        now = utcnow()
+        async with self.database.session() as session:
+            result = await session.exec(
+                select(RealtimeEventRecord)
+                .where(
+                    RealtimeEventRecord.user_id == user_id,
+                    col(RealtimeEventRecord.kind).in_(list(kinds)),
+                    col(RealtimeEventRecord.id) > after,
+                    col(RealtimeEventRecord.expires_at) > now,
+                )
+                .order_by(col(RealtimeEventRecord.id))
+                .limit(limit)
+            )
+            return [to_message(r) for r in result.all()]
+
+    async def latest_cursor(self, user_id: str) -> int:
+        async with self.database.session() as session:
+            result = await session.exec(
+                select(RealtimeEventRecord.id)
+                .where(RealtimeEventRecord.user_id == user_id)
+                .order_by(col(RealtimeEventRecord.id).desc())
+                .limit(1)
+            )
+            value = result.first()
+            return int(value or 0)
+
+    async def stream(
+        self,
+        user_id: str,
+        kinds: Collection[str],
+        since: int | None,
+        accept: Callable[[Message], bool] = lambda _m: True,
+    ) -> AsyncIterator[Message]:
+        """Replay after ``since`` (when given), then follow live; never an expired event."""
+        async with self.broker.subscribe(user_channel(user_id)) as live:
+            last = 0
+            if since is not None:
+                last = since
+                while True:
+                    batch = await self.replay(user_id, kinds, last)
+                    for message in batch:
+                        last = max(last, int(message["id"]))
+                        if accept(message):
+                            yield message
+                    if len(batch) < REPLAY_LIMIT:
+                        break
+            seen_recent: set[int] = set()
+            async for message in live:
+                if message.get("kind") not in kinds or is_expired(message):
+                    continue
+                ident = message.get("id")
+                if isinstance(ident, int):
+                    already_replayed = since is not None and ident <= last
+                    if already_replayed or ident in seen_recent:
+                        continue
+                    seen_recent.add(ident)
+                    if len(seen_recent) > 4096:
+                        seen_recent.clear()
+                if accept(message):
+                    yield message
+
+    async def prune(self) -> int:
+        """Delete expired events; returns how many."""
+        async with self.database.transaction() as session:
+            result = await session.exec(
+                delete(RealtimeEventRecord).where(col(RealtimeEventRecord.expires_at) <= utcnow())
+            )
+            return int(result.rowcount or 0)

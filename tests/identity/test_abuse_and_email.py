@@ -1,0 +1,109 @@
+"""Abuse limits, email verification and password reset, and the authorization directives."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from media_gateway.app import Platform
+from media_gateway.subgraphs.identity.service import IdentityService
+
+from .conftest import LOGIN, PASSWORD, REGISTER, Client, error_codes, login
+
+REFRESH = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken } }"
+
+
+async def test_brute_force_sign_in_is_throttled(gateway: Client, member: dict[str, Any]) -> None:
+    codes = []
+    for attempt in range(12):
+        body = await gateway(
+            LOGIN, {"email": member["email"], "password": f"guess number {attempt}"}
+        )
+        codes.append(error_codes(body)[0])
+    assert codes[:10] == ["UNAUTHENTICATED"] * 10
+    assert codes[10:] == ["RATE_LIMITED"] * 2
+    throttled = await gateway(LOGIN, {"email": member["email"], "password": PASSWORD})
+    assert error_codes(throttled) == ["RATE_LIMITED"]  # even the right password waits
+    assert throttled["errors"][0]["extensions"]["retryAfter"] > 0
+
+
+async def test_limits_per_client_address(identity_app: Client) -> None:
+    """Per address (x-forwarded-for), straight at the identity service."""
+    address = {"x-forwarded-for": f"203.0.113.{uuid.uuid4().int % 250}, 10.0.0.1"}
+    results = []
+    for _ in range(22):
+        email = f"bulk-{uuid.uuid4().hex[:8]}@example.com"
+        body = await identity_app(
+            REGISTER, {"email": email, "password": "x", "name": "Bulk"}, headers=address
+        )
+        results.append(error_codes(body)[0])
+    assert results[:20] == ["BAD_USER_INPUT"] * 20  # (too short a password: nothing stored)
+    assert results[20:] == ["RATE_LIMITED"] * 2
+    other = await identity_app(
+        REGISTER,
+        {"email": "someone@example.com", "password": "x", "name": "X"},
+        headers={"x-forwarded-for": "198.51.100.7"},
+    )
+    assert error_codes(other) == ["BAD_USER_INPUT"]
+
+
+async def _mail_token(service: IdentityService, email: str, kind: str) -> str:
+    rows = [row for row in await service.outbox_for(email) if row.kind == kind]
+    assert rows, f"no {kind} email for {email}"
+    match = re.search(r"code: (\S+)", rows[0].body)
+    assert match
+    return match.group(1)
+
+
+async def test_email_verification_is_single_use(
+    platform: Platform, gateway: Client, member: dict[str, Any]
+) -> None:
+    service: IdentityService = platform["identity"].service
+    assert (await gateway("{ me { emailVerified } }", token=member["token"]))["data"]["me"][
+        "emailVerified"
+    ] is False
+    token = await _mail_token(service, member["email"], "verify-email")
+    verify = "mutation($t: String!) { verifyEmail(token: $t) { id emailVerified } }"
+    done = await gateway(verify, {"t": token})
+    assert done["data"]["verifyEmail"] == {"id": member["id"], "emailVerified": True}
+    assert error_codes(await gateway(verify, {"t": token})) == ["INVALID_TOKEN"]
+    assert error_codes(await gateway(verify, {"t": "made-up"})) == ["INVALID_TOKEN"]
+
+
+async def test_password_reset_revokes_every_session(
+    platform: Platform, gateway: Client, member: dict[str, Any]
+) -> None:
+    service: IdentityService = platform["identity"].service
+    request = "mutation($e: String!) { requestPasswordReset(email: $e) }"
+    unknown = await gateway(request, {"e": "nobody-here@example.com"})
+    known = await gateway(request, {"e": member["email"]})
+    assert unknown == known == {"data": {"requestPasswordReset": True}}
+    token = await _mail_token(service, member["email"], "reset-password")
+    reset = "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }"
+    short = await gateway(reset, {"t": token, "p": "short"})
+    assert error_codes(short) == ["BAD_USER_INPUT"]  # the token is not spent by a typo
+    assert (await gateway(reset, {"t": token, "p": "a brand new secret"}))["data"] == {
+        "resetPassword": True
+    }
+    assert error_codes(await gateway(reset, {"t": token, "p": "yet another one"})) == [
+        "INVALID_TOKEN"
+    ]
+    # every session ended; the old password no longer works, the new one does
+    assert error_codes(await gateway(REFRESH, {"t": member["refresh"]})) == ["UNAUTHENTICATED"]
+    old = await gateway(LOGIN, {"email": member["email"], "password": PASSWORD})
+    assert error_codes(old) == ["UNAUTHENTICATED"]
+    await login(gateway, member["email"], "a brand new secret")
+
+
+async def test_directives_are_in_the_schema_and_enforced(
+    platform: Platform, gateway: Client
+) -> None:
+    sdl = platform["identity"].sdl()
+    assert re.search(
+        r"apiKeys: \[ApiKey!\] @requiresScopes\(scopes: \[\[\"identity:admin\"\]\]\)", sdl
+    )
+    assert "switchProfile(" in sdl and "@authenticated" in sdl
+    body = await gateway("{ apiKeys { id } activeProfile { id } }")
+    assert body["data"] == {"apiKeys": None, "activeProfile": None}
+    assert error_codes(body) == ["UNAUTHENTICATED"]
