@@ -17,18 +17,13 @@ import websockets
 from media_gateway.app import Platform
 from media_gateway.app.serve import build_gateway_app, load_supergraph
 
-PORTS = range(5550, 5600)
-
-
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 5550-5599")
+def listening_socket(port: int = 0) -> socket.socket:
+    """A socket bound on 127.0.0.1 (port 0: one the system picks, so that tests running
+    side by side never race for the same port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
 
 
 class Gateway:
@@ -36,7 +31,7 @@ class Gateway:
 
     def __init__(self, platform: Platform, port: int | None = None) -> None:
         self.platform = platform
-        self.port = port or free_port()
+        self.port = port or 0  # 0: picked when the gateway first starts
         self.server: uvicorn.Server | None = None
         self.task: asyncio.Task[None] | None = None
         self.app_factory: Any = None
@@ -66,7 +61,9 @@ class Gateway:
             timeout_graceful_shutdown=2,
         )
         self.server = uvicorn.Server(config)
-        self.task = asyncio.create_task(self.server.serve())
+        sock = listening_socket(self.port)
+        self.port = sock.getsockname()[1]  # a restart listens on the same port again
+        self.task = asyncio.create_task(self.server.serve(sockets=[sock]))
         for _ in range(200):
             if self.server.started:
                 return

@@ -165,7 +165,7 @@ class Router:
             self._plans.put(key, plan)
         return plan
 
-    async def _authorized_plan(
+    async def authorized_plan(
         self,
         plan: Plan,
         op: OperationDefinitionNode,
@@ -273,7 +273,7 @@ class Router:
             labels = self.labels_for_request()
             plan = self.plan(query, document, op, operation_name, values, labels)
             if self.authenticator is not None:
-                plan = await self._authorized_plan(
+                plan = await self.authorized_plan(
                     plan,
                     op,
                     caller_headers if caller_headers is not None else headers or {},

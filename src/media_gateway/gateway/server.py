@@ -232,6 +232,7 @@ def create_gateway_app(config: GatewayConfig) -> Starlette:
         lambda: state.router,
         forwarded_names,
         state.edge.telemetry if state.edge is not None else None,
+        state.edge,
     )
 
     async def run_one(params: Any, request: Request, *, get: bool = False) -> GraphQLResponse:

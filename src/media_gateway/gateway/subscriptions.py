@@ -19,7 +19,7 @@ import contextlib
 import copy
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,6 +41,20 @@ LISTENER_QUEUE = 256
 
 class TokenExpired(Exception):
     """The access token the subscription was opened with has expired."""
+
+
+@dataclass
+class Answer:
+    """One result for an operation sent over a streaming transport: a query's or mutation's
+    response, or a request error (refused before execution: ``error`` is true)."""
+
+    body: Body
+    error: bool = False
+
+
+# what a transport calls for each operation it receives: (request params, headers) -> an
+# open subscription or one answer; raises TokenExpired when the token has already expired
+Start = Callable[[Mapping[str, Any], Mapping[str, str]], Awaitable["ClientStream | Answer"]]
 
 
 def _error(message: str, code: str) -> Body:
@@ -126,8 +140,18 @@ def _without(plan: Plan, root_ids: set[int]) -> Plan:
     return out
 
 
-def prepare(router: Router, query: Any, variables: Any, operation_name: Any) -> Prepared | Body:
-    """Validate and plan a subscription, or the request error body."""
+async def prepare(
+    router: Router,
+    query: Any,
+    variables: Any,
+    operation_name: Any,
+    headers: Mapping[str, str],
+) -> Prepared | Body:
+    """Validate and plan a subscription for this caller, or the request error body.
+
+    The router's @authenticated / @requiresScopes check applies as for any operation: a
+    subscription field the caller may not see refuses the subscription; other fields are
+    answered null with their error in every event."""
     ready = router.prepare(query, variables, operation_name)
     if isinstance(ready, GraphQLResponse):
         return ready.body
@@ -135,9 +159,16 @@ def prepare(router: Router, query: Any, variables: Any, operation_name: Any) -> 
     if op.operation != OperationType.SUBSCRIPTION:
         return _error("Not a subscription operation.", "BAD_REQUEST")
     try:
-        plan = router.plan(query, document, op, operation_name, values)
+        labels = router.labels_for_request()
+        plan = router.plan(query, document, op, operation_name, values, labels)
+        if router.authenticator is not None:
+            plan = await router.authorized_plan(plan, op, headers, labels)
     except PlanningError as exc:
         return _error(str(exc), "QUERY_PLANNING_FAILED")
+    for (parent, name), code in plan.denied.items():
+        if parent == plan.root_type:
+            verb = "Sign in" if code == "UNAUTHENTICATED" else "You need more permissions"
+            return _error(f"{verb} to subscribe to '{name}'.", code)
     roots = [g for g in plan.groups if not g.entity]
     if len(roots) != 1:
         return _error(
@@ -185,7 +216,11 @@ async def resolve_event(
     run.errors = errors
     await run.run()
     shaper = ResponseShaper(
-        router.supergraph.api_schema, router.supergraph, run.errors, prepared.plan.shape_cache
+        router.supergraph.api_schema,
+        router.supergraph,
+        run.errors,
+        prepared.plan.shape_cache,
+        prepared.plan.denied,
     )
     body: Body = {}
     shaped = shaper.shape_root(prepared.plan.root_type, run.data, prepared.plan.selections)
@@ -349,12 +384,12 @@ class SubscriptionHub:
         router = self._router()
         if router is None:
             return _error("No supergraph loaded.", "NOT_READY")
-        prepared = prepare(router, query, variables, operation_name)
-        if not isinstance(prepared, Prepared):
-            return prepared
         expires_at = token_expiry(headers)
         if expires_at is not None and expires_at <= time.time():
             raise TokenExpired
+        prepared = await prepare(router, query, variables, operation_name, headers)
+        if not isinstance(prepared, Prepared):
+            return prepared
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         key = (
             id(router),

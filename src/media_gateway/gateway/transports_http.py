@@ -14,23 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from .subscriptions import ClientStream, SubscriptionHub, TokenExpired
-from .transports_ws import _kind
+from .subscriptions import Answer, Start, TokenExpired
 
 SSE = "text/event-stream"
 MULTIPART = "multipart/mixed"
 BOUNDARY = "graphql"
 HEARTBEAT_SECONDS = 5.0
 SSE_KEEPALIVE_SECONDS = 12.0
-
-Execute = Callable[[Mapping[str, Any], Mapping[str, str]], Awaitable[dict[str, Any]]]
 
 EXPIRED_ERROR = {
     "message": "Access token expired.",
@@ -75,23 +72,16 @@ async def _params(request: Request) -> dict[str, Any] | None:
 
 
 async def _bodies(
-    hub: SubscriptionHub,
-    execute: Execute,
-    params: Mapping[str, Any],
-    headers: Mapping[str, str],
+    start: Start, params: Mapping[str, Any], headers: Mapping[str, str]
 ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """("result" | "error" | "expired", body) items for one request."""
-    query, name = params.get("query"), params.get("operationName")
-    if _kind(query, name) != "subscription":
-        yield "result", await execute(params, headers)
-        return
     try:
-        opened = await hub.open(query, params.get("variables"), name, headers)
+        opened = await start(params, headers)
     except TokenExpired:
         yield "expired", {"errors": [EXPIRED_ERROR]}
         return
-    if not isinstance(opened, ClientStream):
-        yield "error", opened
+    if isinstance(opened, Answer):
+        yield ("error" if opened.error else "result"), opened.body
         return
     try:
         async for body in opened:
@@ -133,8 +123,7 @@ async def _with_heartbeat(
 async def serve_stream(
     request: Request,
     kind: str,
-    hub: SubscriptionHub,
-    execute: Execute,
+    start: Start,
     headers: Mapping[str, str],
 ) -> Response:
     params = await _params(request)
@@ -153,7 +142,7 @@ async def serve_stream(
             status_code=400,
             media_type="application/json",
         )
-    items = _bodies(hub, execute, params, headers)
+    items = _bodies(start, params, headers)
     if kind == "sse":
         return StreamingResponse(
             _sse(items),

@@ -16,11 +16,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
-from graphql import OperationType, parse
-from graphql.error import GraphQLSyntaxError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .subscriptions import ClientStream, SubscriptionHub, TokenExpired, headers_from_init
+from .subscriptions import Answer, ClientStream, Start, TokenExpired, headers_from_init
 
 log = logging.getLogger("media_gateway.gateway.ws")
 
@@ -30,36 +28,16 @@ INIT_TIMEOUT = 10.0
 KEEPALIVE_SECONDS = 15.0
 EXPIRED = (4401, "Unauthorized: access token expired")
 
-Execute = Callable[[Mapping[str, Any], Mapping[str, str]], Awaitable[dict[str, Any]]]
-
-
-def _kind(query: Any, operation_name: Any) -> str | None:
-    """The operation's kind, or None when the document cannot be read (the router says why)."""
-    if not isinstance(query, str):
-        return None
-    try:
-        doc = parse(query)
-    except GraphQLSyntaxError:
-        return None
-    ops = [d for d in doc.definitions if hasattr(d, "operation")]
-    for op in ops:
-        name = op.name.value if op.name else None  # type: ignore[attr-defined]
-        if operation_name is None or name == operation_name:
-            return str(op.operation.value)
-    return None
-
 
 class _Connection:
     def __init__(
         self,
         websocket: WebSocket,
-        hub: SubscriptionHub,
-        execute: Execute,
+        start: Start,
         base_headers: Mapping[str, str],
     ) -> None:
         self.ws = websocket
-        self.hub = hub
-        self.execute = execute
+        self.start = start
         self.headers: dict[str, str] = dict(base_headers)
         self.operations: dict[str, asyncio.Task[None]] = {}
         self.acknowledged = False
@@ -98,19 +76,17 @@ class _Connection:
     ) -> None:
         stream: ClientStream | None = None
         try:
-            query, variables = payload.get("query"), payload.get("variables")
-            name = payload.get("operationName")
-            if _kind(query, name) != OperationType.SUBSCRIPTION.value:
-                await on_result(await self.execute(payload, self.headers))
-                await on_complete()
-                return
             try:
-                opened = await self.hub.open(query, variables, name, self.headers)
+                opened = await self.start(payload, self.headers)
             except TokenExpired:
                 await on_expired()
                 return
-            if not isinstance(opened, ClientStream):
-                await on_request_error(list(opened.get("errors") or []))
+            if isinstance(opened, Answer):
+                if opened.error:
+                    await on_request_error(list(opened.body.get("errors") or []))
+                else:
+                    await on_result(opened.body)
+                    await on_complete()
                 return
             stream = opened
             try:
@@ -295,8 +271,7 @@ async def _legacy_op(conn: _Connection, op_id: str, payload: Mapping[str, Any]) 
 
 async def serve_websocket(
     websocket: WebSocket,
-    hub: SubscriptionHub,
-    execute: Execute,
+    start: Start,
     base_headers: Mapping[str, str],
 ) -> None:
     offered = websocket.scope.get("subprotocols") or []
@@ -308,7 +283,7 @@ async def serve_websocket(
         await websocket.close(4406, "Subprotocol not acceptable")
         return
     await websocket.accept(subprotocol=protocol)
-    conn = _Connection(websocket, hub, execute, base_headers)
+    conn = _Connection(websocket, start, base_headers)
     try:
         if protocol == TRANSPORT_WS:
             await _transport_ws(conn)

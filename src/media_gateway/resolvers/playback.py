@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import strawberry
+from strawberry.federation.schema_directives import Authenticated
 
 from media_gateway.schema.common import ClientError, bad_input
 from media_gateway.schema.playback import (
@@ -77,8 +78,9 @@ class Mutation:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
+        directives=[Authenticated()],
         description="Progress reported by the viewer's devices other than `deviceId` (all of "
-        "them without it); with `since`, first what was missed (within a day)."
+        "them without it); with `since`, first what was missed (within a day).",
     )
     async def playback_progress(
         self, info: Info, device_id: strawberry.ID | None = None, since: str | None = None

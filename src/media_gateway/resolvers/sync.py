@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import strawberry
+from strawberry.federation.schema_directives import Authenticated
 
 from media_gateway.schema.common import ClientError, bad_input
 from media_gateway.schema.sync import (
@@ -198,8 +199,9 @@ class Mutation:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
+        directives=[Authenticated()],
         description="Commands sent to this device (which must be the viewer's); with `since`, "
-        "first those it missed that have not expired. Subscribing marks the device online."
+        "first those it missed that have not expired. Subscribing marks the device online.",
     )
     async def remote_commands(
         self, info: Info, device_id: strawberry.ID, since: str | None = None
@@ -221,7 +223,9 @@ class Subscription:
         finally:
             await service.device_disconnected(user_id, target)
 
-    @strawberry.subscription(description="Titles added to or removed from the watchlist.")
+    @strawberry.subscription(
+        directives=[Authenticated()], description="Titles added to or removed from the watchlist."
+    )
     async def watchlist_changed(
         self, info: Info, since: str | None = None
     ) -> AsyncGenerator[WatchlistChange, None]:
@@ -232,7 +236,10 @@ class Subscription:
         ):
             yield WatchlistChange.from_message(message)
 
-    @strawberry.subscription(description="The viewer's devices coming online and going offline.")
+    @strawberry.subscription(
+        directives=[Authenticated()],
+        description="The viewer's devices coming online and going offline.",
+    )
     async def device_presence(
         self, info: Info, since: str | None = None
     ) -> AsyncGenerator[DevicePresenceChange, None]:

@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -73,6 +74,22 @@ class RequestInfo:
         self.headers = headers
         self.address = address
         self.method = method
+
+
+@dataclass
+class Admission:
+    """A request the edge let through: the query text (resolved from APQ or a persisted
+    document id) and, once checked, its document, operation, client key and cost, and the
+    rate-limit headers for the response."""
+
+    query: str | None
+    id: str | None = None
+    name: str | None = None
+    document: DocumentNode | None = None
+    op: OperationDefinitionNode | None = None
+    client: str | None = None
+    cost: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Edge:
@@ -207,14 +224,24 @@ class Edge:
         *,
         expose_plan: bool = False,
         allowed_operations: frozenset[str] | None = None,
+        admitted: Admission | None = None,
     ) -> GraphQLResponse:
+        """Run one request through the edge (`admitted`: `admit` has already passed it)."""
         started = time.perf_counter()
         name = params.get("operationName")
         op_name = name if isinstance(name, str) else None
         info: dict[str, Any] = {}
         with self.telemetry.request_span(request.headers) as span:
             result = await self._handle(
-                router, params, request, forwarded, span, expose_plan, allowed_operations, info
+                router,
+                params,
+                request,
+                forwarded,
+                span,
+                expose_plan,
+                allowed_operations,
+                info,
+                admitted,
             )
             op_name = op_name or info.get("name")
             seconds = time.perf_counter() - started
@@ -307,50 +334,33 @@ class Edge:
                 self.telemetry.cache("apq", True)
         return (query if isinstance(query, str) else None), False, None
 
-    async def _handle(
-        self,
-        router: Router,
-        params: Mapping[str, Any],
-        request: RequestInfo,
-        forwarded: Mapping[str, str],
-        span: Any,
-        expose_plan: bool,
-        allowed_operations: frozenset[str] | None,
-        info: dict[str, Any],
-    ) -> GraphQLResponse:
+    async def admit(
+        self, router: Router, params: Mapping[str, Any], request: RequestInfo
+    ) -> Admission | GraphQLResponse:
+        """Every check that comes before planning, for any transport: APQ / persisted
+        document resolution, text prescan, parse and validation, safelist, introspection,
+        operation limits, static cost, rate limit and cost budget. Returns the refusal, or
+        what was admitted (its `document` is None when the router should report the
+        problem itself, e.g. a missing query)."""
         cfg = self.config
         limits = cfg.limits
         query, listed, refusal = await self._resolve_query(params)
         if refusal is not None:
             return refusal
-        variables = params.get("variables")
         operation_name = params.get("operationName")
-
-        async def run() -> GraphQLResponse:
-            return await router.execute(
-                query,
-                variables,
-                operation_name,
-                forwarded,
-                expose_plan=expose_plan,
-                allowed_operations=allowed_operations,
-                caller_headers=request.headers,
-            )
-
-        if not isinstance(query, str):
-            return await run()  # the router reports the missing query
+        admitted = Admission(query)
+        if not isinstance(query, str) or not query.strip():
+            return admitted  # the router reports the missing query
         limit_error = prescan(query, limits)
         if limit_error is not None:
             return _refused(limit_error.to_dict())
-        if not query.strip():
-            return await run()
-        info["id"] = sha256_hex(query)
+        admitted.id = sha256_hex(query)
         if not listed and cfg.persisted_mode != "off":
             listed = self.manifest.id_of(query) is not None  # the text of a listed operation
         if cfg.persisted_mode == "log-unknown" and not listed:
             log.warning(
                 "operation not in the persisted manifests",
-                extra={"operation_name": operation_name, "operation_id": info["id"]},
+                extra={"operation_name": operation_name, "operation_id": admitted.id},
             )
         doc = router.document(query, limits.max_tokens)
         if doc.errors or doc.document is None:
@@ -369,8 +379,8 @@ class Edge:
                 document, operation_name if isinstance(operation_name, str) else None
             )
         except OperationError:
-            return await run()  # the router reports it
-        info["name"] = op.name.value if op.name else None
+            return admitted  # the router reports it
+        admitted.name = op.name.value if op.name else None
         if (
             cfg.persisted_mode == "safelist"
             and not listed
@@ -390,11 +400,9 @@ class Edge:
         limit_error = self._check_limits(query, document, op)
         if limit_error is not None:
             return _refused(limit_error.to_dict())
-        cost_model, cache_model = self._models_for(router.supergraph)
+        variables = params.get("variables")
         raw_vars = variables if isinstance(variables, Mapping) else {}
-        cost = cost_model.cost(document, op, raw_vars)
-        if span is not None:
-            span.set_attribute("graphql.operation.cost", cost)
+        cost = self._models_for(router.supergraph)[0].cost(document, op, raw_vars)
         if limits.max_cost is not None and cost > limits.max_cost:
             return _refused(
                 LimitError(
@@ -405,7 +413,7 @@ class Edge:
                 ).to_dict()
             )
         client = client_key(request.headers, request.address, cfg)
-        headers: dict[str, str] = {}
+        headers = admitted.headers
         if cfg.rate_limit is not None:
             decision = await self.limiter.hit(client, cfg.rate_limit, cfg.rate_limit_window_seconds)
             headers.update(
@@ -426,15 +434,57 @@ class Edge:
             refusal = await self._spend_budget(client, cost, headers)
             if refusal is not None:
                 return refusal
-        policy = cache_model.policy(document, op) if cfg.response_cache else CachePolicy(0)
+        admitted.document, admitted.op = document, op
+        admitted.client, admitted.cost = client, cost
+        return admitted
+
+    async def _handle(
+        self,
+        router: Router,
+        params: Mapping[str, Any],
+        request: RequestInfo,
+        forwarded: Mapping[str, str],
+        span: Any,
+        expose_plan: bool,
+        allowed_operations: frozenset[str] | None,
+        info: dict[str, Any],
+        admitted: Admission | None,
+    ) -> GraphQLResponse:
+        passed = admitted if admitted is not None else await self.admit(router, params, request)
+        if isinstance(passed, GraphQLResponse):
+            return passed
+        info["id"], info["name"] = passed.id, passed.name
+        query = passed.query
+        variables = params.get("variables")
+        operation_name = params.get("operationName")
+
+        async def run() -> GraphQLResponse:
+            return await router.execute(
+                query,
+                variables,
+                operation_name,
+                forwarded,
+                expose_plan=expose_plan,
+                allowed_operations=allowed_operations,
+                caller_headers=request.headers,
+            )
+
+        document, op = passed.document, passed.op
+        if document is None or op is None:
+            return await run()
+        if span is not None:
+            span.set_attribute("graphql.operation.cost", passed.cost)
+        headers = passed.headers
+        cache_model = self._models_for(router.supergraph)[1]
+        policy = cache_model.policy(document, op) if self.config.response_cache else CachePolicy(0)
         cache_key: bytes | None = None
         if policy.cacheable and not expose_plan:
             cache_key = orjson.dumps(
                 [
                     query,
                     operation_name,
-                    raw_vars,
-                    client if policy.scope == "PRIVATE" else None,
+                    variables if isinstance(variables, Mapping) else {},
+                    passed.client if policy.scope == "PRIVATE" else None,
                 ],
                 option=orjson.OPT_SORT_KEYS,
             )
