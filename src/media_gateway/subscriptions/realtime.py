@@ -2,9 +2,21 @@
 
 Writers record an event in the same transaction as the change it describes (so an event
 exists if and only if the change does) and publish it once the transaction has committed.
-Subscribers get a stream that first replays what they missed since a cursor (the id of the
-last event they saw, within each event's time to live) and then follows the live channel;
-an event is never delivered after it expired.
+Subscribers get a stream that first replays what they missed since a cursor (the sequence
+number of the last event they saw, within each event's time to live) and then follows the
+live channel; an event is never delivered after it expired.
+
+Sequence numbers count each user's events in commit order, with no gaps: the transaction's
+commit takes the next numbers from the user's row in ``realtime_cursors`` (an upsert that
+locks that row until the commit), so a writer of the same user waits for it and numbers
+after it. A reader that has seen number N has therefore seen every number below N, and
+resuming after N loses nothing. (An autoincrement id would not do: two transactions can
+commit in the other order than they took their ids, and a reader could then see id 11
+and move past id 10 before it is committed.) Numbers are taken at commit, after the
+writer's own changes have been flushed, so the counter row is the last lock a writer
+takes (no deadlock with the rows it changed), held only for the commit; writers of
+different users never wait for each other's counter. (SQLite has one writer at a time
+anyway.)
 """
 
 from __future__ import annotations
@@ -13,8 +25,13 @@ import logging
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,7 +39,7 @@ from media_gateway.storage.database import Database
 from media_gateway.storage.types import as_utc, utcnow
 from media_gateway.subscriptions.broker import Broker, Message
 from media_gateway.subscriptions.hlc import HybridLogicalClock
-from media_gateway.subscriptions.models import RealtimeEventRecord
+from media_gateway.subscriptions.models import RealtimeCursorRecord, RealtimeEventRecord
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +74,76 @@ class PendingEvents:
     records: list[RealtimeEventRecord] = field(default_factory=list)
 
 
+# ------------------------------------------------------------------ sequence numbers
+_UNSEQUENCED = "media_gateway.realtime.unsequenced"
+
+
+@cache
+def _take_numbers(dialect: str) -> Executable:
+    """``INSERT INTO realtime_cursors VALUES (:user_id, :count) ON CONFLICT (user_id) DO
+    UPDATE SET last_seq = realtime_cursors.last_seq + excluded.last_seq RETURNING last_seq``:
+    takes ``count`` numbers, returns the last (PostgreSQL; SQLite from 3.35)."""
+    table: sa.Table = RealtimeCursorRecord.__table__  # type: ignore[attr-defined]
+    values: dict[str, Any] = {"user_id": sa.bindparam("user_id"), "last_seq": sa.bindparam("count")}
+    if dialect == "postgresql":
+        on_postgresql = postgresql.insert(table).values(values)
+        return on_postgresql.on_conflict_do_update(
+            index_elements=[table.c.user_id],
+            set_={"last_seq": table.c.last_seq + on_postgresql.excluded.last_seq},
+        ).returning(table.c.last_seq)
+    if dialect == "sqlite":
+        on_sqlite = sqlite.insert(table).values(values)
+        return on_sqlite.on_conflict_do_update(
+            index_elements=[table.c.user_id],
+            set_={"last_seq": table.c.last_seq + on_sqlite.excluded.last_seq},
+        ).returning(table.c.last_seq)
+    raise RuntimeError(f"real-time events need PostgreSQL or SQLite, not {dialect}")
+
+
+def _unsequenced(session: AsyncSession) -> list[RealtimeEventRecord]:
+    """The events recorded in this session's transaction, numbered and inserted at commit."""
+    sync_session = session.sync_session
+    queue: list[RealtimeEventRecord] | None = sync_session.info.get(_UNSEQUENCED)
+    if queue is None:
+        queue = sync_session.info[_UNSEQUENCED] = []
+        sa.event.listen(sync_session, "before_commit", _number_and_insert)
+        sa.event.listen(sync_session, "after_rollback", _forget)
+    return queue
+
+
+def _number_and_insert(session: Session) -> None:
+    """Within the commit: number the transaction's events and insert them, last."""
+    queue: list[RealtimeEventRecord] = session.info.get(_UNSEQUENCED, [])
+    if not queue:
+        return
+    records = list(queue)
+    queue.clear()
+    session.flush()  # the writer's own changes (and their locks) come before the counter's
+    connection = session.connection()
+    statement = _take_numbers(connection.dialect.name)
+    by_user: dict[str, list[RealtimeEventRecord]] = {}
+    for record in records:
+        by_user.setdefault(record.user_id, []).append(record)
+    for user_id in sorted(by_user):  # one lock order for every writer of several users
+        events = by_user[user_id]
+        last = int(
+            connection.execute(statement, {"user_id": user_id, "count": len(events)}).scalar_one()
+        )
+        for number, record in enumerate(events, start=last - len(events) + 1):
+            record.seq = number
+    session.add_all(records)
+    session.flush()
+
+
+def _forget(session: Session) -> None:
+    queue: list[RealtimeEventRecord] | None = session.info.get(_UNSEQUENCED)
+    if queue:
+        queue.clear()
+
+
 def to_message(record: RealtimeEventRecord) -> Message:
     return {
-        "id": record.id,
+        "id": record.seq,  # the cursor
         "kind": record.kind,
         "userId": record.user_id,
         "deviceId": record.device_id,
@@ -122,6 +206,9 @@ class Realtime:
         hlc: str | None = None,
         now: datetime | None = None,
     ) -> RealtimeEventRecord:
+        """Add an event to the session's transaction (and to ``pending``, to publish after
+        the commit). Its ``seq`` is assigned, and the row inserted, when the transaction
+        commits; a rollback drops it."""
         now = now or utcnow()
         record = RealtimeEventRecord(
             user_id=user_id,
@@ -132,8 +219,7 @@ class Realtime:
             created_at=now,
             expires_at=now + timedelta(seconds=ttl_seconds),
         )
-        session.add(record)
-        await session.flush()  # assigns the id: the cursor
+        _unsequenced(session).append(record)
         pending.records.append(record)
         return record
 
@@ -187,21 +273,19 @@ class Realtime:
                 .where(
                     RealtimeEventRecord.user_id == user_id,
                     col(RealtimeEventRecord.kind).in_(list(kinds)),
-                    col(RealtimeEventRecord.id) > after,
+                    col(RealtimeEventRecord.seq) > after,
                     col(RealtimeEventRecord.expires_at) > now,
                 )
-                .order_by(col(RealtimeEventRecord.id))
+                .order_by(col(RealtimeEventRecord.seq))
                 .limit(limit)
             )
             return [to_message(r) for r in result.all()]
 
     async def latest_cursor(self, user_id: str) -> int:
+        """The number of the user's last committed event (0 before the first one)."""
         async with self.database.session() as session:
             result = await session.exec(
-                select(RealtimeEventRecord.id)
-                .where(RealtimeEventRecord.user_id == user_id)
-                .order_by(col(RealtimeEventRecord.id).desc())
-                .limit(1)
+                select(RealtimeCursorRecord.last_seq).where(RealtimeCursorRecord.user_id == user_id)
             )
             value = result.first()
             return int(value or 0)

@@ -521,7 +521,7 @@ class SyncService:
         )
         return {
             **payload,
-            "cursor": str(record.id),
+            "cursor": str(record.seq),
             "issuedAt": as_utc(record.created_at),
             "expiresAt": as_utc(record.expires_at),
         }
