@@ -24,6 +24,7 @@ import os
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 
 CLOCK_SKEW_SECONDS = 5
+# verified tokens remembered per token service (see TokenService.verify)
+VERIFIED_TOKENS_KEPT = 10_000
 
 
 class InvalidTokenError(Exception):
@@ -269,6 +272,12 @@ class TokenService:
         self.keys = keys or KeyRing(
             settings.jwt_key_dir, settings.jwt_algorithm, settings.jwt_jwks_url
         )
+        # tokens whose signature, issuer and audience were verified: token -> (kid, claims).
+        # A device presents the same token on every request (and the gateway and each
+        # subgraph verify it again); checking an RSA signature each time was a sizeable
+        # share of a request's CPU. The clock checks (exp, nbf) still run on every use, and
+        # an entry counts only while its key is still published.
+        self._verified: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
 
     def issue_access_token(
         self,
@@ -311,6 +320,26 @@ class TokenService:
         return token, datetime.fromtimestamp(expires, UTC)
 
     def verify(self, token: str) -> Claims:
+        hit = self._verified.get(token)
+        if hit is not None and self.keys.public_key(hit[0]) is not None:
+            self._verified.move_to_end(token)
+            now = time.time()
+            exp, nbf = hit[1]["exp"], hit[1]["nbf"]
+            if now - CLOCK_SKEW_SECONDS >= exp:
+                raise InvalidTokenError("Signature has expired.")
+            if now + CLOCK_SKEW_SECONDS < nbf:
+                raise InvalidTokenError("The token is not yet valid (nbf)")
+            return _claims(hit[1])
+        claims = self._verify_signed(token)
+        if isinstance(claims.get("exp"), int | float) and isinstance(
+            claims.get("nbf"), int | float
+        ):
+            self._verified[token] = (str(jwt.get_unverified_header(token)["kid"]), claims)
+            if len(self._verified) > VERIFIED_TOKENS_KEPT:
+                self._verified.popitem(last=False)
+        return _claims(claims)
+
+    def _verify_signed(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except JOSEError as exc:
@@ -343,23 +372,27 @@ class TokenService:
             )
         except JOSEError as exc:
             raise InvalidTokenError(str(exc) or "invalid token") from exc
-        scope = claims.get("scope")
-        profile_id = claims.get("pid")
-        rating = claims.get("mcr")
-        return Claims(
-            subject=str(claims["sub"]),
-            issued_at=datetime.fromtimestamp(int(claims["iat"]), UTC),
-            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
-            token_id=str(claims.get("jti") or ""),
-            # no scope claim: a member's own session, which holds every session scope
-            scopes=(frozenset(scope.split()) if isinstance(scope, str) else frozenset())
-            if "scope" in claims
-            else SESSION_SCOPES,
-            raw=claims,
-            profile_id=str(profile_id) if isinstance(profile_id, str) else None,
-            max_content_rating=str(rating) if isinstance(rating, str) else None,
-            kids=claims.get("kids") is True,
-        )
+        return claims
+
+
+def _claims(claims: dict[str, Any]) -> Claims:
+    scope = claims.get("scope")
+    profile_id = claims.get("pid")
+    rating = claims.get("mcr")
+    return Claims(
+        subject=str(claims["sub"]),
+        issued_at=datetime.fromtimestamp(int(claims["iat"]), UTC),
+        expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        token_id=str(claims.get("jti") or ""),
+        # no scope claim: a member's own session, which holds every session scope
+        scopes=(frozenset(scope.split()) if isinstance(scope, str) else frozenset())
+        if "scope" in claims
+        else SESSION_SCOPES,
+        raw=claims,
+        profile_id=str(profile_id) if isinstance(profile_id, str) else None,
+        max_content_rating=str(rating) if isinstance(rating, str) else None,
+        kids=claims.get("kids") is True,
+    )
 
 
 _services: dict[tuple[Any, ...], TokenService] = {}

@@ -130,6 +130,20 @@ async def test_expired_premature_foreign_tokens_are_refused(
     await _refused(gateway, unknown_kid)
 
 
+async def test_a_token_accepted_before_is_refused_once_it_expires(
+    platform: Platform, gateway: Client, monkeypatch: Any
+) -> None:
+    claims = _claims((await login(gateway))["accessToken"])
+    now = int(time.time())
+    token = _sign(platform, {**claims, "iat": now, "nbf": now, "exp": now + 60})
+    for _ in range(2):  # verified once, then remembered
+        body = await gateway(ME, token=token)
+        assert "errors" not in body, body
+    later = time.time() + 120
+    monkeypatch.setattr(time, "time", lambda: later)
+    await _refused(gateway, token)
+
+
 async def test_key_rotation_keeps_sessions_and_publishes_both_keys(
     platform: Platform, gateway: Client, identity_app: Client
 ) -> None:

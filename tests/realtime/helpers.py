@@ -17,6 +17,7 @@ import websockets
 from media_gateway.app import Platform
 from media_gateway.app.serve import build_gateway_app, load_supergraph
 
+
 def listening_socket(port: int = 0) -> socket.socket:
     """A socket bound on 127.0.0.1 (port 0: one the system picks, so that tests running
     side by side never race for the same port)."""

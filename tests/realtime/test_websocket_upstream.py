@@ -14,24 +14,23 @@ from media_gateway.gateway.clients import HttpSubgraphClient, InProcessClient, S
 from media_gateway.gateway.server import create_app
 
 from .conftest import new_viewer
-from .helpers import Gateway, WsClient, free_port
+from .helpers import Gateway, WsClient, listening_socket
 from .test_gateway_subscriptions import COMMANDS, SEND
 
 
 async def test_remote_commands_through_a_websocket_upstream(platform: Platform) -> None:
-    sync_port = free_port()
+    sync_socket = listening_socket()
+    sync_port = sync_socket.getsockname()[1]
     sync_server = uvicorn.Server(
         uvicorn.Config(
             platform["sync"].asgi_app(),
-            host="127.0.0.1",
-            port=sync_port,
             lifespan="off",
             log_config=None,
             log_level="warning",
             ws="websockets-sansio",
         )
     )
-    sync_task = asyncio.create_task(sync_server.serve())
+    sync_task = asyncio.create_task(sync_server.serve(sockets=[sync_socket]))
     while not sync_server.started:
         await asyncio.sleep(0.02)
     clients: dict[str, SubgraphClient] = {

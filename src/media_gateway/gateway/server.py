@@ -25,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from media_gateway.heap import freeze_startup_heap
+
 from .authorization import Authenticator
 from .clients import HttpPool, HttpSubgraphClient, SubgraphClient
 from .edge.config import EdgeConfig
@@ -378,6 +380,7 @@ def create_gateway_app(config: GatewayConfig) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.start()
+        freeze_startup_heap()
         try:
             yield
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -37,6 +38,7 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._migrated = False
         self._migrate_lock = asyncio.Lock()
+        self._writers = _TaskLock()
 
     @staticmethod
     def _ensure_sqlite_folder(url: str) -> None:
@@ -51,8 +53,18 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work is committed on success and rolled back on any error."""
-        async with self.sessions() as session, session.begin():
+        """A session whose work is committed on success and rolled back on any error.
+
+        SQLite has one writer at a time; a writer that finds the database locked polls with
+        growing sleeps (up to 100 ms each), which under concurrent writes turns milliseconds
+        into seconds. Writers of this process therefore queue on an asyncio lock instead,
+        and each one finds the database free. (Readers are never held: WAL lets them read
+        beside the writer.) PostgreSQL needs none of this."""
+        if not self.is_sqlite:
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        async with self._writers.hold(), self.sessions() as session, session.begin():
             yield session
 
     async def ping(self, timeout: float = 2.0) -> bool:
@@ -77,6 +89,34 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class _TaskLock:
+    """An asyncio lock per event loop that the task holding it may take again (a
+    transaction opened inside another one by the same task must not wait for itself)."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._owner: asyncio.Task[Any] | None = None
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        if task is not None and task is self._owner:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        async with lock:
+            self._owner = task
+            try:
+                yield
+            finally:
+                self._owner = None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

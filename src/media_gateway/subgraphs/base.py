@@ -17,6 +17,7 @@ from starlette.types import ASGIApp
 from strawberry.asgi import GraphQL
 
 from media_gateway.auth import Claims, identify_caller, with_api_keys
+from media_gateway.heap import freeze_startup_heap
 from media_gateway.logging import RequestIdMiddleware, current_request_id
 from media_gateway.schema.common import forbidden, unauthenticated
 from media_gateway.settings import Settings, get_settings
@@ -174,6 +175,7 @@ class Subgraph:
         @asynccontextmanager
         async def lifespan(_: Starlette) -> Any:
             await self.startup()
+            freeze_startup_heap()
             try:
                 yield
             finally:
