@@ -208,20 +208,18 @@ class Subscription:
     ) -> AsyncGenerator[RemoteCommand, None]:
         user_id = require_viewer(info.context)
         after = _cursor(since)
-        service = info.context.service
-        try:
-            await service.owned_device(user_id, str(device_id))
+        service, target = info.context.service, str(device_id)
+        try:  # a lease on the device's presence, held while subscribed
+            connection = await service.device_connected(user_id, target)
         except SyncError as exc:
             raise _client_error(exc) from None
-        target = str(device_id)
-        await service.device_connected(user_id, target)
         try:
             async for message in service.realtime.stream(
                 user_id, (KIND_COMMAND,), after, lambda m: m.get("deviceId") == target
             ):
                 yield RemoteCommand.from_message(message)
         finally:
-            await service.device_disconnected(user_id, target)
+            await service.device_disconnected(user_id, target, connection)
 
     @strawberry.subscription(
         directives=[Authenticated()], description="Titles added to or removed from the watchlist."

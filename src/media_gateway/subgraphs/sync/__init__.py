@@ -34,6 +34,11 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     service = SyncService(runtime.database, realtime)
     # expired real-time events are of no use to anyone: drop them now and then
     pruning = PeriodicTask("realtime-event-pruning", realtime.prune, PRUNE_INTERVAL_SECONDS)
+    # device presence: renew the leases of this process's connections and take offline the
+    # devices whose holder stopped renewing theirs (in every instance)
+    presence = PeriodicTask(
+        "device-presence-leases", service.maintain_presence, service.heartbeat_seconds
+    )
 
     async def context(headers: Mapping[str, str]) -> SyncContext:
         return SyncContext(
@@ -45,8 +50,10 @@ def create(runtime: Runtime | None = None) -> Subgraph:
         if runtime.settings.seed_demo_data:
             await service.seed_demo_watchlist()
         pruning.start()
+        presence.start()
 
     async def shutdown() -> None:
+        await presence.stop()
         await pruning.stop()
         await realtime.release()
 

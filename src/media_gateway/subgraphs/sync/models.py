@@ -23,6 +23,22 @@ class DeviceRecord(SQLModel, table=True):
     online: bool = Field(default=False)
 
 
+class DeviceConnectionRecord(SQLModel, table=True):
+    """One live remote-command subscription of a device: a lease its process renews.
+
+    A device is online while it has a connection whose lease has not expired, whichever
+    process holds it; a process that dies stops renewing, and a sweeper of any process
+    then takes the device offline once the lease has run out."""
+
+    __tablename__ = "sync_device_connections"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
+    user_id: str = Field(max_length=64)
+    device_id: str = Field(index=True, max_length=64)
+    expires_at: datetime = timestamp_field(index=True)
+    opened_at: datetime = timestamp_field()
+
+
 class WatchlistEntryRecord(SQLModel, table=True):
     __tablename__ = "sync_watchlist"
 
@@ -100,6 +116,7 @@ from media_gateway.subscriptions.models import RealtimeEventRecord  # noqa: E402
 
 __all__ = [
     "AppliedOperationRecord",
+    "DeviceConnectionRecord",
     "DeviceRecord",
     "ProgressRegisterRecord",
     "RealtimeEventRecord",
