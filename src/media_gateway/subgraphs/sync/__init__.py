@@ -32,8 +32,14 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     runtime = runtime or Runtime.create()
     realtime = realtime_for(runtime.database, runtime.settings)
     service = SyncService(runtime.database, realtime)
-    # expired real-time events are of no use to anyone: drop them now and then
-    pruning = PeriodicTask("realtime-event-pruning", realtime.prune, PRUNE_INTERVAL_SECONDS)
+
+    # now and then: drop expired real-time events (of no use to anyone) and forget applied
+    # operation ids older than the replay window
+    async def prune() -> None:
+        await realtime.prune()
+        await service.prune_operations()
+
+    pruning = PeriodicTask("sync-pruning", prune, PRUNE_INTERVAL_SECONDS)
     # device presence: renew the leases of this process's connections and take offline the
     # devices whose holder stopped renewing theirs (in every instance)
     presence = PeriodicTask(

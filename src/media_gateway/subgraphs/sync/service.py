@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy import tuple_
 from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -40,6 +41,9 @@ DEVICE_KINDS = ("PHONE", "TABLET", "TV", "WEB", "CONSOLE")
 MAX_WATCHLIST = 1000
 MAX_DEVICES = 50
 MAX_OPERATIONS = 500
+# how old an offline operation may be (by its clock) and still be applied: what lets the
+# server forget applied operation ids and removes that still wait for their add
+MAX_OPERATION_AGE = timedelta(days=30)
 COMMAND_TYPES = ("PLAY", "PAUSE", "SEEK", "STOP", "VOLUME", "CAST")
 # what a target device must be able to do to receive each command
 REMOTE_CONTROL = "remote-control"
@@ -190,9 +194,16 @@ class SyncService:
         if not op.content_id or len(op.content_id) > 160:
             raise SyncError("An operation names a title (`contentId`).")
         try:
-            self.realtime.clock.observe(Timestamp.parse(op.hlc))
+            stamp = Timestamp.parse(op.hlc)
+            self.realtime.clock.observe(stamp)
         except InvalidTimestamp as exc:
             raise SyncError(f"Operation {op.id}: {exc}.") from None
+        if stamp.wall_ms / 1000 < (utcnow() - MAX_OPERATION_AGE).timestamp():
+            raise SyncError(
+                f"Operation {op.id} is older than {MAX_OPERATION_AGE.days} days and can no "
+                "longer be merged; read the current state (syncState) and drop the queue.",
+                "OPERATION_TOO_OLD",
+            )
         if op.type == crdt.PROGRESS:
             if op.position_seconds is None or op.position_seconds < 0:
                 raise SyncError(f"Operation {op.id}: `positionSeconds` must be 0 or more.")
@@ -308,18 +319,31 @@ class SyncService:
                 session.add(horizon)
         else:
             for tag in sorted(op.observed_tags):
-                if await session.get(WatchlistTombstoneRecord, (*key, tag)) is None:
-                    session.add(
-                        WatchlistTombstoneRecord(
-                            user_id=user_id, content_id=op.content_id, tag=tag, operation_id=op.id
-                        )
+                if await session.get(WatchlistTombstoneRecord, (*key, tag)) is not None:
+                    continue
+                if (
+                    tag != crdt.ORIGIN_TAG
+                    and await session.get(WatchlistAddRecord, (*key, tag)) is None
+                    and await session.get(AppliedOperationRecord, (user_id, tag)) is not None
+                ):
+                    continue  # that add was applied and already removed: nothing to wait for
+                session.add(
+                    WatchlistTombstoneRecord(
+                        user_id=user_id, content_id=op.content_id, tag=tag, operation_id=op.id
                     )
+                )
         await session.flush()
 
     async def _live_adds(
         self, session: AsyncSession, user_id: str, content_id: str
     ) -> list[WatchlistAddRecord]:
         """The adds of a title that no remove observed, oldest first."""
+        return (await self._adds(session, user_id, content_id))[0]
+
+    async def _adds(
+        self, session: AsyncSession, user_id: str, content_id: str
+    ) -> tuple[list[WatchlistAddRecord], list[WatchlistAddRecord]]:
+        """The adds of a title: (live, removed), oldest first."""
         adds = (
             await session.exec(
                 select(WatchlistAddRecord)
@@ -329,7 +353,7 @@ class SyncService:
             )
         ).all()
         if not adds:
-            return []
+            return [], []
         removed = set(
             (
                 await session.exec(
@@ -341,16 +365,67 @@ class SyncService:
         )
         horizon = await session.get(WatchlistHorizonRecord, (user_id, content_id))
         tombstones = {(content_id, tag) for tag in removed}
-        return [
-            add
-            for add in adds
-            if crdt.is_live(
+        live: list[WatchlistAddRecord] = []
+        dead: list[WatchlistAddRecord] = []
+        for add in adds:
+            alive = crdt.is_live(
                 add.tag,
                 crdt.AddTag(content_id, add.hlc),
                 tombstones,
                 horizon.hlc if horizon else None,
             )
-        ]
+            (live if alive else dead).append(add)
+        return live, dead
+
+    async def _compact(
+        self, session: AsyncSession, user_id: str, content_id: str, dead: list[WatchlistAddRecord]
+    ) -> None:
+        """Forget the adds that a remove has removed, with the tombstones that removed them.
+
+        Safe because replays are recognised by operation id (the applied-operation log):
+        the same add delivered again is a duplicate and cannot bring the title back, and a
+        later remove that observed an add already forgotten records no tombstone (see
+        ``_apply_watchlist_op``). Tombstones still waiting for their add are kept, as is the
+        origin add of titles saved before the replicated set."""
+        tags = [add.tag for add in dead if add.tag != crdt.ORIGIN_TAG]
+        if not tags:
+            return
+        await session.exec(
+            delete(WatchlistAddRecord)
+            .where(col(WatchlistAddRecord.user_id) == user_id)
+            .where(col(WatchlistAddRecord.content_id) == content_id)
+            .where(col(WatchlistAddRecord.tag).in_(tags))
+        )
+        await session.exec(
+            delete(WatchlistTombstoneRecord)
+            .where(col(WatchlistTombstoneRecord.user_id) == user_id)
+            .where(col(WatchlistTombstoneRecord.content_id) == content_id)
+            .where(col(WatchlistTombstoneRecord.tag).in_(tags))
+        )
+
+    async def prune_operations(self) -> int:
+        """Forget applied operation ids, and removes still waiting for their add, once they
+        are older than the replay window (anything that old is refused anyway); returns how
+        many operation ids were forgotten."""
+        cutoff = utcnow() - MAX_OPERATION_AGE - timedelta(days=1)
+        old = select(AppliedOperationRecord.user_id, AppliedOperationRecord.operation_id).where(
+            col(AppliedOperationRecord.applied_at) < cutoff
+        )
+        async with self.database.transaction() as session:
+            await session.exec(
+                delete(WatchlistTombstoneRecord).where(
+                    tuple_(
+                        col(WatchlistTombstoneRecord.user_id),
+                        col(WatchlistTombstoneRecord.operation_id),
+                    ).in_(old)
+                )
+            )
+            result = await session.exec(
+                delete(AppliedOperationRecord).where(
+                    col(AppliedOperationRecord.applied_at) < cutoff
+                )
+            )
+            return int(result.rowcount or 0)
 
     async def _live_tags(self, session: AsyncSession, user_id: str, content_id: str) -> list[str]:
         return sorted(add.tag for add in await self._live_adds(session, user_id, content_id))
@@ -365,7 +440,8 @@ class SyncService:
     ) -> None:
         """Bring the watchlist row of a title in line with the set (a function of its adds,
         tombstones and horizon, so the same whatever order they arrived in)."""
-        live = await self._live_adds(session, user_id, content_id)
+        live, dead = await self._adds(session, user_id, content_id)
+        await self._compact(session, user_id, content_id, dead)
         tags = sorted(add.tag for add in live)
         entry = await session.get(WatchlistEntryRecord, (user_id, content_id))
         if live:
