@@ -85,19 +85,17 @@ def _take_numbers(dialect: str) -> Executable:
     takes ``count`` numbers, returns the last (PostgreSQL; SQLite from 3.35)."""
     table: sa.Table = RealtimeCursorRecord.__table__  # type: ignore[attr-defined]
     values: dict[str, Any] = {"user_id": sa.bindparam("user_id"), "last_seq": sa.bindparam("count")}
-    if dialect == "postgresql":
-        on_postgresql = postgresql.insert(table).values(values)
-        return on_postgresql.on_conflict_do_update(
-            index_elements=[table.c.user_id],
-            set_={"last_seq": table.c.last_seq + on_postgresql.excluded.last_seq},
-        ).returning(table.c.last_seq)
-    if dialect == "sqlite":
-        on_sqlite = sqlite.insert(table).values(values)
-        return on_sqlite.on_conflict_do_update(
-            index_elements=[table.c.user_id],
-            set_={"last_seq": table.c.last_seq + on_sqlite.excluded.last_seq},
-        ).returning(table.c.last_seq)
-    raise RuntimeError(f"real-time events need PostgreSQL or SQLite, not {dialect}")
+    inserts: dict[str, Callable[[sa.Table], postgresql.Insert | sqlite.Insert]] = {
+        "postgresql": postgresql.insert,
+        "sqlite": sqlite.insert,
+    }
+    if dialect not in inserts:
+        raise RuntimeError(f"real-time events need PostgreSQL or SQLite, not {dialect}")
+    statement = inserts[dialect](table).values(values)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.user_id],
+        set_={"last_seq": table.c.last_seq + statement.excluded.last_seq},
+    ).returning(table.c.last_seq)
 
 
 def _unsequenced(session: AsyncSession) -> list[RealtimeEventRecord]:
