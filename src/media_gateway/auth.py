@@ -330,16 +330,18 @@ class TokenService:
             if now + CLOCK_SKEW_SECONDS < nbf:
                 raise InvalidTokenError("The token is not yet valid (nbf)")
             return _claims(hit[1])
-        claims = self._verify_signed(token)
+        kid, claims = self._verify_signed(token)
         if isinstance(claims.get("exp"), int | float) and isinstance(
             claims.get("nbf"), int | float
         ):
-            self._verified[token] = (str(jwt.get_unverified_header(token)["kid"]), claims)
+            self._verified[token] = (kid, claims)
             if len(self._verified) > VERIFIED_TOKENS_KEPT:
                 self._verified.popitem(last=False)
         return _claims(claims)
 
-    def _verify_signed(self, token: str) -> dict[str, Any]:
+    def _verify_signed(self, token: str) -> tuple[str, dict[str, Any]]:
+        """The signing key's id and the claims of a token whose signature, issuer and
+        audience check out."""
         try:
             header = jwt.get_unverified_header(token)
         except JOSEError as exc:
@@ -372,7 +374,7 @@ class TokenService:
             )
         except JOSEError as exc:
             raise InvalidTokenError(str(exc) or "invalid token") from exc
-        return claims
+        return kid, claims
 
 
 def _claims(claims: dict[str, Any]) -> Claims:

@@ -20,7 +20,14 @@ from starlette.websockets import WebSocket
 
 from .operation import OperationError, select_operation
 from .router import GraphQLResponse, Router
-from .subscriptions import Answer, ClientStream, Start, SubscriptionHub, SubscriptionObserver
+from .subscriptions import (
+    Answer,
+    ClientStream,
+    Start,
+    SubscriptionHub,
+    SubscriptionObserver,
+    _error,
+)
 from .transports_http import serve_stream, streaming_kind
 from .transports_ws import serve_websocket
 
@@ -82,14 +89,7 @@ class StreamingEndpoints:
         or open its subscription."""
         router = self._router()
         if router is None:
-            return Answer(
-                {
-                    "errors": [
-                        {"message": "No supergraph loaded.", "extensions": {"code": "NOT_READY"}}
-                    ]
-                },
-                error=True,
-            )
+            return Answer(_error("No supergraph loaded.", "NOT_READY"), error=True)
         query, name, variables = (
             params.get("query"),
             params.get("operationName"),

@@ -98,6 +98,11 @@ class _DevicePresence(NamedTuple):
     online: bool
 
 
+def _not_your_device() -> SyncError:
+    """The one answer for a device that does not exist or is someone else's."""
+    return SyncError("This is not one of your devices.", "FORBIDDEN")
+
+
 def _hlc_wall(hlc: str) -> datetime:
     return datetime.fromtimestamp(Timestamp.parse(hlc).wall_ms / 1000, UTC)
 
@@ -334,12 +339,6 @@ class SyncService:
                 )
         await session.flush()
 
-    async def _live_adds(
-        self, session: AsyncSession, user_id: str, content_id: str
-    ) -> list[WatchlistAddRecord]:
-        """The adds of a title that no remove observed, oldest first."""
-        return (await self._adds(session, user_id, content_id))[0]
-
     async def _adds(
         self, session: AsyncSession, user_id: str, content_id: str
     ) -> tuple[list[WatchlistAddRecord], list[WatchlistAddRecord]]:
@@ -428,7 +427,8 @@ class SyncService:
             return int(result.rowcount or 0)
 
     async def _live_tags(self, session: AsyncSession, user_id: str, content_id: str) -> list[str]:
-        return sorted(add.tag for add in await self._live_adds(session, user_id, content_id))
+        live, _ = await self._adds(session, user_id, content_id)
+        return sorted(add.tag for add in live)
 
     async def _materialize(
         self,
@@ -529,7 +529,7 @@ class SyncService:
         async with self.database.session() as session:
             device = await session.get(DeviceRecord, device_id)
         if device is None or device.user_id != user_id:
-            raise SyncError("This is not one of your devices.", "FORBIDDEN")
+            raise _not_your_device()
         return device
 
     # ------------------------------------------------------------ presence
@@ -695,7 +695,7 @@ class SyncService:
             await session.flush()  # the lease first (on SQLite, this takes the write lock)
             device = await self._lock_device(session, device_id)
             if device is None or device.user_id != user_id:
-                raise SyncError("This is not one of your devices.", "FORBIDDEN")
+                raise _not_your_device()
             if not device.online:
                 await self._set_presence(session, pending, user_id, device_id, True, now)
         return pending
