@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
+from sqlmodel import select
 
 from media_gateway.settings import Settings, normalize_database_url
 from media_gateway.storage.database import Database
@@ -109,5 +111,36 @@ async def test_readiness_fails_while_the_database_is_unreachable() -> None:
     database = Database("postgresql+asyncpg://nobody@127.0.0.1:5199/none")
     try:
         assert not await database.ping(timeout=2)
+    finally:
+        await database.dispose()
+
+
+async def test_sqlite_commits_leave_checkpoints_to_a_background_thread(tmp_path: Path) -> None:
+    """A commit never copies the log back into the database file itself (that fsync stalled
+    every writer queued behind it); a passive checkpoint does, after CHECKPOINT_EVERY."""
+    from media_gateway.storage import database as storage
+    from media_gateway.subgraphs.sync.models import WatchlistEntryRecord
+
+    path = tmp_path / "checkpoints.sqlite"
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        await database.migrate()
+        async with database.transaction() as session:  # the WAL exists from here on
+            session.add(WatchlistEntryRecord(user_id="u", content_id="c-first"))
+        await asyncio.gather(*filter(None, [database._checkpoint]))
+        size = path.stat().st_size
+        for i in range(storage.CHECKPOINT_EVERY - 2):
+            async with database.transaction() as session:
+                session.add(WatchlistEntryRecord(user_id="u", content_id=f"c-{i:04d}-" + "x" * 900))
+        assert path.stat().st_size == size  # everything so far is in the log only
+        assert database._checkpoint is None or database._checkpoint.done()
+        async with database.transaction() as session:
+            session.add(WatchlistEntryRecord(user_id="u", content_id="c-last"))
+        assert database._checkpoint is not None
+        await database._checkpoint
+        assert path.stat().st_size > size  # the checkpoint wrote the new pages back
+        async with database.session() as session:
+            rows = (await session.exec(select(WatchlistEntryRecord))).all()
+        assert len(rows) == storage.CHECKPOINT_EVERY
     finally:
         await database.dispose()

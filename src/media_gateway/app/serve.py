@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from media_gateway.app import Platform
 from media_gateway.logging import RequestIdMiddleware
@@ -82,5 +84,16 @@ def run(settings: Settings, host: str, port: int, supergraph: Path | None = None
     except SupergraphMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(serve(settings, host, port, sdl))
+    run_event_loop(serve(settings, host, port, sdl))
     return 0
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop where it is installed (as ``uvicorn.run`` does for the
+    gateway and subgraph commands), on asyncio's own loop otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
