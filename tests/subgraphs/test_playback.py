@@ -61,6 +61,33 @@ async def test_start_update_resume_end(
     assert error_codes(late) == ["SESSION_ENDED"]
 
 
+async def test_progress_stays_within_the_title_and_the_owners_sessions(
+    clients: dict[str, GraphQLClient], new_user: dict[str, Any], demo_token: str
+) -> None:
+    playback, token = clients["playback"], new_user["token"]
+    started = await playback(START, {"c": "movie:up-2009", "d": "tv", "len": 600}, token=token)
+    session_id = started["data"]["startPlayback"]["id"]
+    past_end = await playback(UPDATE, {"s": session_id, "p": 9999, "state": "PLAYING"}, token=token)
+    assert past_end["data"]["updatePlaybackProgress"]["positionSeconds"] == 600
+    foreign = await playback(UPDATE, {"s": session_id, "p": 5, "state": "PAUSED"}, token=demo_token)
+    assert error_codes(foreign) == ["NOT_FOUND"]
+    missing = await playback(
+        UPDATE, {"s": "no-such-session", "p": 5, "state": "PAUSED"}, token=token
+    )
+    assert error_codes(missing) == ["NOT_FOUND"]
+    # a later session that does not know the length: the title's known length still decides
+    # when it counts as finished (590 of 600 s), so it no longer resumes
+    again = await playback(START, {"c": "movie:up-2009", "d": "phone"}, token=token)
+    unknown_length = again["data"]["startPlayback"]["id"]
+    for position in (120, 590):
+        moved = await playback(
+            UPDATE, {"s": unknown_length, "p": position, "state": "PLAYING"}, token=token
+        )
+        assert moved["data"]["updatePlaybackProgress"]["positionSeconds"] == position
+    last = await playback(START, {"c": "movie:up-2009", "d": "tv"}, token=token)
+    assert last["data"]["startPlayback"]["resumeFromSeconds"] == 0
+
+
 async def test_short_and_finished_viewings_do_not_resume(
     clients: dict[str, GraphQLClient], new_user: dict[str, Any]
 ) -> None:

@@ -11,7 +11,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -139,6 +141,16 @@ class Database:
             with contextlib.suppress(Exception):
                 await self._checkpoint
         await self.engine.dispose()
+
+
+def insert_on_conflict(dialect: str, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT for ``table`` that takes ``ON CONFLICT`` clauses (an upsert), in the
+    dialect of the connection: PostgreSQL or SQLite (from 3.35, with RETURNING)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"upserts need PostgreSQL or SQLite, not {dialect}")
 
 
 class _TaskLock:

@@ -29,13 +29,12 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from media_gateway.storage.database import Database
+from media_gateway.storage.database import Database, insert_on_conflict
 from media_gateway.storage.types import as_utc, utcnow
 from media_gateway.subscriptions.broker import Broker, Message
 from media_gateway.subscriptions.hlc import HybridLogicalClock
@@ -76,22 +75,18 @@ class PendingEvents:
 
 # ------------------------------------------------------------------ sequence numbers
 _UNSEQUENCED = "media_gateway.realtime.unsequenced"
+_EVENTS: sa.Table = RealtimeEventRecord.__table__  # type: ignore[attr-defined]
 
 
 @cache
 def _take_numbers(dialect: str) -> Executable:
     """``INSERT INTO realtime_cursors VALUES (:user_id, :count) ON CONFLICT (user_id) DO
     UPDATE SET last_seq = realtime_cursors.last_seq + excluded.last_seq RETURNING last_seq``:
-    takes ``count`` numbers, returns the last (PostgreSQL; SQLite from 3.35)."""
+    takes ``count`` numbers, returns the last."""
     table: sa.Table = RealtimeCursorRecord.__table__  # type: ignore[attr-defined]
-    values: dict[str, Any] = {"user_id": sa.bindparam("user_id"), "last_seq": sa.bindparam("count")}
-    inserts: dict[str, Callable[[sa.Table], postgresql.Insert | sqlite.Insert]] = {
-        "postgresql": postgresql.insert,
-        "sqlite": sqlite.insert,
-    }
-    if dialect not in inserts:
-        raise RuntimeError(f"real-time events need PostgreSQL or SQLite, not {dialect}")
-    statement = inserts[dialect](table).values(values)
+    statement = insert_on_conflict(dialect, table).values(
+        user_id=sa.bindparam("user_id"), last_seq=sa.bindparam("count")
+    )
     return statement.on_conflict_do_update(
         index_elements=[table.c.user_id],
         set_={"last_seq": table.c.last_seq + statement.excluded.last_seq},
@@ -129,8 +124,8 @@ def _number_and_insert(session: Session) -> None:
         )
         for number, record in enumerate(events, start=last - len(events) + 1):
             record.seq = number
-    session.add_all(records)
-    session.flush()
+    # a Core insert: the records are what gets published, they need no ORM identity
+    connection.execute(_EVENTS.insert(), [record.model_dump(exclude={"id"}) for record in records])
 
 
 def _forget(session: Session) -> None:

@@ -6,12 +6,15 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, Protocol
 
+import sqlalchemy as sa
+from sqlalchemy.sql.expression import Executable
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from media_gateway.storage.database import Database
+from media_gateway.storage.database import Database, insert_on_conflict
 from media_gateway.storage.types import utcnow
 from media_gateway.subgraphs.events import Event, EventBus
 from media_gateway.subgraphs.playback.models import (
@@ -63,20 +66,86 @@ class HistoryPage:
     offset: int
 
 
-def _outbox(kind: str, session: PlaybackSessionRecord, **extra: Any) -> OutboxEventRecord:
+_SESSIONS: sa.Table = PlaybackSessionRecord.__table__  # type: ignore[attr-defined]
+_PROGRESS: sa.Table = ProgressRecord.__table__  # type: ignore[attr-defined]
+_OUTBOX: sa.Table = OutboxEventRecord.__table__  # type: ignore[attr-defined]
+
+
+async def _write_outbox(
+    session: AsyncSession, kind: str, record: PlaybackSessionRecord, **extra: Any
+) -> None:
+    """The playback event for Kafka, in the change's transaction."""
+    now = utcnow()
     payload: dict[str, Any] = {
         "type": kind,
-        "sessionId": session.id,
-        "userId": session.user_id,
-        "contentId": session.content_id,
-        "deviceId": session.device_id,
-        "positionSeconds": session.position_seconds,
-        "durationSeconds": session.duration_seconds,
-        "state": session.state,
-        "occurredAt": utcnow().isoformat(),
+        "sessionId": record.id,
+        "userId": record.user_id,
+        "contentId": record.content_id,
+        "deviceId": record.device_id,
+        "positionSeconds": record.position_seconds,
+        "durationSeconds": record.duration_seconds,
+        "state": record.state,
+        "occurredAt": now.isoformat(),
         **extra,
     }
-    return OutboxEventRecord(topic=PLAYBACK_TOPIC, key=session.user_id, payload=payload)
+    connection = await session.connection()
+    await connection.execute(
+        _OUTBOX.insert(),
+        {"topic": PLAYBACK_TOPIC, "key": record.user_id, "payload": payload, "created_at": now},
+    )
+
+
+# Progress reports are the hottest write of the platform (every playing device, every few
+# seconds): they are two statements, not the ORM's load-then-flush.
+_ADVANCE = (
+    sa.update(_SESSIONS)
+    .where(
+        _SESSIONS.c.id == sa.bindparam("session_id"),
+        _SESSIONS.c.user_id == sa.bindparam("viewer"),
+        _SESSIONS.c.ended_at.is_(None),
+    )
+    .values(
+        # never past the end of the title
+        position_seconds=sa.case(
+            (
+                sa.and_(
+                    _SESSIONS.c.duration_seconds > 0,
+                    sa.bindparam("position") > _SESSIONS.c.duration_seconds,
+                ),
+                _SESSIONS.c.duration_seconds,
+            ),
+            else_=sa.bindparam("position"),
+        ),
+        state=sa.bindparam("new_state"),
+        updated_at=sa.bindparam("now"),
+    )
+    .returning(*_SESSIONS.c)
+)
+
+
+@cache
+def _save_progress_statement(dialect: str) -> Executable:
+    """Upsert a user's resume point in a title from a session's position; the duration
+    already known is kept when the session has none. Returns ``completed``."""
+    statement = insert_on_conflict(dialect, _PROGRESS)
+    excluded = statement.excluded
+    duration = sa.func.coalesce(excluded.duration_seconds, _PROGRESS.c.duration_seconds)
+    completed = sa.case(
+        (
+            sa.and_(duration > 0, excluded.position_seconds >= COMPLETION_RATIO * duration),
+            sa.true(),
+        ),
+        else_=sa.false(),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[_PROGRESS.c.user_id, _PROGRESS.c.content_id],
+        set_={
+            "position_seconds": excluded.position_seconds,
+            "duration_seconds": duration,
+            "completed": completed,
+            "updated_at": excluded.updated_at,
+        },
+    ).returning(_PROGRESS.c.completed)
 
 
 def _progress_payload(session: PlaybackSessionRecord) -> dict[str, Any]:
@@ -138,8 +207,8 @@ class PlaybackService:
                 resume_from_seconds=resume,
             )
             session.add(record)
-            session.add(_outbox("started", record))
             await session.flush()
+            await _write_outbox(session, "started", record)
             await self._record_progress(session, pending, record)
         await self._publish(pending)
         return record
@@ -162,17 +231,25 @@ class PlaybackService:
         now = utcnow()
         pending = PendingEvents()
         async with self.database.transaction() as session:
-            record = await self._owned_session(session, user_id, session_id)
-            if record.ended_at is not None:
+            connection = await session.connection()
+            row = (
+                await connection.execute(
+                    _ADVANCE,
+                    {
+                        "session_id": session_id,
+                        "viewer": user_id,
+                        "position": position_seconds,
+                        "new_state": state,
+                        "now": now,
+                    },
+                )
+            ).first()
+            if row is None:
+                record = await self._owned_session(session, user_id, session_id)
                 raise PlaybackError("This playback session has ended.", "SESSION_ENDED")
-            if record.duration_seconds:
-                position_seconds = min(position_seconds, record.duration_seconds)
-            record.position_seconds = position_seconds
-            record.state = state
-            record.updated_at = now
-            session.add(record)
+            record = PlaybackSessionRecord(**row._mapping)
             await self._save_progress(session, record, now)
-            session.add(_outbox("progress", record))
+            await _write_outbox(session, "progress", record)
             await self._record_progress(session, pending, record)
         await self._publish(pending)
         return record
@@ -188,7 +265,7 @@ class PlaybackService:
             record.ended_at = now
             record.updated_at = now
             session.add(record)
-            progress = await self._save_progress(session, record, now)
+            completed = await self._save_progress(session, record, now)
             session.add(
                 WatchEventRecord(
                     user_id=user_id,
@@ -196,26 +273,34 @@ class PlaybackService:
                     watched_at=now,
                     position_seconds=record.position_seconds,
                     duration_seconds=record.duration_seconds,
-                    completed=progress.completed,
+                    completed=completed,
                 )
             )
-            session.add(_outbox("ended", record, completed=progress.completed))
+            await _write_outbox(session, "ended", record, completed=completed)
             await self._record_progress(session, pending, record)
         await self._publish(pending)
         return record
 
+    @staticmethod
     async def _save_progress(
-        self, session: AsyncSession, record: PlaybackSessionRecord, now: datetime
-    ) -> ProgressRecord:
-        progress = await session.get(ProgressRecord, (record.user_id, record.content_id))
-        if progress is None:
-            progress = ProgressRecord(user_id=record.user_id, content_id=record.content_id)
-        progress.position_seconds = record.position_seconds
-        progress.duration_seconds = record.duration_seconds or progress.duration_seconds
-        progress.completed = is_complete(progress.position_seconds, progress.duration_seconds)
-        progress.updated_at = now
-        session.add(progress)
-        return progress
+        session: AsyncSession, record: PlaybackSessionRecord, now: datetime
+    ) -> bool:
+        """Move the user's resume point in the title to the session's; whether the title
+        now counts as watched to the end."""
+        connection = await session.connection()
+        statement = _save_progress_statement(connection.dialect.name)
+        result = await connection.execute(
+            statement,
+            {
+                "user_id": record.user_id,
+                "content_id": record.content_id,
+                "position_seconds": record.position_seconds,
+                "duration_seconds": record.duration_seconds,
+                "completed": is_complete(record.position_seconds, record.duration_seconds),
+                "updated_at": now,
+            },
+        )
+        return bool(result.scalar_one())
 
     async def continue_watching(self, user_id: str, first: int) -> list[ProgressRecord]:
         async with self.database.session() as session:
