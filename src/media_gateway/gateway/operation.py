@@ -74,11 +74,18 @@ def select_operation(document: DocumentNode, operation_name: str | None) -> Oper
 
 def condition_variables(op: OperationDefinitionNode, document: DocumentNode) -> tuple[str, ...]:
     """Names of the variables used by @skip/@include anywhere in the operation."""
+    # an explicit stack, not a recursive closure: that closure would be a reference cycle
+    # left for the garbage collector on every request
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
     found: set[str] = set()
-
-    def visit(sel_set: SelectionSetNode | None, seen: set[str]) -> None:
+    seen: set[str] = set()
+    stack: list[SelectionSetNode | None] = [op.selection_set]
+    while stack:
+        sel_set = stack.pop()
         if sel_set is None:
-            return
+            continue
         for sel in sel_set.selections:
             for d in sel.directives or ():
                 if d.name.value in ("skip", "include"):
@@ -86,19 +93,12 @@ def condition_variables(op: OperationDefinitionNode, document: DocumentNode) -> 
                         if isinstance(a.value, VariableNode):
                             found.add(a.value.name.value)
             if isinstance(sel, FieldNode | InlineFragmentNode):
-                visit(sel.selection_set, seen)
-            elif isinstance(sel, FragmentSpreadNode):
-                name = sel.name.value
-                if name not in seen:
-                    seen.add(name)
-                    frag = fragments.get(name)
-                    if frag is not None:
-                        visit(frag.selection_set, seen)
-
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    visit(op.selection_set, set())
+                stack.append(sel.selection_set)
+            elif isinstance(sel, FragmentSpreadNode) and sel.name.value not in seen:
+                seen.add(sel.name.value)
+                frag = fragments.get(sel.name.value)
+                if frag is not None:
+                    stack.append(frag.selection_set)
     return tuple(sorted(found))
 
 
