@@ -14,7 +14,9 @@
 The gateway runs as its own process in the embedded mode (``media-gateway serve``, all
 subgraphs in-process, SQLite in a temporary folder). Run:
 ``python bench/subscriptions.py [--users 500] [--rounds 3] [--report-every 10]
-[--concurrency 20] [--idle 10000] [--port 5570] [--database-url URL]``
+[--concurrency 20] [--idle 10000] [--port 5570] [--database-url URL] [--trace FILE]``.
+The load generator shares the machine: it runs on uvloop and keeps its own garbage collector
+out of the timed phases, so that its pauses are not counted as the gateway's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import statistics
 import subprocess
@@ -35,6 +38,8 @@ from typing import Any
 import httpx
 import orjson
 import websockets
+
+from media_gateway.app.serve import run_event_loop
 
 PROGRESS = "subscription($d: ID) { playbackProgress(deviceId: $d) { positionSeconds deviceId } }"
 COMMANDS = "subscription($d: ID!) { remoteCommands(deviceId: $d) { id type } }"
@@ -204,6 +209,7 @@ async def latency(args: argparse.Namespace, base: str, tokens: list[tuple[str, s
 
         progress: list[float] = []
         commands: list[float] = []
+        trace: list[tuple[float, str, float]] = []
         mutation: list[float] = []
         position = iter(range(60, 10**9))
 
@@ -213,12 +219,14 @@ async def latency(args: argparse.Namespace, base: str, tokens: list[tuple[str, s
             await post(http, UPDATE, {"s": u["session"], "p": next(position)}, u["token"])
             mutation.append((time.perf_counter() - start) * 1000)
             progress.append((await asyncio.wait_for(waiter, 30) - start) * 1000)
+            trace.append((start, "progress", progress[-1]))
 
         async def one_command(u: dict[str, Any]) -> None:
             waiter = u["tv"].expect("commands")
             start = time.perf_counter()
             await post(http, SEND, {"t": u["tv"].id}, u["token"])
             commands.append((await asyncio.wait_for(waiter, 30) - start) * 1000)
+            trace.append((start, "command", commands[-1]))
 
         def report(label: str) -> None:
             print(
@@ -229,11 +237,19 @@ async def latency(args: argparse.Namespace, base: str, tokens: list[tuple[str, s
                 f"({len(commands)} commands)"
             )
 
+        # The load generator's own collector must not pause it while it times the gateway:
+        # what it holds from here on is kept (gc.freeze) and collections wait until the
+        # measurements are done.
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+
         # warm up (first plans, statement caches), not measured
         for u in users[:10]:
             await one_progress(u)
             await one_command(u)
-        progress.clear(), commands.clear(), mutation.clear()
+        for measured in (progress, commands, mutation, trace):
+            measured.clear()
 
         # Open loop, as devices behave: every phone reports its position every
         # `--report-every` seconds (spread evenly), and one user in ten sends a command per
@@ -246,11 +262,16 @@ async def latency(args: argparse.Namespace, base: str, tokens: list[tuple[str, s
                 due = t0 + (r * len(users) + i) * interval
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
                 tasks.append(asyncio.create_task(one_progress(u)))
-                if i % 10 == 5:
+                if i % 10 == 5:  # halfway to the next report, not at the same instant
+                    await asyncio.sleep(max(0.0, due + interval / 2 - time.perf_counter()))
                     tasks.append(asyncio.create_task(one_command(u)))
         await asyncio.gather(*tasks)
         rate = len(users) / args.report_every
         report(f"open loop, {rate:.0f} progress reports/s + {rate / 10:.0f} commands/s")
+        if args.trace:  # one line per event: seconds into the loop, kind, latency in ms
+            Path(args.trace).write_text(
+                "".join(f"{at - t0:.3f} {kind} {ms:.1f}\n" for at, kind, ms in sorted(trace))
+            )
 
         # Closed loop: `--concurrency` requests always in flight, i.e. the most this gateway
         # process sustains; latency here is mostly queueing.
@@ -260,6 +281,8 @@ async def latency(args: argparse.Namespace, base: str, tokens: list[tuple[str, s
         throughput = len(users) / (time.perf_counter() - t0)
         await gather_limited([one_command(u) for u in users], args.concurrency)
         report(f"saturated, {args.concurrency} in flight, {throughput:.0f} progress reports/s")
+        gc.enable()
+        gc.unfreeze()
         await gather_limited([d.close() for u in users for d in (u["phone"], u["tv"])], 200)
 
 
@@ -374,12 +397,13 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=10_000)
     parser.add_argument("--port", type=int, default=5570)
     parser.add_argument("--gateway-log", help="append the gateway's log to this file")
+    parser.add_argument("--trace", help="write the open loop's latencies, event by event")
     parser.add_argument(
         "--database-url", help="PostgreSQL URL (default: SQLite in a temporary folder)"
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mg-bench-") as tmp:
-        asyncio.run(main_async(args, Path(tmp)))
+        run_event_loop(main_async(args, Path(tmp)))
 
 
 if __name__ == "__main__":
