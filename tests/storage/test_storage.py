@@ -144,3 +144,22 @@ async def test_sqlite_commits_leave_checkpoints_to_a_background_thread(tmp_path:
         assert len(rows) == storage.CHECKPOINT_EVERY
     finally:
         await database.dispose()
+
+
+async def test_migrations_build_what_the_models_describe(settings: Settings) -> None:
+    """Every table, column and index of the models, as the migrations leave the database."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from media_gateway.storage.metadata import target_metadata
+
+    database = Database(settings.database_url, schema=settings.database_schema)
+    try:
+        await database.migrate()
+        async with database.engine.connect() as connection:
+            differences = await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), target_metadata())
+            )
+        assert differences == []
+    finally:
+        await database.dispose()

@@ -23,7 +23,7 @@ class RealtimeEventRecord(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_realtime_events_user_id_seq", "user_id", "seq", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: str = Field(index=True, max_length=64)
+    user_id: str = Field(max_length=64)  # queried through the (user_id, seq) index
     seq: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=False)
     kind: str = Field(max_length=24)  # progress | command | watchlist | presence
     device_id: str | None = Field(default=None, max_length=64)
