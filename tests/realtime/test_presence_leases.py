@@ -286,3 +286,20 @@ async def test_leases_outlast_heartbeats(sync: SyncService) -> None:
     assert (sync.lease_seconds, sync.heartbeat_seconds) == (LEASE_SECONDS, HEARTBEAT_SECONDS)
     with pytest.raises(ValueError):
         SyncService(sync.database, sync.realtime, lease_seconds=1.0, heartbeat_seconds=1.0)
+
+
+async def test_an_instance_shutting_down_gives_up_its_leases_at_once(
+    sync: SyncService, instances: Instances
+) -> None:
+    user_id, tv = await new_device(sync)
+    phone_owner, phone = await new_device(sync)
+    leaving, staying = instances(), instances()
+    await leaving.device_connected(user_id, tv)
+    await leaving.device_connected(phone_owner, phone)
+    await staying.device_connected(phone_owner, phone)
+
+    assert await leaving.release_leases() == 2
+    assert not await is_online(sync, user_id, tv)  # at once, not when the lease runs out
+    assert await leases(sync, tv) == []
+    assert await is_online(sync, phone_owner, phone)  # still held by the other instance
+    assert await leaving.release_leases() == 0

@@ -61,6 +61,7 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     async def shutdown() -> None:
         await presence.stop()
         await pruning.stop()
+        await service.release_leases()
         await realtime.release()
 
     return Subgraph(

@@ -7,6 +7,7 @@ the same transaction, published to the user's subscribers once committed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,8 @@ from media_gateway.subscriptions import (
     Realtime,
     Timestamp,
 )
+
+log = logging.getLogger(__name__)
 
 DEVICE_KINDS = ("PHONE", "TABLET", "TV", "WEB", "CONSOLE")
 MAX_WATCHLIST = 1000
@@ -571,6 +574,18 @@ class SyncService:
             ):
                 await self._set_presence(session, pending, user_id, device_id, False, now)
         await self.realtime.publish(pending)
+
+    async def release_leases(self) -> int:
+        """Graceful shutdown: give up every lease this process holds, so that its devices go
+        offline now (unless another process holds them too) rather than once the leases run
+        out; returns how many were given up."""
+        held = list(self._held.items())
+        for connection_id, (user_id, device_id) in held:
+            try:
+                await self.device_disconnected(user_id, device_id, connection_id)
+            except Exception as exc:  # the lease still runs out by itself
+                log.warning("lease not released: %s", exc.__class__.__name__)
+        return len(held)
 
     async def maintain_presence(self) -> None:
         """The periodic step of every process: renew its own leases, then sweep."""
