@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -102,19 +103,7 @@ class Database:
         ):
             return
         self._writes_since_checkpoint = 0
-        self._checkpoint = asyncio.ensure_future(asyncio.to_thread(self._checkpoint_now))
-
-    def _checkpoint_now(self) -> None:
-        import sqlite3
-
-        try:
-            connection = sqlite3.connect(self._sqlite_file or ":memory:", timeout=0)
-            try:
-                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            finally:
-                connection.close()
-        except sqlite3.Error as exc:  # the backstop checkpoint still runs
-            log.warning("checkpoint failed", extra={"error": str(exc)})
+        self._checkpoint = asyncio.ensure_future(asyncio.to_thread(_checkpoint, self._sqlite_file))
 
     async def ping(self, timeout: float = 2.0) -> bool:
         """Readiness: ``SELECT 1`` answered within ``timeout`` seconds."""
@@ -141,6 +130,18 @@ class Database:
             with contextlib.suppress(Exception):
                 await self._checkpoint
         await self.engine.dispose()
+
+
+def _checkpoint(path: Path) -> None:
+    """Copy what the WAL holds back into the database file, without waiting for anyone."""
+    try:
+        connection = sqlite3.connect(path, timeout=0)
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:  # the automatic checkpoint still runs, later
+        log.warning("checkpoint failed", extra={"error": str(exc)})
 
 
 def insert_on_conflict(dialect: str, table: sa.Table) -> postgresql.Insert | sqlite.Insert:

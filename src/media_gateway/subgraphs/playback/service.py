@@ -96,7 +96,8 @@ async def _write_outbox(
 
 
 # Progress reports are the hottest write of the platform (every playing device, every few
-# seconds): they are two statements, not the ORM's load-then-flush.
+# seconds): the session moves with one UPDATE ... RETURNING and the resume point with one
+# upsert, not through the ORM's load-then-flush.
 _ADVANCE = (
     sa.update(_SESSIONS)
     .where(
@@ -244,8 +245,8 @@ class PlaybackService:
                     },
                 )
             ).first()
-            if row is None:
-                record = await self._owned_session(session, user_id, session_id)
+            if row is None:  # NOT_FOUND unless it is the caller's; then it has ended
+                await self._owned_session(session, user_id, session_id)
                 raise PlaybackError("This playback session has ended.", "SESSION_ENDED")
             record = PlaybackSessionRecord(**row._mapping)
             await self._save_progress(session, record, now)
