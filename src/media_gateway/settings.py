@@ -68,6 +68,7 @@ class Settings:
     pubnub_publish_key: str | None = None
     pubnub_subscribe_key: str | None = None
     pubnub_secret_key: str | None = None
+    pubnub_origin: str | None = None
     jwt_issuer: str = "media-gateway"
     jwt_audience: str = "media-gateway"
     jwt_algorithm: str = "RS256"
@@ -122,6 +123,7 @@ class Settings:
             pubnub_publish_key=_text(env, "PUBNUB_PUBLISH_KEY"),
             pubnub_subscribe_key=_text(env, "PUBNUB_SUBSCRIBE_KEY"),
             pubnub_secret_key=_text(env, "PUBNUB_SECRET_KEY"),
+            pubnub_origin=_text(env, "PUBNUB_ORIGIN"),
             jwt_issuer=_text(env, "JWT_ISSUER") or "media-gateway",
             jwt_audience=_text(env, "JWT_AUDIENCE") or "media-gateway",
             jwt_algorithm=algorithm,

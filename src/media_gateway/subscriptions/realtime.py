@@ -179,11 +179,15 @@ class Realtime:
         self._users += 1
 
     async def release(self) -> None:
-        """A subgraph stopped using it; the last one closes the broker."""
+        """A subgraph stopped using it; the last one closes the broker and the bridges."""
         self._users -= 1
         if self._users <= 0:
             self._users = 0
             await self.broker.close()
+            for bridge in self.bridges:
+                close = getattr(bridge, "close", None)
+                if close is not None:
+                    await close()
 
     # ------------------------------------------------------------------ writing
     async def record(
