@@ -200,3 +200,36 @@ async def test_viewer_progress_on_content_is_batched(
     assert entities[0]["viewerProgress"]["positionSeconds"] == 58 * 60
     assert entities[1]["viewerProgress"]["completed"] is True
     assert entities[2]["viewerProgress"] is None
+
+
+async def test_published_outbox_rows_are_pruned_after_a_day(
+    platform: Platform, clients: dict[str, GraphQLClient], new_user: dict[str, Any]
+) -> None:
+    from datetime import timedelta
+
+    from sqlmodel import update
+
+    from media_gateway.storage.types import utcnow
+    from media_gateway.subgraphs.events import OUTBOX_RETENTION, prune_published
+
+    playback, token = clients["playback"], new_user["token"]
+    await _play(playback, token, "movie:heat-1995", 700)  # "started" and "progress"
+    database = platform.runtime.database
+    mine = OutboxEventRecord.key == new_user["id"]
+
+    async def types() -> list[str]:
+        async with database.session() as session:
+            rows = await session.exec(
+                select(OutboxEventRecord).where(mine).order_by(col(OutboxEventRecord.id))
+            )
+            return [row.payload["type"] for row in rows.all()]
+
+    long_ago = utcnow() - OUTBOX_RETENTION - timedelta(minutes=1)
+    async with database.transaction() as session:  # "started" was published long ago
+        await session.exec(
+            update(OutboxEventRecord)
+            .where(mine, col(OutboxEventRecord.payload)["type"].as_string() == "started")
+            .values(published_at=long_ago)
+        )
+    await prune_published(database, OutboxEventRecord)
+    assert await types() == ["progress"]  # published within the day, or not yet: kept

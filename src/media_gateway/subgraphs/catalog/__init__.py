@@ -14,9 +14,10 @@ from media_gateway.subgraphs.base import Runtime, Subgraph, base_context
 from media_gateway.subgraphs.catalog.context import CatalogContext
 from media_gateway.subgraphs.catalog.ingest.ingester import Ingester, IngestSummary
 from media_gateway.subgraphs.catalog.ingest.webhook import webhook_route
+from media_gateway.subgraphs.catalog.models import CatalogOutboxRecord
 from media_gateway.subgraphs.catalog.outbox import KafkaPublisher, OutboxRelay
 from media_gateway.subgraphs.catalog.service import CatalogService
-from media_gateway.subgraphs.events import Event, PeriodicTask
+from media_gateway.subgraphs.events import Event, PeriodicTask, outbox_pruning
 
 NAME = "catalog"
 DEFAULT_PORT = 4002
@@ -53,6 +54,7 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     tasks = [
         PeriodicTask("catalog-index-sync", service.sync_index, 1.0),
         PeriodicTask("catalog-outbox-relay", relay.relay_step, 1.0),
+        outbox_pruning("catalog-outbox-pruning", runtime.database, CatalogOutboxRecord),
     ]
 
     async def ingested(summary: IngestSummary) -> None:

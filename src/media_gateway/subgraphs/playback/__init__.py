@@ -11,9 +11,10 @@ from media_gateway.resolvers.playback import Mutation, Query, Subscription
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.playback import Content, User
 from media_gateway.subgraphs.base import Runtime, Subgraph, base_context
-from media_gateway.subgraphs.events import PeriodicTask
+from media_gateway.subgraphs.events import PeriodicTask, outbox_pruning
 from media_gateway.subgraphs.playback.context import PlaybackContext
 from media_gateway.subgraphs.playback.kafka import KafkaEventSink, RelayTargets
+from media_gateway.subgraphs.playback.models import OutboxEventRecord
 from media_gateway.subgraphs.playback.service import PlaybackService
 from media_gateway.subscriptions import realtime_for
 
@@ -45,6 +46,8 @@ def create(runtime: Runtime | None = None) -> Subgraph:
         OUTBOX_INTERVAL_SECONDS,
     )
 
+    pruning = outbox_pruning("playback-outbox-pruning", runtime.database, OutboxEventRecord)
+
     async def context(headers: Mapping[str, str]) -> PlaybackContext:
         fields = base_context(runtime, headers)
         viewer = fields["viewer"]
@@ -56,8 +59,10 @@ def create(runtime: Runtime | None = None) -> Subgraph:
         if runtime.settings.seed_demo_data:
             await service.seed_demo_history()
         relay.start()
+        pruning.start()
 
     async def shutdown() -> None:
+        await pruning.stop()
         await relay.stop()
         if kafka is not None:
             await kafka.stop()
