@@ -26,7 +26,7 @@ from .subscriptions import (
     Start,
     SubscriptionHub,
     SubscriptionObserver,
-    _error,
+    error_body,
 )
 from .transports_http import serve_stream, streaming_kind
 from .transports_ws import serve_websocket
@@ -89,7 +89,7 @@ class StreamingEndpoints:
         or open its subscription."""
         router = self._router()
         if router is None:
-            return Answer(_error("No supergraph loaded.", "NOT_READY"), error=True)
+            return Answer(error_body("No supergraph loaded.", "NOT_READY"), error=True)
         query, name, variables = (
             params.get("query"),
             params.get("operationName"),

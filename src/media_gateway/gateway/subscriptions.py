@@ -57,7 +57,8 @@ class Answer:
 Start = Callable[[Mapping[str, Any], Mapping[str, str]], Awaitable["ClientStream | Answer"]]
 
 
-def _error(message: str, code: str) -> Body:
+def error_body(message: str, code: str) -> Body:
+    """A GraphQL response body carrying one error with ``extensions.code``."""
     return {"errors": [{"message": message, "extensions": {"code": code}}]}
 
 
@@ -157,21 +158,21 @@ async def prepare(
         return ready.body
     document, op, raw, values = ready
     if op.operation != OperationType.SUBSCRIPTION:
-        return _error("Not a subscription operation.", "BAD_REQUEST")
+        return error_body("Not a subscription operation.", "BAD_REQUEST")
     try:
         labels = router.labels_for_request()
         plan = router.plan(query, document, op, operation_name, values, labels)
         if router.authenticator is not None:
             plan = await router.authorized_plan(plan, op, headers, labels)
     except PlanningError as exc:
-        return _error(str(exc), "QUERY_PLANNING_FAILED")
+        return error_body(str(exc), "QUERY_PLANNING_FAILED")
     for (parent, name), code in plan.denied.items():
         if parent == plan.root_type:
             verb = "Sign in" if code == "UNAUTHENTICATED" else "You need more permissions"
-            return _error(f"{verb} to subscribe to '{name}'.", code)
+            return error_body(f"{verb} to subscribe to '{name}'.", code)
     roots = [g for g in plan.groups if not g.entity]
     if len(roots) != 1:
-        return _error(
+        return error_body(
             "A subscription must select exactly one field of one subgraph.", "BAD_REQUEST"
         )
     root = roots[0]
@@ -257,7 +258,7 @@ class _Shared:
         try:
             if client is None:
                 self._broadcast(
-                    _error(
+                    error_body(
                         f"No client for subgraph '{prepared.subgraph}'.", "SUBGRAPH_FETCH_FAILED"
                     )
                 )
@@ -383,7 +384,7 @@ class SubscriptionHub:
         """A stream of payloads, or the error body when the subscription cannot start."""
         router = self._router()
         if router is None:
-            return _error("No supergraph loaded.", "NOT_READY")
+            return error_body("No supergraph loaded.", "NOT_READY")
         expires_at = token_expiry(headers)
         if expires_at is not None and expires_at <= time.time():
             raise TokenExpired
