@@ -44,8 +44,7 @@ from media_gateway.subgraphs.identity.models import (
     UserRecord,
 )
 from media_gateway.subgraphs.identity.passwords import (
-    MAX_PASSWORD_LENGTH,
-    MIN_PASSWORD_LENGTH,
+    check_new_password,
     hash_password,
     needs_rehash,
     verify_password,
@@ -214,17 +213,20 @@ class IdentityService:
         client_address: str | None = None,
         send_verification: bool = True,
     ) -> UserRecord:
+        """Create an account. An email that already has one gets the same answer as a new
+        one (a record that is not stored) and its owner is told by email instead, so the
+        answer never says which addresses have accounts."""
         email = normalize_email(email)
         display_name = display_name.strip()
         await self.limit("register-address", client_address, self.limits.register_per_address)
         if not EMAIL_PATTERN.match(email) or len(email) > 320:
             raise IdentityError("Enter a valid email address.", field="email")
         await self.limit("register-email", email, self.limits.register_per_email)
-        _check_password(password)
         if not 1 <= len(display_name) <= 120:
             raise IdentityError(
                 "Choose a display name of 1 to 120 characters.", "BAD_USER_INPUT", "displayName"
             )
+        await self.check_new_password(password, email, display_name)
         record = UserRecord(
             id=user_id or new_id(),
             email=email,
@@ -235,12 +237,46 @@ class IdentityService:
             async with self.database.transaction() as session:
                 session.add(record)
         except IntegrityError as exc:
-            raise IdentityError(
-                "An account with this email already exists.", "ALREADY_EXISTS", "email"
-            ) from exc
+            if user_id is not None:  # an internal caller naming the id wants to know
+                raise IdentityError(
+                    "An account with this email already exists.", "ALREADY_EXISTS", "email"
+                ) from exc
+            await self._tell_owner_of_registration_attempt(email)
+            return UserRecord(id=new_id(), email=email, display_name=display_name, password_hash="")
         if send_verification:
             await self._send_verification(record)
         return record
+
+    async def check_new_password(
+        self,
+        password: str,
+        email: str | None = None,
+        display_name: str | None = None,
+        field_name: str = "password",
+    ) -> None:
+        """BAD_USER_INPUT (with ``reason``) unless ``password`` meets the password policy."""
+        inputs = [text for text in (email, display_name) if text]
+        refusal = await check_new_password(password, inputs)
+        if refusal is not None:
+            raise IdentityError(refusal.message, field=field_name, reason=refusal.reason)
+
+    async def _tell_owner_of_registration_attempt(self, email: str) -> None:
+        async with self.database.session() as session:
+            result = await session.exec(select(UserRecord).where(UserRecord.email == email))
+            owner = result.first()
+        if owner is None:  # deleted meanwhile: nothing to tell
+            return
+        await self.outbox.enqueue(
+            owner.email,
+            "registration-attempt",
+            "Someone tried to create an account with your email",
+            f"Hello {owner.display_name},\n\nSomeone tried to create a new Media Gateway "
+            "account with this email address, which already has one. Nothing was changed.\n\n"
+            "If it was you, sign in instead; if you forgot your password, reset it at "
+            f"{self.settings.public_url}/reset-password.\n\nIf it was not you, you can "
+            "ignore this email.\n",
+        )
+        self._spawn_delivery()
 
     async def login(
         self,
@@ -481,8 +517,20 @@ class IdentityService:
 
     async def reset_password(self, token: str, new_password: str) -> UserRecord:
         """Set a new password with a reset token; every session of the account ends."""
-        _check_password(new_password, field_name="newPassword")
-        value = await self.codes.take(code_key("reset-password", token))
+        key = code_key("reset-password", token)
+        pending = await self.codes.get(key)
+        if pending is None:
+            raise IdentityError(
+                "This reset link is invalid, expired or already used.", "INVALID_TOKEN"
+            )
+        owner = await self.users_by_ids([str(pending["user_id"])])
+        await self.check_new_password(  # before the token is spent: a typo keeps the link
+            new_password,
+            owner[0].email if owner else None,
+            owner[0].display_name if owner else None,
+            field_name="newPassword",
+        )
+        value = await self.codes.take(key)
         if value is None:
             raise IdentityError(
                 "This reset link is invalid, expired or already used.", "INVALID_TOKEN"
@@ -807,14 +855,6 @@ class IdentityService:
                 user_id=DEMO_USER_ID,
                 send_verification=False,
             )
-
-
-def _check_password(password: str, field_name: str = "password") -> None:
-    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise IdentityError(
-            f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.",
-            field=field_name,
-        )
 
 
 def _apply_profile(
