@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from media_gateway.forwarding import TrustedProxies
+
 ALLOWED_JWT_ALGORITHMS = ("RS256", "ES256")
 
 
@@ -86,6 +88,8 @@ class Settings:
     smtp_url: str | None = None
     email_from: str = "Media Gateway <no-reply@localhost>"
     public_url: str = "http://localhost:4000"
+    # proxies whose forwarded header names the client (gateway and subgraphs alike)
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
 
     @property
     def is_sqlite(self) -> bool:
@@ -142,6 +146,7 @@ class Settings:
             smtp_url=_text(env, "SMTP_URL"),
             email_from=_text(env, "EMAIL_FROM") or "Media Gateway <no-reply@localhost>",
             public_url=(_text(env, "PUBLIC_URL") or "http://localhost:4000").rstrip("/"),
+            trusted_proxies=TrustedProxies.from_env(env),
         )
 
 

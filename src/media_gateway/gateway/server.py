@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from media_gateway.forwarding import TrustedProxies
 from media_gateway.heap import freeze_startup_heap
 
 from .authorization import Authenticator
@@ -211,7 +212,9 @@ def create_gateway_app(config: GatewayConfig) -> Starlette:
         state.load_initial()
 
     forwarded_names = FORWARDED_HEADERS
-    trust_forwarded_for = bool(config.edge is not None and config.edge.trust_forwarded_for)
+    trusted_proxies = (
+        config.edge.trusted_proxies if config.edge is not None else TrustedProxies.from_env()
+    )
     if state.edge is not None:
         forwarded_names = tuple(
             sorted(set(FORWARDED_HEADERS) | state.edge.forwarded_header_names())
@@ -220,11 +223,14 @@ def create_gateway_app(config: GatewayConfig) -> Starlette:
     def forwarded(request: Request) -> dict[str, str]:
         headers = {h: request.headers[h] for h in forwarded_names if h in request.headers}
         headers.setdefault("x-request-id", uuid.uuid4().hex)
-        # subgraphs learn the client's address from the gateway, never from the client alone
+        # subgraphs learn the client's address from the gateway, never from the client: the
+        # peer, or the client a trusted proxy names (subgraphs behind the gateway count it
+        # as one of their trusted proxies)
+        headers.pop("x-forwarded-for", None)
         peer = request.client.host if request.client else None
-        chain = request.headers.get("x-forwarded-for") if trust_forwarded_for else None
-        if peer or chain:
-            headers["x-forwarded-for"] = ", ".join(p for p in (chain, peer) if p)
+        address = trusted_proxies.client_address(peer, request.headers)
+        if address:
+            headers["x-forwarded-for"] = address
         return headers
 
     # subscriptions (and any operation) over WebSocket, SSE and multipart HTTP

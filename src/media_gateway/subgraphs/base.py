@@ -17,6 +17,7 @@ from starlette.types import ASGIApp
 from strawberry.asgi import GraphQL
 
 from media_gateway.auth import Claims, identify_caller, with_api_keys
+from media_gateway.forwarding import TrustedProxies
 from media_gateway.heap import freeze_startup_heap
 from media_gateway.logging import RequestIdMiddleware, current_request_id
 from media_gateway.schema.common import forbidden, unauthenticated
@@ -104,7 +105,27 @@ class _SubgraphGraphQL(GraphQL[Any, Any]):
         self._subgraph = subgraph
 
     async def get_context(self, request: Any, response: Any) -> Any:
-        return await self._subgraph.context(dict(request.headers))
+        return await self._subgraph.context(
+            with_client_address(
+                request.headers,
+                request.client.host if request.client else None,
+                self._subgraph.runtime.settings.trusted_proxies,
+            )
+        )
+
+
+def with_client_address(
+    headers: Mapping[str, str], peer: str | None, trusted: TrustedProxies
+) -> dict[str, str]:
+    """The request's headers with ``x-forwarded-for`` holding only the client's address: the
+    peer, or, when the peer is a trusted proxy (the gateway), the client it names. In
+    embedded mode the gateway puts the address there itself, in process."""
+    out = {name.lower(): value for name, value in headers.items()}
+    out.pop("x-forwarded-for", None)
+    address = trusted.client_address(peer, headers)
+    if address:
+        out["x-forwarded-for"] = address
+    return out
 
 
 @dataclass

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from media_gateway.forwarding import TrustedProxies
+
 PersistedMode = Literal["off", "log-unknown", "safelist"]
 PERSISTED_MODES: tuple[PersistedMode, ...] = ("off", "log-unknown", "safelist")
 
@@ -66,7 +68,8 @@ class EdgeConfig:
     rate_limit: int | None = None
     rate_limit_window_seconds: int = 60
     client_id_header: str = "x-api-key"
-    trust_forwarded_for: bool = False
+    # proxies whose forwarded header names the client (TRUSTED_PROXIES, as in every service)
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
     # subgraph resilience
     subgraph_timeout: float | None = None
     subgraph_timeouts: Mapping[str, float] = field(default_factory=dict)
@@ -133,7 +136,7 @@ class EdgeConfig:
             rate_limit=_opt_int(e, "GATEWAY_RATE_LIMIT", None),
             rate_limit_window_seconds=_opt_int(e, "GATEWAY_RATE_LIMIT_WINDOW_SECONDS", 60) or 60,
             client_id_header=(_text(e, "GATEWAY_CLIENT_ID_HEADER") or d.client_id_header).lower(),
-            trust_forwarded_for=_bool(e, "GATEWAY_TRUST_FORWARDED_FOR", False),
+            trusted_proxies=TrustedProxies.from_env(e),
             subgraph_timeout=_opt_float(e, "GATEWAY_SUBGRAPH_TIMEOUT"),
             subgraph_timeouts={
                 k: float(v) for k, v in _map(e, "GATEWAY_SUBGRAPH_TIMEOUTS").items()

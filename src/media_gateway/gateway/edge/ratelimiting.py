@@ -1,8 +1,9 @@
 """Rate limiting per client, on the shared sliding-window limiter.
 
 The client is identified by its API key header, else by a digest of its Authorization
-header (the user), else by its address. Windows live in Redis when configured (shared by
-every gateway instance), in process otherwise: that is `media_gateway.ratelimit`'s job.
+header (the user), else by its address (the peer, or the client a trusted proxy names).
+Windows live in Redis when configured (shared by every gateway instance), in process
+otherwise: that is `media_gateway.ratelimit`'s job.
 """
 
 from __future__ import annotations
@@ -22,11 +23,8 @@ def client_key(headers: Mapping[str, str], address: str | None, config: EdgeConf
     auth = headers.get("authorization")
     if auth:
         return "user:" + hashlib.sha256(auth.encode()).hexdigest()[:32]
-    if config.trust_forwarded_for:
-        forwarded = headers.get("x-forwarded-for", "").split(",")[0].strip()
-        if forwarded:
-            return "addr:" + forwarded
-    return "addr:" + (address or "unknown")
+    # forwarded headers count only when the peer is a trusted proxy
+    return "addr:" + (config.trusted_proxies.client_address(address, headers) or "unknown")
 
 
 def make_limiter(redis_url: str | None, prefix: str) -> Any:

@@ -11,16 +11,13 @@ from media_gateway.subgraphs.identity.oauth import OAuthService
 from media_gateway.subgraphs.identity.service import IdentityService
 
 
-def client_address(headers: Mapping[str, str], fallback: str | None = None) -> str | None:
-    """The caller's address: the first ``x-forwarded-for`` hop, ``x-real-ip``, or the peer."""
-    lowered = {name.lower(): value for name, value in headers.items()}
-    forwarded = lowered.get("x-forwarded-for")
-    if forwarded:
-        first = forwarded.split(",")[0].strip()
-        if first:
-            return first[:64]
-    real = (lowered.get("x-real-ip") or "").strip()
-    return real[:64] or fallback
+def client_address(headers: Mapping[str, str]) -> str | None:
+    """The caller's address, as the service's HTTP layer (or, in process, the gateway) put it
+    in ``x-forwarded-for`` after applying the trusted-proxy rule (``TRUSTED_PROXIES``)."""
+    for name, value in headers.items():
+        if name.lower() == "x-forwarded-for":
+            return value.split(",")[-1].strip()[:64] or None
+    return None
 
 
 @dataclass

@@ -12,8 +12,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from media_gateway.auth import TokenService, identify_caller, with_api_keys
+from media_gateway.forwarding import TrustedProxies
 from media_gateway.storage.types import utcnow
-from media_gateway.subgraphs.identity.context import client_address
 from media_gateway.subgraphs.identity.oauth import DEVICE_CODE_GRANT, OAuthError, OAuthService
 from media_gateway.subgraphs.identity.service import IdentityError, Session
 
@@ -56,8 +56,9 @@ async def _form(request: Request) -> dict[str, str]:
     return form
 
 
-def _address(request: Request) -> str | None:
-    return client_address(request.headers, request.client.host if request.client else None)
+def _address(request: Request, trusted: TrustedProxies) -> str | None:
+    """The client: the peer, or the client a trusted proxy names (``TRUSTED_PROXIES``)."""
+    return trusted.client_address(request.client.host if request.client else None, request.headers)
 
 
 def _required(form: Mapping[str, str], *names: str) -> list[str]:
@@ -78,7 +79,7 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
             form = await _form(request)
             (client_id,) = _required(form, "client_id")
             grant = await oauth.start_device_authorization(
-                client_id, form.get("scope"), _address(request)
+                client_id, form.get("scope"), _address(request, identity.settings.trusted_proxies)
             )
         except OAuthError as exc:
             return _error(exc)
@@ -140,7 +141,7 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
                 try:
                     session = await identity.refresh(
                         refresh_token,
-                        client_address=_address(request),
+                        client_address=_address(request, identity.settings.trusted_proxies),
                         client_id=form.get("client_id"),
                     )
                 except IdentityError as exc:
@@ -150,7 +151,7 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
             elif grant_type == DEVICE_CODE_GRANT:
                 device_code, client_id = _required(form, "device_code", "client_id")
                 session = await oauth.poll_device_authorization(
-                    device_code, client_id, _address(request)
+                    device_code, client_id, _address(request, identity.settings.trusted_proxies)
                 )
             else:
                 raise OAuthError("unsupported_grant_type", "Unsupported grant_type.")
