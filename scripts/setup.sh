@@ -30,4 +30,16 @@ echo "setup: installing media-gateway${extras} into .venv"
 
 echo "setup: building the GraphiQL assets"
 bash scripts/build-graphiql.sh
+
+if [ "${1:-}" = "--dev" ]; then
+  # the reference protocol clients the tests drive the gateway with (graphql-ws)
+  clients="tests/protocol/node"
+  lock_hash="$(sha256sum "$clients/package-lock.json" | cut -d' ' -f1)"
+  stamp="$clients/node_modules/.media-gateway-lock.sha256"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
+    echo "setup: installing the protocol test clients (npm ci)"
+    (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$lock_hash" > "$stamp"
+  fi
+fi
 echo "setup: done"

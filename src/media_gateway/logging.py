@@ -11,6 +11,7 @@ import contextvars
 import json
 import logging
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,8 +92,34 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
         logger.propagate = True
 
 
+_request_notes: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "media_gateway_request_notes", default=None
+)
+access_log = logging.getLogger("media_gateway.access")
+# probes answer often and say little: their access lines are debug lines
+_QUIET_PATHS = frozenset({"/health", "/ready", "/health/subgraphs", "/metrics"})
+
+
+def note_request(**fields: Any) -> None:
+    """Add to the access-log line of the current request (a field noted twice, as by the
+    operations of a batch, becomes a list)."""
+    notes = _request_notes.get()
+    if notes is None:
+        return
+    for key, value in fields.items():
+        if key not in notes:
+            notes[key] = value
+        elif isinstance(notes[key], list) and key in notes.get("_lists", ()):
+            notes[key].append(value)
+        else:
+            notes[key] = [notes[key], value]
+            notes.setdefault("_lists", set()).add(key)
+
+
 class RequestIdMiddleware:
-    """ASGI middleware: binds the request id for the request and echoes it in the response."""
+    """ASGI middleware: binds the request id for the request, echoes it in the response, and
+    writes one access-log line per HTTP request (method, path, status, duration, and what
+    the handlers noted with `note_request`, such as the operation name and error codes)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -106,13 +133,46 @@ class RequestIdMiddleware:
             if name.decode("latin-1").lower() == REQUEST_ID_HEADER:
                 incoming = value.decode("latin-1")[:128]
                 break
-        with request_id_scope(incoming) as request_id:
+        started = time.perf_counter()
+        status: list[int] = []
+        notes: dict[str, Any] = {}
+        token = _request_notes.set(notes)
+        try:
+            with request_id_scope(incoming) as request_id:
 
-            async def send_with_id(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    headers = list(message.get("headers", []))
-                    headers.append((REQUEST_ID_HEADER.encode(), request_id.encode("latin-1")))
-                    message = {**message, "headers": headers}
-                await send(message)
+                async def send_with_id(message: Message) -> None:
+                    if message["type"] == "http.response.start":
+                        status.append(int(message["status"]))
+                        headers = list(message.get("headers", []))
+                        headers.append((REQUEST_ID_HEADER.encode(), request_id.encode("latin-1")))
+                        message = {**message, "headers": headers}
+                    await send(message)
 
-            await self.app(scope, receive, send_with_id)
+                try:
+                    await self.app(scope, receive, send_with_id)
+                finally:
+                    if scope["type"] == "http":
+                        self._log(scope, status, started, notes)
+        finally:
+            _request_notes.reset(token)
+
+    @staticmethod
+    def _log(scope: Scope, status: list[int], started: float, notes: dict[str, Any]) -> None:
+        path = str(scope.get("path", ""))
+        level = logging.DEBUG if path in _QUIET_PATHS else logging.INFO
+        if not access_log.isEnabledFor(level):
+            return
+        notes.pop("_lists", None)
+        client = scope.get("client")
+        access_log.log(
+            level,
+            "request",
+            extra={
+                "method": scope.get("method"),
+                "path": path,
+                "status": status[0] if status else None,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "client": client[0] if client else None,
+                **notes,
+            },
+        )

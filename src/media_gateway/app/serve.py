@@ -61,7 +61,9 @@ async def serve(settings: Settings, host: str, port: int, supergraph_sdl: str) -
     platform = Platform.create()
     await platform.startup()
     try:
-        app = build_gateway_app(platform, supergraph_sdl)
+        from media_gateway.gateway.edge.config import graphiql_enabled
+
+        app = build_gateway_app(platform, supergraph_sdl, graphiql=graphiql_enabled())
         config = uvicorn.Config(
             app,  # type: ignore[arg-type]
             host=host,

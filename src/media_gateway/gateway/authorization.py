@@ -20,9 +20,13 @@ from .supergraph import Requirement, Supergraph
 class Principal:
     authenticated: bool
     scopes: frozenset[str] = frozenset()
+    # credentials were presented and refused (forged, expired, revoked): over HTTP the caller
+    # is anonymous, a WebSocket connection presenting them is closed (4403)
+    rejected: bool = False
 
 
 ANONYMOUS = Principal(False)
+REJECTED = Principal(False, rejected=True)
 Authenticator = Callable[[Mapping[str, str]], Awaitable[Principal]]
 Coordinate = tuple[str, str]
 Secured = dict[Coordinate, tuple[Requirement, ...]]
@@ -54,6 +58,13 @@ def secured_fields(sg: Supergraph, selections: list[CSelection], root_type: str)
             )
             if reqs:
                 out[(parent, s.name)] = reqs
+                if sg.is_abstract(parent):
+                    # the response is shaped by each object's own type: a field selected on
+                    # an interface is refused under every type that implements it
+                    for possible in sg.possible_types(parent):
+                        own = sg.requirements.get((possible, s.name))
+                        extra = () if own is None or own in reqs else (own,)
+                        out[(possible, s.name)] = reqs + extra
             if ftype is not None and s.selections:
                 walk(s.selections, ftype)
 

@@ -52,24 +52,51 @@ def _labels(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def run_gateway(args: argparse.Namespace) -> int:
+    import logging
+
     import uvicorn
 
-    from .server import GatewayConfig, create_gateway_app
+    from media_gateway.logging import RequestIdMiddleware, configure_logging
+
+    from .edge.config import graphiql_enabled, profile
+    from .server import GatewayConfig, create_gateway_app, subgraph_url
     from .supergraph import Supergraph, SupergraphError
 
+    configure_logging(
+        os.environ.get("LOG_LEVEL", "INFO"),
+        json_lines=os.environ.get("LOG_JSON", "1").lower() not in ("0", "false", "no", "off"),
+    )
+    log = logging.getLogger("media_gateway.gateway")
     path: Path = args.supergraph.resolve()
     try:
-        Supergraph(path.read_text())
+        supergraph = Supergraph(path.read_text())
     except (OSError, SupergraphError) as exc:
+        log.error("cannot load the supergraph %s: %s", path, exc)
         print(f"error: cannot load supergraph {path}: {exc}", file=sys.stderr)
         return 2
+    edge = edge_config()
     config = GatewayConfig(
         supergraph_path=path,
         override_labels=_labels(args),
         subgraph_timeout=args.subgraph_timeout,
-        graphiql=not args.no_graphiql,
-        edge=edge_config(),
+        graphiql=graphiql_enabled() and not args.no_graphiql,
+        edge=edge,
         authenticator=authenticator_from_env(),
+    )
+    log.info(
+        "gateway starting",
+        extra={
+            "supergraph": str(path),
+            "subgraphs": {
+                name: subgraph_url(name, url) for name, url in supergraph.subgraph_urls.items()
+            },
+            "listen": f"http://{args.host}:{args.port}/graphql",
+            "workers": args.workers,
+            "profile": profile(),
+            "edge": edge is not None,
+            "graphiql": config.graphiql,
+            "authenticator": os.environ.get("GATEWAY_AUTHENTICATOR") or None,
+        },
     )
     if args.workers > 1:
         os.environ["MEDIA_GATEWAY_SUPERGRAPH"] = str(path)
@@ -80,15 +107,15 @@ def run_gateway(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
-            log_level="warning",
+            log_config=None,
             timeout_graceful_shutdown=10,
         )
         return 0
     uvicorn.run(
-        create_gateway_app(config),
+        RequestIdMiddleware(create_gateway_app(config)),
         host=args.host,
         port=args.port,
-        log_level="warning",
+        log_config=None,
         timeout_graceful_shutdown=10,
     )
     return 0
@@ -117,15 +144,25 @@ def edge_config() -> Any:
 
 def worker_app() -> Any:
     """App factory for multi-worker mode (each worker process builds its own router)."""
+    from media_gateway.logging import RequestIdMiddleware, configure_logging
+
+    from .edge.config import graphiql_enabled
     from .server import GatewayConfig, create_gateway_app
 
+    configure_logging(
+        os.environ.get("LOG_LEVEL", "INFO"),
+        json_lines=os.environ.get("LOG_JSON", "1").lower() not in ("0", "false", "no", "off"),
+    )
     labels = tuple(x for x in os.environ.get("OVERRIDE_LABELS", "").split(",") if x)
-    return create_gateway_app(
-        GatewayConfig(
-            supergraph_path=Path(os.environ["MEDIA_GATEWAY_SUPERGRAPH"]),
-            override_labels=labels,
-            edge=edge_config(),
-            authenticator=authenticator_from_env(),
+    return RequestIdMiddleware(
+        create_gateway_app(
+            GatewayConfig(
+                supergraph_path=Path(os.environ["MEDIA_GATEWAY_SUPERGRAPH"]),
+                override_labels=labels,
+                graphiql=graphiql_enabled(),
+                edge=edge_config(),
+                authenticator=authenticator_from_env(),
+            )
         )
     )
 

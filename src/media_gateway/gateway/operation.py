@@ -72,6 +72,62 @@ def select_operation(document: DocumentNode, operation_name: str | None) -> Oper
     return ops[0]
 
 
+def fragment_order(document: DocumentNode) -> list[FragmentDefinitionNode]:
+    """The document's fragments, each after every fragment it spreads.
+
+    Analyses that summarise each fragment once, in this order, and reuse the summary at every
+    spread stay linear in the document's size however often fragments spread each other. A
+    fragment on a cycle (which validation refuses) and everything spreading it are left out.
+    """
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    order: list[FragmentDefinitionNode] = []
+    done: set[str] = set()
+    broken: set[str] = set()
+    for start in fragments:
+        if start in done or start in broken:
+            continue
+        # iterative depth-first search: (name, the names it spreads, next index)
+        path: list[tuple[str, list[str], int]] = [(start, spread_names(fragments[start]), 0)]
+        on_path = {start}
+        while path:
+            name, deps, i = path[-1]
+            if i < len(deps):
+                path[-1] = (name, deps, i + 1)
+                dep = deps[i]
+                if dep in done or dep not in fragments:
+                    continue
+                if dep in on_path or dep in broken:
+                    broken.update(on_path)
+                    continue
+                path.append((dep, spread_names(fragments[dep]), 0))
+                on_path.add(dep)
+                continue
+            path.pop()
+            on_path.discard(name)
+            if name not in broken:
+                done.add(name)
+                order.append(fragments[name])
+    return order
+
+
+def spread_names(node: FragmentDefinitionNode | OperationDefinitionNode) -> list[str]:
+    """Names of the fragments spread directly in a definition (not through other fragments)."""
+    names: list[str] = []
+    stack: list[SelectionSetNode | None] = [node.selection_set]
+    while stack:
+        sel_set = stack.pop()
+        if sel_set is None:
+            continue
+        for sel in sel_set.selections:
+            if isinstance(sel, FragmentSpreadNode):
+                names.append(sel.name.value)
+            elif isinstance(sel, FieldNode | InlineFragmentNode):
+                stack.append(sel.selection_set)
+    return names
+
+
 def condition_variables(op: OperationDefinitionNode, document: DocumentNode) -> tuple[str, ...]:
     """Names of the variables used by @skip/@include anywhere in the operation."""
     # an explicit stack, not a recursive closure: that closure would be a reference cycle

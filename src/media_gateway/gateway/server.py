@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from media_gateway.forwarding import TrustedProxies
 from media_gateway.heap import freeze_startup_heap
 
+from . import deadline
 from .authorization import Authenticator
 from .clients import HttpPool, HttpSubgraphClient, SubgraphClient
 from .edge.config import EdgeConfig
@@ -89,7 +91,7 @@ class GatewayState:
             return dict(self.config.clients)
         clients: dict[str, SubgraphClient] = {}
         for name, url in supergraph.subgraph_urls.items():
-            url = self.config.subgraph_urls.get(name) or _env_url(name) or url
+            url = self.config.subgraph_urls.get(name) or subgraph_url(name, url)
             clients[name] = HttpSubgraphClient(
                 url, timeout=self.config.subgraph_timeout, pool=self._http
             )
@@ -151,8 +153,9 @@ class GatewayState:
         await self._http.aclose()
 
 
-def _env_url(name: str) -> str | None:
-    return os.environ.get("SUBGRAPH_URL_" + name.upper().replace("-", "_"))
+def subgraph_url(name: str, url: str) -> str:
+    """Where a subgraph is reached: `SUBGRAPH_URL_<NAME>` when set, else its supergraph URL."""
+    return os.environ.get("SUBGRAPH_URL_" + name.upper().replace("-", "_")) or url
 
 
 def _media_type(request: Request) -> str | None:
@@ -206,6 +209,39 @@ def _status(result: GraphQLResponse, media_type: str) -> int:
     return 200
 
 
+_MUTATION = re.compile(r"\bmutation\b")
+
+
+def _may_write(params: Any) -> bool:
+    """Whether an operation of a batch may be a mutation (when in doubt, it may: an operation
+    sent by id, or a document naming a mutation anywhere, runs alone and in order)."""
+    query = params.get("query") if isinstance(params, dict) else None
+    return not isinstance(query, str) or _MUTATION.search(query) is not None
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """The last line of defence: a bug answers a plain GraphQL error, never a traceback; the
+    log keeps the details under the request's id."""
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    log.error(
+        "request failed: %s",
+        exc.__class__.__name__,
+        exc_info=exc,
+        extra={"request_id": request_id, "path": request.url.path},
+    )
+    return _json(
+        {
+            "errors": [
+                {
+                    "message": "Internal server error.",
+                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+                }
+            ]
+        },
+        500,
+    )
+
+
 def create_gateway_app(config: GatewayConfig) -> Starlette:
     state = GatewayState(config)
     if config.supergraph_sdl is not None or config.supergraph_path is not None:
@@ -215,6 +251,7 @@ def create_gateway_app(config: GatewayConfig) -> Starlette:
     trusted_proxies = (
         config.edge.trusted_proxies if config.edge is not None else TrustedProxies.from_env()
     )
+    request_timeout = config.edge.request_timeout if config.edge is not None else None
     if state.edge is not None:
         forwarded_names = tuple(
             sorted(set(FORWARDED_HEADERS) | state.edge.forwarded_header_names())
@@ -243,7 +280,9 @@ def create_gateway_app(config: GatewayConfig) -> Starlette:
         state.edge,
     )
 
-    async def run_one(params: Any, request: Request, *, get: bool = False) -> GraphQLResponse:
+    async def run_one(
+        params: Any, request: Request, *, get: bool = False, batch: Any = None
+    ) -> GraphQLResponse:
         router = state.router
         if router is None:
             return GraphQLResponse(
@@ -278,6 +317,7 @@ def create_gateway_app(config: GatewayConfig) -> Starlette:
                 forwarded(request),
                 expose_plan=request.headers.get(PLAN_HEADER, "").lower() in ("1", "true", "yes"),
                 allowed_operations=frozenset({"query"}) if get else None,
+                batch=batch,
             )
         return await router.execute(
             params.get("query"),
@@ -288,6 +328,32 @@ def create_gateway_app(config: GatewayConfig) -> Starlette:
             allowed_operations=frozenset({"query"}) if get else None,
             caller_headers=request.headers,
         )
+
+    async def run_batch(payload: list[Any], request: Request) -> list[GraphQLResponse]:
+        """Run a batch's operations: queries side by side, each mutation alone and in the
+        order sent (what it writes may be what the next operation reads)."""
+        batch = None
+        if state.edge is not None:
+            from .edge.pipeline import Batch
+
+            batch = Batch(len(payload))
+        results: list[GraphQLResponse] = []
+        pending: list[Any] = []
+
+        async def flush() -> None:
+            results.extend(
+                await asyncio.gather(*(run_one(p, request, batch=batch) for p in pending))
+            )
+            pending.clear()
+
+        for params in payload:
+            if _may_write(params):
+                await flush()
+                results.append(await run_one(params, request, batch=batch))
+            else:
+                pending.append(params)
+        await flush()
+        return results
 
     def edge_refusal(request: Request) -> Response | None:
         if state.edge is None:
@@ -319,7 +385,27 @@ def create_gateway_app(config: GatewayConfig) -> Starlette:
         if isinstance(payload, list):
             if not payload:
                 return _bad_request("A batch must contain at least one operation.", media_type)
-            results = await asyncio.gather(*(run_one(p, request) for p in payload))
+            limit = config.edge.limits.max_batch_operations if config.edge is not None else None
+            if limit is not None and len(payload) > limit:
+                return _json(
+                    {
+                        "errors": [
+                            {
+                                "message": f"A batch may hold at most {limit} operations; "
+                                f"this one holds {len(payload)}.",
+                                "extensions": {
+                                    "code": "BATCH_LIMIT_EXCEEDED",
+                                    "limit": limit,
+                                    "actual": len(payload),
+                                },
+                            }
+                        ]
+                    },
+                    400,
+                    media_type,
+                )
+            with deadline.within(request_timeout):
+                results = await run_batch(payload, request)
             return _json([r.body for r in results], 200, media_type)
         result = await run_one(payload, request)
         return _json(result.body, _status(result, media_type), media_type, result.headers or None)
@@ -393,7 +479,9 @@ def create_gateway_app(config: GatewayConfig) -> Starlette:
             await streaming.close()
             await state.stop()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={Exception: _internal_error}
+    )
     if config.edge is not None and config.edge.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 

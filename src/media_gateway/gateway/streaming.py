@@ -119,7 +119,17 @@ class StreamingEndpoints:
         return await serve_stream(request, kind, self.starter(request), self.headers(request))
 
     async def websocket(self, websocket: WebSocket) -> None:
-        await serve_websocket(websocket, self.starter(websocket), self.headers(websocket))
+        await serve_websocket(
+            websocket, self.starter(websocket), self.headers(websocket), self.credentials_ok
+        )
+
+    async def credentials_ok(self, headers: Mapping[str, str]) -> bool:
+        """False when the connection presents credentials the router's authenticator
+        refuses (no credentials at all are fine: the caller is anonymous, as over HTTP)."""
+        router = self._router()
+        if router is None or router.authenticator is None:
+            return True
+        return not (await router.authenticator(headers)).rejected
 
     async def close(self) -> None:
         await self.hub.close()

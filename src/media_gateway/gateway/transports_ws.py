@@ -1,10 +1,14 @@
 """GraphQL over WebSocket: graphql-transport-ws and the legacy graphql-ws protocol.
 
 Credentials come in the ``connection_init`` payload (``{"authorization": "Bearer ..."}``,
-``{"token": ...}`` or ``{"headers": {...}}``) or the handshake's headers. Queries and
-mutations are answered with one result; subscriptions stream until completed. When the
-access token expires the connection closes with 4401 ("Unauthorized: access token
-expired").
+``{"token": ...}`` or ``{"headers": {...}}``) or the handshake's headers; credentials that
+are presented and refused (forged, expired, revoked) close the connection with 4403, as the
+protocol's reference server does. Queries and mutations are answered with one result;
+subscriptions stream until completed. When the access token expires during the connection
+it closes with 4401 ("Unauthorized: access token expired"). Close codes: 4400 (a malformed
+message or connection_init payload), 4401 (subscribe before the acknowledgement), 4403,
+4406 (no supported subprotocol), 4408 (no connection_init in time), 4409 (a duplicate
+operation id), 4429 (a second connection_init).
 """
 
 from __future__ import annotations
@@ -29,15 +33,25 @@ KEEPALIVE_SECONDS = 15.0
 EXPIRED = (4401, "Unauthorized: access token expired")
 
 
+# whether a connection's credentials are acceptable (False: presented and refused)
+CredentialsCheck = Callable[[Mapping[str, str]], Awaitable[bool]]
+
+
+async def _accept_any(headers: Mapping[str, str]) -> bool:
+    return True
+
+
 class _Connection:
     def __init__(
         self,
         websocket: WebSocket,
         start: Start,
         base_headers: Mapping[str, str],
+        credentials_ok: CredentialsCheck = _accept_any,
     ) -> None:
         self.ws = websocket
         self.start = start
+        self.credentials_ok = credentials_ok
         self.headers: dict[str, str] = dict(base_headers)
         self.operations: dict[str, asyncio.Task[None]] = {}
         self.acknowledged = False
@@ -142,7 +156,14 @@ async def _transport_ws(conn: _Connection) -> None:
                 if conn.acknowledged:
                     await conn.close(4429, "Too many initialisation requests")
                     return
-                conn.headers.update(headers_from_init(message.get("payload")))
+                payload = message.get("payload")
+                if payload is not None and not isinstance(payload, dict):
+                    await conn.close(4400, "Invalid connection_init payload")
+                    return
+                conn.headers.update(headers_from_init(payload))
+                if not await conn.credentials_ok(conn.headers):
+                    await conn.close(4403, "Forbidden")
+                    return
                 conn.acknowledged = True
                 await conn.send({"type": "connection_ack"})
             elif kind == "ping":
@@ -215,6 +236,18 @@ async def _legacy_ws(conn: _Connection) -> None:
             kind = message.get("type")
             if kind == "connection_init":
                 conn.headers.update(headers_from_init(message.get("payload")))
+                if not await conn.credentials_ok(conn.headers):
+                    await conn.send(
+                        {
+                            "type": "connection_error",
+                            "payload": {
+                                "message": "The credentials were refused.",
+                                "extensions": {"code": "FORBIDDEN"},
+                            },
+                        }
+                    )
+                    await conn.close(4403, "Forbidden")
+                    return
                 conn.acknowledged = True
                 await conn.send({"type": "connection_ack"})
                 if keepalive is None:
@@ -273,6 +306,7 @@ async def serve_websocket(
     websocket: WebSocket,
     start: Start,
     base_headers: Mapping[str, str],
+    credentials_ok: CredentialsCheck = _accept_any,
 ) -> None:
     offered = websocket.scope.get("subprotocols") or []
     if TRANSPORT_WS in offered:
@@ -280,10 +314,14 @@ async def serve_websocket(
     elif LEGACY_WS in offered:
         protocol = LEGACY_WS
     else:
-        await websocket.close(4406, "Subprotocol not acceptable")
+        # as graphql-transport-ws specifies: accept the upgrade, then close with 4406 (a
+        # refused handshake would reach the client as an HTTP 403 with no reason)
+        await websocket.accept()
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
+            await websocket.close(4406, "Subprotocol not acceptable")
         return
     await websocket.accept(subprotocol=protocol)
-    conn = _Connection(websocket, start, base_headers)
+    conn = _Connection(websocket, start, base_headers, credentials_ok)
     try:
         if protocol == TRANSPORT_WS:
             await _transport_ws(conn)

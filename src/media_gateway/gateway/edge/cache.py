@@ -22,7 +22,6 @@ from graphql import (
     DocumentNode,
     EnumValueNode,
     FieldNode,
-    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLInterfaceType,
     GraphQLObjectType,
@@ -36,6 +35,7 @@ from graphql import (
 )
 from graphql.type import get_named_type
 
+from ..operation import fragment_order
 from .config import CacheHint
 
 
@@ -98,76 +98,106 @@ class CachePolicyModel:
         return self.hints.get(f"{parent}.{name}") or _directive_hint(fdef.ast_node)
 
     def policy(self, document: DocumentNode, operation: OperationDefinitionNode) -> CachePolicy:
+        """The operation's policy, each fragment summarised once (see `_Ages`)."""
         if operation.operation.value != "query":
             return NO_STORE
         root = self.schema.query_type
         if root is None:
             return NO_STORE
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        ages: list[int] = []
-        private = [False]
-
-        def visit(
-            parent: Any, sel: SelectionSetNode, parent_age: int | None, stack: frozenset[str]
-        ) -> None:
-            for s in sel.selections:
-                if isinstance(s, FieldNode):
-                    name = s.name.value
-                    if name.startswith("__") or not isinstance(
-                        parent, GraphQLObjectType | GraphQLInterfaceType
-                    ):
-                        continue
-                    fdef = parent.fields.get(name)
-                    if fdef is None:
-                        continue
-                    named = get_named_type(fdef.type)
-                    composite = isinstance(
-                        named, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType
-                    )
-                    hint = self._field_hint(parent.name, name, fdef)
-                    if (hint is None or hint.max_age is None) and composite:
-                        type_hint = self._type_hint(named.name)
-                        if type_hint is not None and (hint is None or hint.scope is None):
-                            hint = _Hint(
-                                type_hint.max_age,
-                                type_hint.scope if hint is None else hint.scope,
-                                hint.inherit if hint else False,
-                            )
-                    age: int | None
-                    if hint is not None and hint.scope == "PRIVATE":
-                        private[0] = True
-                    if hint is not None and hint.max_age is not None and not hint.inherit:
-                        age = hint.max_age
-                    elif hint is not None and hint.inherit:
-                        age = parent_age
-                    elif composite or parent is root:
-                        age = 0
-                    else:
-                        age = parent_age  # a leaf inherits its parent's
-                    if age is not None:
-                        ages.append(age)
-                    if s.selection_set is not None and composite:
-                        visit(named, s.selection_set, age, stack)
-                elif isinstance(s, InlineFragmentNode):
-                    cond = (
-                        self.schema.type_map.get(s.type_condition.name.value)
-                        if s.type_condition
-                        else parent
-                    )
-                    visit(cond or parent, s.selection_set, parent_age, stack)
-                elif isinstance(s, FragmentSpreadNode):
-                    frag = fragments.get(s.name.value)
-                    if frag is None or s.name.value in stack:
-                        continue
-                    cond = self.schema.type_map.get(frag.type_condition.name.value) or parent
-                    visit(cond, frag.selection_set, parent_age, stack | {s.name.value})
-
-        visit(root, operation.selection_set, None, frozenset())
-        if not ages:
+        memo: dict[str, _Ages] = {}
+        for frag in fragment_order(document):
+            cond = self.schema.type_map.get(frag.type_condition.name.value)
+            if cond is not None:
+                memo[frag.name.value] = self._ages(cond, frag.selection_set, root, memo)
+        ages = self._ages(root, operation.selection_set, root, memo)
+        if ages.fixed is None:  # at the root nothing inherits: there is no parent age
             return NO_STORE
-        return CachePolicy(min(ages), "PRIVATE" if private[0] else "PUBLIC")
+        return CachePolicy(ages.fixed, "PRIVATE" if ages.private else "PUBLIC")
+
+    def _ages(
+        self, parent: Any, sel: SelectionSetNode, root: Any, fragments: Mapping[str, _Ages]
+    ) -> _Ages:
+        out = _Ages()
+        for s in sel.selections:
+            if isinstance(s, FieldNode):
+                name = s.name.value
+                if name.startswith("__") or not isinstance(
+                    parent, GraphQLObjectType | GraphQLInterfaceType
+                ):
+                    continue
+                fdef = parent.fields.get(name)
+                if fdef is None:
+                    continue
+                named = get_named_type(fdef.type)
+                composite = isinstance(
+                    named, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType
+                )
+                hint = self._field_hint(parent.name, name, fdef)
+                if (hint is None or hint.max_age is None) and composite:
+                    type_hint = self._type_hint(named.name)
+                    if type_hint is not None and (hint is None or hint.scope is None):
+                        hint = _Hint(
+                            type_hint.max_age,
+                            type_hint.scope if hint is None else hint.scope,
+                            hint.inherit if hint else False,
+                        )
+                if hint is not None and hint.scope == "PRIVATE":
+                    out.private = True
+                age: int | None  # None: the parent's age
+                if hint is not None and hint.max_age is not None and not hint.inherit:
+                    age = hint.max_age
+                elif hint is not None and hint.inherit:
+                    age = None
+                elif composite or parent is root:
+                    age = 0
+                else:
+                    age = None  # a leaf inherits its parent's
+                sub = (
+                    self._ages(named, s.selection_set, root, fragments)
+                    if s.selection_set is not None and composite
+                    else _Ages()
+                )
+                if age is None:
+                    out.add(_Ages(None, True))
+                    out.add(sub)  # children inheriting inherit what this field inherits
+                else:
+                    out.add(_Ages(age))
+                    out.add(sub.under(age))
+            elif isinstance(s, InlineFragmentNode):
+                cond = (
+                    self.schema.type_map.get(s.type_condition.name.value)
+                    if s.type_condition
+                    else parent
+                )
+                out.add(self._ages(cond or parent, s.selection_set, root, fragments))
+            elif isinstance(s, FragmentSpreadNode):
+                summary = fragments.get(s.name.value)
+                if summary is not None:
+                    out.add(summary)
+        return out
+
+
+@dataclass
+class _Ages:
+    """The cache ages a selection set contributes, its parent's age left open: the least
+    fixed age, whether some field takes the parent's age, whether any hint is PRIVATE."""
+
+    fixed: int | None = None
+    inherits: bool = False
+    private: bool = False
+
+    def add(self, other: _Ages) -> None:
+        if other.fixed is not None:
+            self.fixed = other.fixed if self.fixed is None else min(self.fixed, other.fixed)
+        self.inherits = self.inherits or other.inherits
+        self.private = self.private or other.private
+
+    def under(self, parent_age: int) -> _Ages:
+        """These ages below a parent whose age is known."""
+        out = _Ages(self.fixed, False, self.private)
+        if self.inherits:
+            out.add(_Ages(parent_age))
+        return out
 
 
 class ResponseCache:

@@ -29,7 +29,11 @@ class LimitsConfig:
     max_aliases: int | None = 200
     max_root_fields: int | None = 50
     max_directives_per_field: int | None = 10
+    # fields once every fragment is expanded (what planning and shaping work through)
+    max_expanded_fields: int | None = 5_000
     max_cost: int | None = 50_000
+    # operations in one batched HTTP request; limits and cost count over the whole batch
+    max_batch_operations: int | None = 10
     # total static cost a client may spend per minute (None: no budget)
     cost_budget_per_minute: int | None = None
     # assumed size of a list field with neither @listSize nor a slicing argument
@@ -71,6 +75,8 @@ class EdgeConfig:
     # proxies whose forwarded header names the client (TRUSTED_PROXIES, as in every service)
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
     # subgraph resilience
+    # one deadline per client request: every subgraph fetch and retry fits in it
+    request_timeout: float | None = 30.0
     subgraph_timeout: float | None = None
     subgraph_timeouts: Mapping[str, float] = field(default_factory=dict)
     retries: int = 2
@@ -92,9 +98,13 @@ class EdgeConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EdgeConfig:
+        """The edge from the environment. Under `MEDIA_GATEWAY_ENV=production` the defaults
+        change (each still overridable): no introspection, no field suggestions, trusted
+        documents in safelist mode when manifests are configured, tighter limits."""
         e = os.environ if env is None else env
+        production = profile(e) == "production"
         d = cls()
-        lim = LimitsConfig()
+        lim = PRODUCTION_LIMITS if production else LimitsConfig()
         limits = LimitsConfig(
             max_body_bytes=_opt_int(e, "GATEWAY_MAX_BODY_BYTES", lim.max_body_bytes),
             max_document_bytes=_opt_int(e, "GATEWAY_MAX_DOCUMENT_BYTES", lim.max_document_bytes),
@@ -105,11 +115,17 @@ class EdgeConfig:
             max_directives_per_field=_opt_int(
                 e, "GATEWAY_MAX_DIRECTIVES_PER_FIELD", lim.max_directives_per_field
             ),
+            max_expanded_fields=_opt_int(e, "GATEWAY_MAX_EXPANDED_FIELDS", lim.max_expanded_fields),
             max_cost=_opt_int(e, "GATEWAY_MAX_COST", lim.max_cost),
+            max_batch_operations=_opt_int(
+                e, "GATEWAY_MAX_BATCH_OPERATIONS", lim.max_batch_operations
+            ),
             cost_budget_per_minute=_opt_int(e, "GATEWAY_COST_BUDGET_PER_MINUTE", None),
             default_list_size=_opt_int(e, "GATEWAY_DEFAULT_LIST_SIZE", 10) or 10,
         )
-        mode = (_text(e, "GATEWAY_PERSISTED_MODE") or d.persisted_mode).lower()
+        manifests = tuple(Path(p) for p in _list(e, "GATEWAY_PERSISTED_MANIFESTS"))
+        default_mode = "safelist" if production and manifests else d.persisted_mode
+        mode = (_text(e, "GATEWAY_PERSISTED_MODE") or default_mode).lower()
         if mode not in PERSISTED_MODES:
             raise ValueError(
                 f"GATEWAY_PERSISTED_MODE must be one of {', '.join(PERSISTED_MODES)}, not {mode!r}"
@@ -123,13 +139,13 @@ class EdgeConfig:
             apq_ttl_seconds=_opt_int(e, "GATEWAY_APQ_TTL_SECONDS", d.apq_ttl_seconds) or 0,
             redis_url=_text(e, "REDIS_URL"),
             persisted_mode=mode,
-            persisted_manifests=tuple(Path(p) for p in _list(e, "GATEWAY_PERSISTED_MANIFESTS")),
+            persisted_manifests=manifests,
             safelist_allows_introspection=_bool(
                 e, "GATEWAY_SAFELIST_INTROSPECTION", d.safelist_allows_introspection
             ),
             limits=limits,
-            introspection=_bool(e, "GATEWAY_INTROSPECTION", d.introspection),
-            field_suggestions=_bool(e, "GATEWAY_FIELD_SUGGESTIONS", d.field_suggestions),
+            introspection=_bool(e, "GATEWAY_INTROSPECTION", not production),
+            field_suggestions=_bool(e, "GATEWAY_FIELD_SUGGESTIONS", not production),
             csrf=_bool(e, "GATEWAY_CSRF", d.csrf),
             cors_origins=tuple(_list(e, "GATEWAY_CORS_ORIGINS")),
             cors_allow_credentials=_bool(e, "GATEWAY_CORS_ALLOW_CREDENTIALS", False),
@@ -137,6 +153,7 @@ class EdgeConfig:
             rate_limit_window_seconds=_opt_int(e, "GATEWAY_RATE_LIMIT_WINDOW_SECONDS", 60) or 60,
             client_id_header=(_text(e, "GATEWAY_CLIENT_ID_HEADER") or d.client_id_header).lower(),
             trusted_proxies=TrustedProxies.from_env(e),
+            request_timeout=_opt_float(e, "GATEWAY_REQUEST_TIMEOUT") or d.request_timeout,
             subgraph_timeout=_opt_float(e, "GATEWAY_SUBGRAPH_TIMEOUT"),
             subgraph_timeouts={
                 k: float(v) for k, v in _map(e, "GATEWAY_SUBGRAPH_TIMEOUTS").items()
@@ -158,6 +175,32 @@ class EdgeConfig:
             metrics=_bool(e, "GATEWAY_METRICS", d.metrics),
             tracing=_bool(e, "GATEWAY_TRACING", d.tracing),
         )
+
+
+# limits of the production profile: room for every screen of a client app, none for abuse
+PRODUCTION_LIMITS = LimitsConfig(
+    max_depth=15,
+    max_aliases=50,
+    max_root_fields=20,
+    max_expanded_fields=2_000,
+    max_batch_operations=5,
+)
+
+Profile = Literal["development", "production"]
+
+
+def profile(env: Mapping[str, str] | None = None) -> Profile:
+    """The deployment profile, `MEDIA_GATEWAY_ENV`: `production` (or `prod`), else
+    `development` (the default: introspection, suggestions and GraphiQL on)."""
+    value = (_text(os.environ if env is None else env, "MEDIA_GATEWAY_ENV") or "").lower()
+    return "production" if value in ("production", "prod") else "development"
+
+
+def graphiql_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """GraphiQL is served in development, and in production only when `GATEWAY_GRAPHIQL`
+    turns it on."""
+    e = os.environ if env is None else env
+    return _bool(e, "GATEWAY_GRAPHIQL", profile(e) != "production")
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:

@@ -19,7 +19,6 @@ from graphql import (
     DirectiveNode,
     DocumentNode,
     FieldNode,
-    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLField,
     GraphQLInterfaceType,
@@ -37,6 +36,7 @@ from graphql import (
 )
 from graphql.type import GraphQLOutputType, get_named_type
 
+from ..operation import fragment_order
 from .config import LimitsConfig
 
 # strings and comments (their braces, colons and parentheses are not syntax)
@@ -129,11 +129,20 @@ def _brace_depth(braces: str, stop: int) -> int:
     return depth
 
 
+# the largest integer every JSON reader holds exactly: bigger figures are reported as this
+MAX_REPORTED = 2**53 - 1
+
+
 @dataclass
 class _Shape:
+    """What a selection set amounts to once its fragments are expanded."""
+
+    fields: int = 0  # fields after expansion (arbitrary precision: it can be astronomical)
     depth: int = 0
     aliases: int = 0
     directives: int = 0
+    root_fields: int = 0  # fields at this level, through fragments, not counting __typename
+    introspection: bool = False  # __schema or __type at this level
 
 
 @dataclass(frozen=True)
@@ -142,70 +151,78 @@ class Measures:
     aliases: int
     root_fields: int
     directives_per_field: int
+    # fields of the operation with every fragment expanded: what planning would work through
+    fields: int = 0
+    introspection: bool = False
 
 
 def measure(document: DocumentNode, operation: OperationDefinitionNode) -> Measures:
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
+    """Measure an operation in time linear in the document: each fragment is summarised once,
+    after the fragments it spreads, and its summary reused at every spread."""
     memo: dict[str, _Shape] = {}
 
-    def shape(sel: SelectionSetNode | None, stack: frozenset[str]) -> _Shape:
+    def shape(sel: SelectionSetNode | None) -> _Shape:
         out = _Shape()
         if sel is None:
             return out
         for s in sel.selections:
             if isinstance(s, FieldNode):
-                sub = shape(s.selection_set, stack)
+                sub = shape(s.selection_set)
+                name = s.name.value
+                out.fields += 1 + sub.fields
                 out.depth = max(out.depth, 1 + sub.depth)
                 out.aliases += sub.aliases + (1 if s.alias is not None else 0)
                 out.directives = max(out.directives, sub.directives, len(s.directives or ()))
+                out.root_fields += 0 if name == "__typename" else 1
+                out.introspection = out.introspection or name in ("__schema", "__type")
                 continue
             if isinstance(s, InlineFragmentNode):
-                sub = shape(s.selection_set, stack)
+                sub = shape(s.selection_set)
             elif isinstance(s, FragmentSpreadNode):
-                name = s.name.value
-                frag = fragments.get(name)
-                if frag is None or name in stack:
+                cached = memo.get(s.name.value)
+                if cached is None:  # unknown or on a cycle: validation reports it
                     continue
-                cached = memo.get(name)
-                if cached is None:
-                    cached = memo[name] = shape(frag.selection_set, stack | {name})
                 sub = cached
             else:  # pragma: no cover
                 continue
+            out.fields += sub.fields
             out.depth = max(out.depth, sub.depth)
             out.aliases += sub.aliases
             out.directives = max(out.directives, sub.directives)
+            out.root_fields += sub.root_fields
+            out.introspection = out.introspection or sub.introspection
         return out
 
-    total = shape(operation.selection_set, frozenset())
+    for fragment in fragment_order(document):
+        memo[fragment.name.value] = shape(fragment.selection_set)
+    total = shape(operation.selection_set)
     return Measures(
         total.depth,
         total.aliases,
-        _root_fields(operation.selection_set, fragments, frozenset()),
+        total.root_fields,
         total.directives,
+        total.fields,
+        total.introspection,
     )
 
 
-def _root_fields(
-    sel: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode], stack: frozenset[str]
-) -> int:
-    n = 0
-    for s in sel.selections:
-        if isinstance(s, FieldNode):
-            n += 0 if s.name.value == "__typename" else 1
-        elif isinstance(s, InlineFragmentNode):
-            n += _root_fields(s.selection_set, fragments, stack)
-        elif isinstance(s, FragmentSpreadNode):
-            frag = fragments.get(s.name.value)
-            if frag is not None and s.name.value not in stack:
-                n += _root_fields(frag.selection_set, fragments, stack | {s.name.value})
-    return n
+def reported(n: int) -> int:
+    """A figure as errors report it: clamped to what JSON readers hold exactly."""
+    return min(n, MAX_REPORTED)
+
+
+def figure(n: int) -> str:
+    return f"more than {MAX_REPORTED}" if n > MAX_REPORTED else str(n)
 
 
 def check_measures(m: Measures, limits: LimitsConfig) -> LimitError | None:
     checks = (
+        (
+            limits.max_expanded_fields,
+            m.fields,
+            "MAX_EXPANDED_FIELDS_LIMIT",
+            "The operation selects {a} fields once its fragments are expanded",
+        ),
         (limits.max_depth, m.depth, "MAX_DEPTH_LIMIT", "The operation is {a} levels deep"),
         (limits.max_aliases, m.aliases, "MAX_ALIASES_LIMIT", "The operation has {a} aliases"),
         (
@@ -224,35 +241,16 @@ def check_measures(m: Measures, limits: LimitsConfig) -> LimitError | None:
     for limit, actual, code, text in checks:
         if limit is not None and actual > limit:
             return LimitError(
-                text.format(a=actual) + f"; the limit is {limit}.", code, limit, actual
+                text.format(a=figure(actual)) + f"; the limit is {limit}.",
+                code,
+                limit,
+                reported(actual),
             )
     return None
 
 
 def selects_introspection(document: DocumentNode, operation: OperationDefinitionNode) -> bool:
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-
-    def visit(sel: SelectionSetNode, stack: frozenset[str]) -> bool:
-        for s in sel.selections:
-            if isinstance(s, FieldNode):
-                if s.name.value in ("__schema", "__type"):
-                    return True
-            elif isinstance(s, InlineFragmentNode):
-                if visit(s.selection_set, stack):
-                    return True
-            elif isinstance(s, FragmentSpreadNode):
-                frag = fragments.get(s.name.value)
-                if (
-                    frag is not None
-                    and s.name.value not in stack
-                    and visit(frag.selection_set, stack | {s.name.value})
-                ):
-                    return True
-        return False
-
-    return visit(operation.selection_set, frozenset())
+    return measure(document, operation).introspection
 
 
 def only_introspection(document: DocumentNode, operation: OperationDefinitionNode) -> bool:
@@ -330,30 +328,33 @@ class CostModel:
         operation: OperationDefinitionNode,
         variables: Mapping[str, Any],
     ) -> int:
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
+        """The operation's cost (an exact integer, however large), each fragment costed once."""
         root = self.schema.get_root_type(operation.operation)
         if root is None:
             return 0
+        mutation_type = self.schema.mutation_type
+        memo: dict[str, int] = {}
+        for frag in fragment_order(document):
+            cond = self.schema.type_map.get(frag.type_condition.name.value)
+            if cond is not None:
+                memo[frag.name.value] = self._selection_cost(
+                    cond, frag.selection_set, memo, variables, cond is mutation_type
+                )
         mutation = operation.operation == OperationType.MUTATION
-        return self._selection_cost(
-            root, operation.selection_set, fragments, variables, frozenset(), mutation
-        )
+        return self._selection_cost(root, operation.selection_set, memo, variables, mutation)
 
     def _selection_cost(
         self,
         parent: Any,
         sel: SelectionSetNode,
-        fragments: Mapping[str, FragmentDefinitionNode],
+        fragments: Mapping[str, int],
         variables: Mapping[str, Any],
-        stack: frozenset[str],
         mutation_root: bool = False,
     ) -> int:
         total = 0
         for s in sel.selections:
             if isinstance(s, FieldNode):
-                total += self._field_cost(parent, s, fragments, variables, stack, mutation_root)
+                total += self._field_cost(parent, s, fragments, variables, mutation_root)
             elif isinstance(s, InlineFragmentNode):
                 cond = (
                     self.schema.type_map.get(s.type_condition.name.value)
@@ -361,30 +362,18 @@ class CostModel:
                     else parent
                 )
                 total += self._selection_cost(
-                    cond or parent, s.selection_set, fragments, variables, stack, mutation_root
+                    cond or parent, s.selection_set, fragments, variables, mutation_root
                 )
             elif isinstance(s, FragmentSpreadNode):
-                frag = fragments.get(s.name.value)
-                if frag is None or s.name.value in stack:
-                    continue
-                cond = self.schema.type_map.get(frag.type_condition.name.value) or parent
-                total += self._selection_cost(
-                    cond,
-                    frag.selection_set,
-                    fragments,
-                    variables,
-                    stack | {s.name.value},
-                    mutation_root,
-                )
+                total += fragments.get(s.name.value, 0)
         return total
 
     def _field_cost(
         self,
         parent: Any,
         node: FieldNode,
-        fragments: Mapping[str, FragmentDefinitionNode],
+        fragments: Mapping[str, int],
         variables: Mapping[str, Any],
-        stack: frozenset[str],
         mutation_root: bool,
     ) -> int:
         name = node.name.value
@@ -402,7 +391,7 @@ class CostModel:
             weight = 10 if mutation_root else (1 if composite else 0)
         child = 0
         if node.selection_set is not None and composite:
-            child = self._selection_cost(named, node.selection_set, fragments, variables, stack)
+            child = self._selection_cost(named, node.selection_set, fragments, variables)
         if _is_list(fdef.type):
             size = self._list_size(node, list_size, variables)
             return size * (weight + child) if not mutation_root else weight + size * child

@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from graphql import DocumentNode, OperationDefinitionNode
 
+from media_gateway.logging import note_request
+
+from .. import deadline
 from ..clients import SubgraphClient
 from ..operation import OperationError, select_operation
 from ..router import LRU, GraphQLResponse
@@ -29,11 +32,13 @@ from .csrf import csrf_refusal
 from .limits import (
     CostModel,
     LimitError,
+    Measures,
     check_measures,
+    figure,
     measure,
     only_introspection,
     prescan,
-    selects_introspection,
+    reported,
 )
 from .persisted import Manifest, document_id
 from .ratelimiting import client_key, make_limiter, rate_limit_headers
@@ -92,6 +97,14 @@ class Admission:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class Batch:
+    """The operations of one batched HTTP request, whose limits count them together."""
+
+    size: int
+    cost: int = 0
+
+
 class Edge:
     def __init__(
         self,
@@ -126,7 +139,7 @@ class Edge:
         self.clients: dict[str, EdgeClient] = {}
         self.response_cache = ResponseCache(config.response_cache_size)
         self._limiter: Any = None
-        self._measures: LRU[tuple[str, str | None], Any] = LRU(1000)
+        self._measures: LRU[tuple[str, str | None], Measures] = LRU(1000)
         self._models: dict[int, tuple[Supergraph, CostModel, CachePolicyModel]] = {}
 
     # ------------------------------------------------------------------ assembly
@@ -225,8 +238,34 @@ class Edge:
         expose_plan: bool = False,
         allowed_operations: frozenset[str] | None = None,
         admitted: Admission | None = None,
+        batch: Batch | None = None,
     ) -> GraphQLResponse:
-        """Run one request through the edge (`admitted`: `admit` has already passed it)."""
+        """Run one request through the edge (`admitted`: `admit` has already passed it;
+        `batch`: the batched request it is part of), under the request deadline."""
+        with deadline.within(self.config.request_timeout):
+            return await self._observed(
+                router,
+                params,
+                request,
+                forwarded,
+                expose_plan=expose_plan,
+                allowed_operations=allowed_operations,
+                admitted=admitted,
+                batch=batch,
+            )
+
+    async def _observed(
+        self,
+        router: Router,
+        params: Mapping[str, Any],
+        request: RequestInfo,
+        forwarded: Mapping[str, str],
+        *,
+        expose_plan: bool,
+        allowed_operations: frozenset[str] | None,
+        admitted: Admission | None,
+        batch: Batch | None,
+    ) -> GraphQLResponse:
         started = time.perf_counter()
         name = params.get("operationName")
         op_name = name if isinstance(name, str) else None
@@ -242,6 +281,7 @@ class Edge:
                 allowed_operations,
                 info,
                 admitted,
+                batch,
             )
             op_name = op_name or info.get("name")
             seconds = time.perf_counter() - started
@@ -273,6 +313,12 @@ class Edge:
                     },
                 )
             self.telemetry.record_request(op_name, result.operation_kind, seconds, errors)
+            note_request(
+                operation_name=op_name,
+                error_codes=[
+                    (e.get("extensions") or {}).get("code") for e in errors if isinstance(e, dict)
+                ],
+            )
             log.info(
                 "graphql request",
                 extra={
@@ -335,7 +381,11 @@ class Edge:
         return (query if isinstance(query, str) else None), False, None
 
     async def admit(
-        self, router: Router, params: Mapping[str, Any], request: RequestInfo
+        self,
+        router: Router,
+        params: Mapping[str, Any],
+        request: RequestInfo,
+        batch: Batch | None = None,
     ) -> Admission | GraphQLResponse:
         """Every check that comes before planning, for any transport: APQ / persisted
         document resolution, text prescan, parse and validation, safelist, introspection,
@@ -393,23 +443,37 @@ class Edge:
                     "PERSISTED_QUERY_NOT_IN_LIST",
                 )
             )
-        if not cfg.introspection and selects_introspection(document, op):
+        measures = self._measure(query, document, op)
+        if not cfg.introspection and measures.introspection:
             return _refused(
                 _error("Introspection is disabled on this gateway.", "INTROSPECTION_DISABLED")
             )
-        limit_error = self._check_limits(query, document, op)
+        limit_error = check_measures(measures, limits)
         if limit_error is not None:
             return _refused(limit_error.to_dict())
         variables = params.get("variables")
         raw_vars = variables if isinstance(variables, Mapping) else {}
         cost = self._models_for(router.supergraph)[0].cost(document, op, raw_vars)
+        if batch is not None and batch.size > 1:
+            batch.cost += cost
+            if limits.max_cost is not None and batch.cost > limits.max_cost:
+                return _refused(
+                    LimitError(
+                        f"The batch's estimated cost is at least {figure(batch.cost)}; "
+                        f"the limit is {limits.max_cost} for all its operations together.",
+                        "COST_ESTIMATED_TOO_EXPENSIVE",
+                        limits.max_cost,
+                        reported(batch.cost),
+                    ).to_dict()
+                )
         if limits.max_cost is not None and cost > limits.max_cost:
             return _refused(
                 LimitError(
-                    f"The operation's estimated cost is {cost}; the limit is {limits.max_cost}.",
+                    f"The operation's estimated cost is {figure(cost)}; "
+                    f"the limit is {limits.max_cost}.",
                     "COST_ESTIMATED_TOO_EXPENSIVE",
                     limits.max_cost,
-                    cost,
+                    reported(cost),
                 ).to_dict()
             )
         client = client_key(request.headers, request.address, cfg)
@@ -449,8 +513,11 @@ class Edge:
         allowed_operations: frozenset[str] | None,
         info: dict[str, Any],
         admitted: Admission | None,
+        batch: Batch | None,
     ) -> GraphQLResponse:
-        passed = admitted if admitted is not None else await self.admit(router, params, request)
+        passed = (
+            admitted if admitted is not None else await self.admit(router, params, request, batch)
+        )
         if isinstance(passed, GraphQLResponse):
             return passed
         info["id"], info["name"] = passed.id, passed.name
@@ -509,22 +576,20 @@ class Edge:
                 )
         return result
 
-    def _check_limits(
-        self, query: str, document: DocumentNode, op: OperationDefinitionNode
-    ) -> LimitError | None:
+    def _measure(self, query: str, document: DocumentNode, op: OperationDefinitionNode) -> Measures:
         key = (query, op.name.value if op.name else None)
         m = self._measures.get(key)
         if m is None:
             m = measure(document, op)
             self._measures.put(key, m)
-        return check_measures(m, self.config.limits)
+        return m
 
     async def _spend_budget(
         self, client: str, cost: int, headers: dict[str, str]
     ) -> GraphQLResponse | None:
         budget = self.config.limits.cost_budget_per_minute
         assert budget is not None
-        decision = await self.limiter.hit("cost:" + client, budget, 60, cost=cost)
+        decision = await self.limiter.hit("cost:" + client, budget, 60, cost=reported(cost))
         if decision.allowed:
             return None
         retry_after = max(1, int(-(-float(decision.retry_after or 0) // 1)))
@@ -535,7 +600,7 @@ class Edge:
                 f"retry after {retry_after} seconds.",
                 "RATE_LIMITED",
                 retryAfter=retry_after,
-                cost=cost,
+                cost=reported(cost),
             ),
             429,
             headers,

@@ -3,8 +3,10 @@
 `EdgeClient` wraps any client (HTTP or in-process) and, per fetch: applies the header
 propagation rules, opens a span, consults the subgraph's circuit breaker, joins an
 identical in-flight fetch when there is one, and retries idempotent fetches (queries) with
-jittered exponential backoff, each attempt under the subgraph's timeout. Mutations are
-never retried nor shared.
+jittered exponential backoff. Each attempt runs under the subgraph's timeout or what remains
+of the client request's deadline (`gateway.deadline`), whichever ends first, and a retry
+happens only while the deadline leaves time for it; a timed-out attempt counts against the
+breaker at once. Mutations are never retried nor shared.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Literal, Protocol
 
 import orjson
 
+from .. import deadline
 from ..clients import SubgraphClient, SubgraphFetchError, SubgraphRequest
 
 BreakerState = Literal["closed", "open", "half_open"]
@@ -84,6 +87,7 @@ class CircuitBreaker:
         self._set("closed")
 
     def failure(self) -> None:
+        """A fetch failed, or one of its attempts timed out (counted as it happens)."""
         self._trial_running = False
         self.failures += 1
         if self._state == "half_open" or self.failures >= self.threshold:
@@ -131,6 +135,12 @@ class FetchObserver(Protocol):
     ) -> contextlib.AbstractContextManager[Any]: ...
 
     def fetch_done(self, subgraph: str, seconds: float, outcome: str) -> None: ...
+
+
+def _judged(error: SubgraphFetchError) -> SubgraphFetchError:
+    """Mark an error the circuit breaker has already taken into account."""
+    error.judged = True  # type: ignore[attr-defined]
+    return error
 
 
 def is_idempotent(query: str) -> bool:
@@ -205,6 +215,12 @@ class EdgeClient:
                 result = await self._shared(request)
             else:
                 result = await self._attempts(request, idempotent)
+        except SubgraphFetchError as exc:
+            if getattr(exc, "judged", False):  # counted (or not) where it happened
+                self.breaker.release()
+            else:
+                self.breaker.failure()
+            raise
         except Exception:
             self.breaker.failure()
             raise
@@ -247,6 +263,8 @@ class EdgeClient:
             self.inflight.pop(key, None)
 
     async def _attempts(self, request: SubgraphRequest, idempotent: bool) -> dict[str, Any]:
+        """Try once, and retry an idempotent fetch while the client's request has time left:
+        every attempt and every pause between attempts fits in what remains of its deadline."""
         attempts = 1 + (self.retry.retries if idempotent else 0)
         for attempt in range(attempts):
             try:
@@ -254,18 +272,44 @@ class EdgeClient:
             except SubgraphFetchError:
                 if attempt + 1 >= attempts:
                     raise
-                await asyncio.sleep(self.retry.backoff(attempt))
+                pause = self.retry.backoff(attempt)
+                left = deadline.remaining()
+                if left is not None and left <= pause:
+                    raise
+                await asyncio.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _once(self, request: SubgraphRequest) -> dict[str, Any]:
-        if self.timeout is None:
-            return await self.inner.fetch(request)
+        timeout, why = self.timeout, "the subgraph's timeout"
+        left = deadline.remaining()
+        if left is not None and (timeout is None or left < timeout):
+            timeout, why = left, "the request's deadline"
+        if timeout is not None and timeout <= 0:
+            raise _judged(
+                SubgraphFetchError(
+                    "was not asked: the request's deadline had passed", "SUBGRAPH_TIMEOUT"
+                )
+            )
         try:
-            return await asyncio.wait_for(self.inner.fetch(request), self.timeout)
+            if timeout is None:
+                return await self.inner.fetch(request)
+            return await asyncio.wait_for(self.inner.fetch(request), timeout)
         except TimeoutError as exc:
-            raise SubgraphFetchError(
-                f"timed out after {self.timeout:g}s", "SUBGRAPH_TIMEOUT"
-            ) from exc
+            error = SubgraphFetchError(
+                f"timed out after {timeout:.3g}s ({why})", "SUBGRAPH_TIMEOUT"
+            )
+            self._timed_out(error)
+            raise error from exc
+        except SubgraphFetchError as exc:
+            if exc.code == "SUBGRAPH_TIMEOUT":
+                self._timed_out(exc)
+            raise
+
+    def _timed_out(self, error: SubgraphFetchError) -> None:
+        """A timed-out attempt counts against the breaker at once, not only when its retries
+        are spent, so that a hung subgraph is cut off after a few requests."""
+        self.breaker.failure()
+        _judged(error)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
