@@ -118,6 +118,8 @@ class Claims:
     max_content_rating: str | None = None
     kids: bool = False
     api_key_id: str | None = None
+    # the session (refresh-token family) an access token belongs to: revoking it stops them
+    session_id: str | None = None
 
     @property
     def user_id(self) -> str:
@@ -287,6 +289,7 @@ class TokenService:
         profile_id: str | None = None,
         max_content_rating: str | None = None,
         kids: bool = False,
+        session_id: str | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> tuple[str, datetime]:
         key = self.keys.ensure_signing_key()
@@ -303,6 +306,8 @@ class TokenService:
         }
         if scopes:
             claims["scope"] = " ".join(sorted(scopes))
+        if session_id is not None:
+            claims["sid"] = session_id
         if profile_id is not None:
             claims["pid"] = profile_id
             claims["kids"] = bool(kids)
@@ -381,6 +386,7 @@ def _claims(claims: dict[str, Any]) -> Claims:
     scope = claims.get("scope")
     profile_id = claims.get("pid")
     rating = claims.get("mcr")
+    session_id = claims.get("sid")
     return Claims(
         subject=str(claims["sub"]),
         issued_at=datetime.fromtimestamp(int(claims["iat"]), UTC),
@@ -394,6 +400,7 @@ def _claims(claims: dict[str, Any]) -> Claims:
         profile_id=str(profile_id) if isinstance(profile_id, str) else None,
         max_content_rating=str(rating) if isinstance(rating, str) else None,
         kids=claims.get("kids") is True,
+        session_id=session_id if isinstance(session_id, str) and session_id else None,
     )
 
 
@@ -558,7 +565,9 @@ def with_api_keys(factory: ContextFactoryT, database: Any) -> ContextFactoryT:
     async def context(headers: Mapping[str, str]) -> Any:
         secret = api_key_secret(headers)
         if secret is None:
-            return await factory(headers)
+            if bearer_token(headers) is None:
+                return await factory(headers)
+            return await _with_sessions_checked(factory, headers, database)
         try:
             verdict: tuple[Claims | None, str | None] = (
                 await verify_api_key(secret, database),
@@ -578,6 +587,44 @@ def with_api_keys(factory: ContextFactoryT, database: Any) -> ContextFactoryT:
     return context
 
 
+# what the request's context factory learnt of revoked sessions: (what this process knows,
+# whether it is recent enough to judge by); unset outside a subgraph's context factory
+_revoked_sessions: contextvars.ContextVar[tuple[Any, bool] | None] = contextvars.ContextVar(
+    "revoked_sessions", default=None
+)
+
+
+async def _with_sessions_checked(
+    factory: ContextFactoryT, headers: Mapping[str, str], database: Any
+) -> Any:
+    """Bring what this process knows of revoked sessions up to date (rarely a round trip:
+    see ``media_gateway.revocation``) before ``identify_caller`` judges a bearer token."""
+    from media_gateway.revocation import revoked_sessions
+
+    sessions = revoked_sessions(database)
+    marker = _revoked_sessions.set((sessions, await sessions.current()))
+    try:
+        return await factory(headers)
+    finally:
+        _revoked_sessions.reset(marker)
+
+
+def session_refusal(claims: Claims) -> str | None:
+    """Why a verified access token must still be refused (its session was revoked, or
+    revocations cannot be checked right now), or None."""
+    if claims.session_id is None:
+        return None
+    state = _revoked_sessions.get()
+    if state is None:
+        return None
+    from media_gateway.revocation import REVOKED_MESSAGE, UNCHECKABLE_MESSAGE
+
+    sessions, current = state
+    if not current:
+        return UNCHECKABLE_MESSAGE
+    return REVOKED_MESSAGE if sessions.is_revoked(claims.session_id) else None
+
+
 def identify_caller(
     headers: Mapping[str, str], settings: Settings
 ) -> tuple[Claims | None, str | None]:
@@ -585,9 +632,11 @@ def identify_caller(
     token = bearer_token(headers)
     if token is not None:
         try:
-            return verify_access_token(token, settings), None
+            claims = verify_access_token(token, settings)
         except InvalidTokenError as exc:
             return None, str(exc)
+        refusal = session_refusal(claims)
+        return (None, refusal) if refusal is not None else (claims, None)
     if api_key_secret(headers) is not None:
         verdict = _api_key_result.get()
         if verdict is None:

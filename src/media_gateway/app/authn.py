@@ -2,12 +2,16 @@
 
 The router knows only `Principal`s; this adapter makes one from the platform's access tokens
 (verified against the identity keys or JWKS) and API keys (looked up in storage when the
-database is at hand, as in the embedded mode).
+database is at hand, as in the embedded mode). An access token whose session was revoked is
+rejected (see `media_gateway.revocation`): in the embedded mode through what the subgraphs'
+process knows, for the standalone router through Redis (``REDIS_URL``) and the database
+(``DATABASE_URL``) when they are configured.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from media_gateway.auth import (
@@ -18,19 +22,34 @@ from media_gateway.auth import (
     verify_api_key,
 )
 from media_gateway.gateway.authorization import ANONYMOUS, Authenticator, Principal
+from media_gateway.revocation import RevokedSessions, revoked_sessions
 from media_gateway.settings import Settings, get_settings
 
 
 def platform_authenticator(
-    settings: Settings | None = None, database: Any | None = None
+    settings: Settings | None = None,
+    database: Any | None = None,
+    revocations: Callable[[], RevokedSessions | None] | None = None,
 ) -> Authenticator:
+    """``revocations``: where revoked sessions are learnt (by default, through ``database``
+    when one is given)."""
     settings = settings or get_settings()
+
+    def sessions() -> RevokedSessions | None:
+        if revocations is not None:
+            return revocations()
+        if database is not None:
+            return revoked_sessions(database, settings.redis_url)
+        return None
 
     async def authenticate(headers: Mapping[str, str]) -> Principal:
         token = bearer_token(headers)
         try:
             if token is not None:
                 claims = verify_access_token(token, settings)
+                checker = sessions() if claims.session_id is not None else None
+                if checker is not None and await checker.check(claims.session_id):
+                    return ANONYMOUS
             else:
                 secret = api_key_secret(headers)
                 if secret is None or database is None:
@@ -49,4 +68,24 @@ def authenticate(headers: Mapping[str, str]) -> Any:
     return _default(headers)
 
 
-_default = platform_authenticator()
+_standalone: list[RevokedSessions | None] = []
+
+
+def _standalone_revocations() -> RevokedSessions | None:
+    """The standalone router's view of revoked sessions: Redis when ``REDIS_URL`` is set,
+    and the platform's database when ``DATABASE_URL`` is (never a local file of its own)."""
+    if not _standalone:
+        settings = get_settings()
+        database = None
+        if os.environ.get("DATABASE_URL"):
+            from media_gateway.storage.database import Database
+
+            database = Database(settings.database_url, schema=settings.database_schema)
+        found = None
+        if settings.redis_url or database is not None:
+            found = RevokedSessions(database, settings.redis_url)
+        _standalone.append(found)
+    return _standalone[0]
+
+
+_default = platform_authenticator(revocations=_standalone_revocations)

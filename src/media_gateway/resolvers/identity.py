@@ -193,6 +193,25 @@ class Mutation:
             raise _client_error(exc) from None
         return True
 
+    @strawberry.federation.mutation(
+        description=(
+            "Change the password; every session of the account ends, this one included, "
+            "and new tokens come back."
+        ),
+        requires_scopes=ADMIN,
+    )
+    async def change_password(
+        self, info: Info, current_password: str, new_password: str
+    ) -> AuthPayload | None:
+        viewer = _member(info, adult=True)
+        try:
+            session = await info.context.service.change_password(
+                viewer, current_password, new_password
+            )
+        except IdentityError as exc:
+            raise _client_error(exc) from None
+        return _payload(session)
+
     # -- MFA --------------------------------------------------------------------------------
     @strawberry.federation.mutation(
         description="Start turning on two-step sign-in (TOTP).", requires_scopes=ADMIN

@@ -20,6 +20,8 @@ from media_gateway.auth import Claims, identify_caller, with_api_keys
 from media_gateway.forwarding import TrustedProxies
 from media_gateway.heap import freeze_startup_heap
 from media_gateway.logging import RequestIdMiddleware, current_request_id
+from media_gateway.revocation import close as close_revoked_sessions
+from media_gateway.revocation import revoked_sessions
 from media_gateway.schema.common import forbidden, unauthenticated
 from media_gateway.settings import Settings, get_settings
 from media_gateway.storage.database import Database
@@ -45,7 +47,13 @@ class Runtime:
         database = Database(settings.database_url, schema=settings.database_schema)
         return cls(settings=settings, database=database)
 
+    def __post_init__(self) -> None:
+        # what this process knows of revoked sessions, kept up to date through Redis when
+        # configured and the database otherwise, shared by every subgraph on this runtime
+        revoked_sessions(self.database, self.settings.redis_url)
+
     async def close(self) -> None:
+        await close_revoked_sessions(self.database)
         await self.database.dispose()
 
 

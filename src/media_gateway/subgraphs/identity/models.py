@@ -127,3 +127,32 @@ class EmailOutboxRecord(SQLModel, table=True):
     sent_at: datetime | None = timestamp_field(nullable=True)
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, max_length=500)
+
+
+class SessionRevocationRecord(SQLModel, table=True):
+    """A session (the ``sid`` of its access tokens) ended before its tokens expire: signed
+    out, signed out everywhere, password changed or reset, refresh token reused.
+
+    Every service reads these rows in ``seq`` order (see ``media_gateway.revocation``); a row
+    matters only until ``expires_at`` (Unix seconds), when every access token it could
+    refuse has expired anyway."""
+
+    __tablename__ = "identity_session_revocations"
+
+    seq: int = Field(
+        primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs={"autoincrement": False}
+    )
+    session_id: str = Field(max_length=64, index=True)
+    user_id: str = Field(max_length=64)
+    revoked_at: datetime = timestamp_field()
+    expires_at: int = Field(sa_type=sa.BigInteger, index=True)
+
+
+class RevocationSequenceRecord(SQLModel, table=True):
+    """The last revocation number handed out: a writer takes the next ones by updating this
+    row, whose lock it holds until it commits, so numbers commit in order."""
+
+    __tablename__ = "identity_revocation_sequence"
+
+    name: str = Field(primary_key=True, max_length=40)
+    last_seq: int = Field(default=0, sa_type=sa.BigInteger)

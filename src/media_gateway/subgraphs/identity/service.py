@@ -9,7 +9,8 @@ import hashlib
 import math
 import re
 import secrets
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from sqlmodel import col, select
 
 from media_gateway.auth import (
     API_KEY_PREFIX,
+    CLOCK_SKEW_SECONDS,
     CONTENT_RATINGS,
     DELEGABLE_SCOPES,
     SESSION_SCOPES,
@@ -31,6 +33,7 @@ from media_gateway.auth import (
     forget_api_key,
 )
 from media_gateway.ratelimit import SlidingWindowLimiter
+from media_gateway.revocation import Revocation, RevokedSessions, revoked_sessions
 from media_gateway.settings import Settings
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import as_utc, new_id, utcnow
@@ -157,6 +160,12 @@ class IdentityService:
         self.limiter = SlidingWindowLimiter(settings.redis_url, "mg:identity:rl")
         self.outbox = Outbox(database, settings)
         self._background: set[asyncio.Task[Any]] = set()
+
+    @property
+    def revocations(self) -> RevokedSessions:
+        """What this process knows of revoked sessions (shared with every service on the
+        same database)."""
+        return revoked_sessions(self.database, self.settings.redis_url)
 
     async def aclose(self) -> None:
         if self._background:
@@ -324,6 +333,7 @@ class IdentityService:
         await self.limit("refresh-address", client_address, self.limits.refresh_per_address)
         now = utcnow()
         reused = False
+        ended: list[Revocation] = []
         async with self.database.transaction() as session:
             result = await session.exec(
                 select(RefreshTokenRecord).where(
@@ -345,6 +355,7 @@ class IdentityService:
                     .where(col(RefreshTokenRecord.family_id) == record.family_id)
                     .values(revoked_at=now)
                 )
+                ended = await self._end_sessions(session, record.user_id, [record.family_id])
                 reused = True
                 user = None
             else:
@@ -361,6 +372,7 @@ class IdentityService:
             family_id = record.family_id
             profile_id, scopes, owner = record.profile_id, record.scopes, record.client_id
         if reused:
+            await self._announce(ended)
             raise IdentityError(
                 "This refresh token was already used; every session of its family was signed out.",
                 "REFRESH_TOKEN_REUSED",
@@ -392,6 +404,8 @@ class IdentityService:
                 .where(col(RefreshTokenRecord.family_id) == record.family_id)
                 .values(revoked_at=utcnow())
             )
+            ended = await self._end_sessions(session, record.user_id, [record.family_id])
+        await self._announce(ended)
         return True
 
     async def revoke_all_sessions(self, user_id: str) -> None:
@@ -402,6 +416,44 @@ class IdentityService:
                 .where(col(RefreshTokenRecord.revoked_at).is_(None))
                 .values(revoked_at=utcnow())
             )
+            ended = await self._end_sessions(
+                session, user_id, await self._live_sessions(session, user_id=user_id)
+            )
+        await self._announce(ended)
+
+    # -- revoked sessions ----------------------------------------------------------------
+    async def _live_sessions(
+        self, session: Any, *, user_id: str, profile_id: str | None = None
+    ) -> list[str]:
+        """The sessions (refresh-token families) that may still hold unexpired access tokens:
+        an access token is issued with each refresh token, so those with a refresh token
+        issued within an access token's lifetime."""
+        since = utcnow() - timedelta(
+            seconds=self.settings.jwt_access_token_ttl_seconds + 2 * CLOCK_SKEW_SECONDS
+        )
+        query = (
+            select(RefreshTokenRecord.family_id)
+            .where(RefreshTokenRecord.user_id == user_id)
+            .where(col(RefreshTokenRecord.created_at) >= since)
+        )
+        if profile_id is not None:
+            query = query.where(RefreshTokenRecord.profile_id == profile_id)
+        result = await session.exec(query.distinct())
+        return [str(family) for family in result.all()]
+
+    async def _end_sessions(
+        self, session: Any, user_id: str, session_ids: Iterable[str]
+    ) -> list[Revocation]:
+        """Record, in the caller's transaction, that these sessions' access tokens are no
+        longer good (until the last of them would have expired)."""
+        until = int(time.time()) + self.settings.jwt_access_token_ttl_seconds + CLOCK_SKEW_SECONDS
+        return await RevokedSessions.record(session, user_id, session_ids, until)
+
+    async def _announce(self, ended: Sequence[Revocation]) -> None:
+        """After the commit: every service refuses these sessions' tokens from now on."""
+        await self.revocations.announce(
+            ended, self.settings.jwt_access_token_ttl_seconds + 2 * CLOCK_SKEW_SECONDS + 60
+        )
 
     async def new_session(
         self,
@@ -420,6 +472,7 @@ class IdentityService:
             profile_id=profile.id if profile else None,
             max_content_rating=profile.max_content_rating if profile else None,
             kids=profile.kids if profile else False,
+            session_id=family_id,
             extra={"client_id": client_id} if client_id else None,
         )
         refresh_token = secrets.token_urlsafe(32)
@@ -552,8 +605,54 @@ class IdentityService:
                 .where(col(RefreshTokenRecord.revoked_at).is_(None))
                 .values(revoked_at=now)
             )
+            ended = await self._end_sessions(
+                session, user.id, await self._live_sessions(session, user_id=user.id)
+            )
+        await self._announce(ended)
         await self.limiter.reset(f"login-account:{_digest(user.email)[:32]}")
         return user
+
+    async def change_password(
+        self,
+        viewer: Claims,
+        current_password: str,
+        new_password: str,
+    ) -> Session:
+        """Change the password with the current one. Every session of the account ends,
+        this one included; the answer is a new session on the same profile."""
+        user = await self.user(viewer.subject)
+        await self.limit("login-account", user.email, self.limits.login_per_account)
+        if not await verify_password(user.password_hash, current_password):
+            raise IdentityError(
+                "The current password is not right.", "UNAUTHENTICATED", "currentPassword"
+            )
+        await self.check_new_password(
+            new_password, user.email, user.display_name, field_name="newPassword"
+        )
+        password_hash = await hash_password(new_password)
+        now = utcnow()
+        async with self.database.transaction() as session:
+            stored = await session.get(UserRecord, user.id)
+            if stored is None or stored.password_hash != user.password_hash:
+                raise IdentityError(
+                    "The password was changed meanwhile; sign in again.", "UNAUTHENTICATED"
+                )
+            stored.password_hash = password_hash
+            stored.password_changed_at = now
+            session.add(stored)
+            await session.exec(
+                update(RefreshTokenRecord)
+                .where(col(RefreshTokenRecord.user_id) == user.id)
+                .where(col(RefreshTokenRecord.revoked_at).is_(None))
+                .values(revoked_at=now)
+            )
+            ended = await self._end_sessions(
+                session, user.id, await self._live_sessions(session, user_id=user.id)
+            )
+        await self._announce(ended)
+        await self.limiter.reset(f"login-account:{_digest(user.email)[:32]}")
+        profile = await self.profile_of(user.id, viewer.profile_id) if viewer.profile_id else None
+        return await self.new_session(stored, family_id=new_id(), profile=profile)
 
     async def outbox_for(self, recipient: str) -> list[Any]:
         """The outbox rows of one address, newest first (operators and tests)."""
@@ -755,6 +854,12 @@ class IdentityService:
                 .where(col(RefreshTokenRecord.profile_id) == profile_id)
                 .values(revoked_at=utcnow())
             )
+            ended = await self._end_sessions(
+                session,
+                user_id,
+                await self._live_sessions(session, user_id=user_id, profile_id=profile_id),
+            )
+        await self._announce(ended)
         return True
 
     async def switch_profile(
