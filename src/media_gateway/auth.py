@@ -50,21 +50,31 @@ class InvalidTokenError(Exception):
     """The bearer token cannot be trusted (bad signature, expired, wrong audience, ...)."""
 
 
-# Scopes a caller can hold. A signed-in member's session holds all of them; an API key or a
+# Scopes a caller can hold, with the words a consent screen shows for them: a read and a
+# write scope per domain. A signed-in member's session holds all of them; an API key or a
 # third-party app holds the ones it was granted ("identity:admin" only ever by a session).
+# Every mutation and every private field of the graph declares the scopes it needs
+# (``@requiresScopes``), enforced by the router and again by the subgraph that owns it.
 SCOPES: dict[str, str] = {
-    "identity:read": "Read the account and its viewing profiles.",
-    "identity:write": "Change the account and its viewing profiles.",
-    "identity:admin": "Manage API keys, OAuth clients, MFA and device sign-ins.",
+    "identity:read": "See your account and its viewing profiles.",
+    "identity:write": "Change your account and its viewing profiles.",
+    "identity:admin": "Manage API keys, OAuth apps, two-step sign-in and device sign-ins.",
     "catalog:read": "Browse and search the catalog.",
-    "recommendations:read": "Read recommendations.",
-    "playback:read": "Read watch history and progress.",
-    "playback:write": "Record watch progress.",
-    "sync:read": "Read synchronised state across devices.",
-    "sync:write": "Change synchronised state and send remote commands.",
+    "recommendations:read": "See the recommendations picked for your profile.",
+    "recommendations:write": "Tell the recommender what you did with its picks.",
+    "playback:read": "See your watch history, what you are watching and how far you got.",
+    "playback:write": "Start, pause and end playback and record how far you got.",
+    "sync:read": "See your watchlist, your devices and what they share across devices.",
+    "sync:write": "Change your watchlist, register devices and send commands to them.",
 }
 SESSION_SCOPES: frozenset[str] = frozenset(SCOPES)
 DELEGABLE_SCOPES: frozenset[str] = SESSION_SCOPES - {"identity:admin"}
+# Operator scopes: never held by a member's session nor granted to a key or an app by a member
+# (recommendation experiments are run by the platform's operators).
+OPERATOR_SCOPES: dict[str, str] = {
+    "recommendations:admin": "Run recommendation experiments and read their results.",
+}
+
 
 # Content ratings from most to least permissive audience; TV ratings map onto the same scale.
 CONTENT_RATINGS: tuple[str, ...] = ("G", "PG", "PG-13", "R", "NC-17")

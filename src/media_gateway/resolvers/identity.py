@@ -81,7 +81,7 @@ def _member(info: Info, *, adult: bool = False) -> Claims:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The signed-in account.")
+    @strawberry.federation.field(description="The signed-in account.", requires_scopes=READ)
     async def me(self, info: Info) -> User | None:
         context = info.context
         if context.viewer is None:
@@ -93,7 +93,9 @@ class Query:
         record = await context.loaders.users.load(context.viewer.subject)
         return User.from_record(record) if record else None
 
-    @strawberry.field(description="The active viewing profile named by the access token.")
+    @strawberry.federation.field(
+        description="The active viewing profile named by the access token.", requires_scopes=READ
+    )
     async def active_profile(self, info: Info) -> Profile | None:
         viewer = info.context.viewer
         if viewer is None or viewer.profile_id is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import strawberry
-from strawberry.federation.schema_directives import Authenticated
+from strawberry.federation.schema_directives import RequiresScopes
 
 from media_gateway.schema.common import ClientError, bad_input
 from media_gateway.schema.playback import (
@@ -14,14 +14,21 @@ from media_gateway.schema.playback import (
     PlaybackSession,
     PlaybackState,
 )
-from media_gateway.subgraphs.base import require_viewer
+from media_gateway.subgraphs.base import require_scopes, require_viewer
 from media_gateway.subgraphs.playback.service import KIND_PROGRESS, PlaybackError
 from media_gateway.subscriptions import InvalidCursor, parse_cursor
+
+# what each operation needs (``@requiresScopes``): enforced here by the authorization
+# extension and again by the router
+READ = [["playback:read"]]
+WRITE = [["playback:write"]]
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="One of the viewer's playback sessions.")
+    @strawberry.federation.field(
+        requires_scopes=READ, description="One of the viewer's playback sessions."
+    )
     async def playback_session(self, info: Info, id: strawberry.ID) -> PlaybackSession | None:
         from media_gateway.subgraphs.playback.models import PlaybackSessionRecord
 
@@ -35,7 +42,10 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Start playing a title on a device; says where to resume.")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE,
+        description="Start playing a title on a device; says where to resume.",
+    )
     async def start_playback(
         self,
         info: Info,
@@ -52,7 +62,9 @@ class Mutation:
             raise ClientError(str(exc), exc.code) from None
         return PlaybackSession.from_record(record)
 
-    @strawberry.mutation(description="Report the player's position and state.")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE, description="Report the player's position and state."
+    )
     async def update_playback_progress(
         self, info: Info, session_id: strawberry.ID, position_seconds: int, state: PlaybackState
     ) -> PlaybackSession:
@@ -65,7 +77,9 @@ class Mutation:
             raise ClientError(str(exc), exc.code) from None
         return PlaybackSession.from_record(record)
 
-    @strawberry.mutation(description="End a playback session (recorded in the watch history).")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE, description="End a playback session (recorded in the watch history)."
+    )
     async def end_playback(self, info: Info, session_id: strawberry.ID) -> PlaybackSession:
         user_id = require_viewer(info.context)
         try:
@@ -78,14 +92,14 @@ class Mutation:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
-        directives=[Authenticated()],
+        directives=[RequiresScopes(scopes=READ)],
         description="Progress reported by the viewer's devices other than `deviceId` (all of "
         "them without it); with `since`, first what was missed (within a day).",
     )
     async def playback_progress(
         self, info: Info, device_id: strawberry.ID | None = None, since: str | None = None
     ) -> AsyncGenerator[PlaybackProgressEvent, None]:
-        user_id = require_viewer(info.context)
+        user_id = require_scopes(info.context, READ)
         try:
             after = parse_cursor(since)
         except InvalidCursor:

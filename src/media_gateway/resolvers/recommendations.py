@@ -22,6 +22,10 @@ from media_gateway.subgraphs.recommendations.ranker import BlendWeights
 from media_gateway.subgraphs.recommendations.service import ExperimentError
 
 ADMIN_SCOPE = "recommendations:admin"
+# what each operation needs (``@requiresScopes``): enforced here by the authorization
+# extension and again by the router
+WRITE = [["recommendations:write"]]
+ADMIN = [[ADMIN_SCOPE]]
 
 
 def require_admin(info: Info) -> str:
@@ -76,7 +80,10 @@ class Query:
         )
         return [Content(id=strawberry.ID(r.content_id)) for r in rows]
 
-    @strawberry.field(description="Per-variant rates of an A/B experiment (needs admin scope).")
+    @strawberry.federation.field(
+        requires_scopes=ADMIN,
+        description="Per-variant rates of an A/B experiment (needs admin scope).",
+    )
     async def experiment_results(self, info: Info, id: strawberry.ID) -> ExperimentResults:
         require_admin(info)
         return await _results(info, str(id))
@@ -84,7 +91,10 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Start an A/B experiment over blend weightings (admin).")
+    @strawberry.federation.mutation(
+        requires_scopes=ADMIN,
+        description="Start an A/B experiment over blend weightings (admin).",
+    )
     async def create_recommendation_experiment(
         self, info: Info, id: strawberry.ID, name: str, variants: list[VariantInput]
     ) -> ExperimentResults:
@@ -103,15 +113,18 @@ class Mutation:
             raise bad_input(str(exc)) from exc
         return await _results(info, str(id))
 
-    @strawberry.mutation(description="Stop serving an experiment (admin).")
+    @strawberry.federation.mutation(
+        requires_scopes=ADMIN, description="Stop serving an experiment (admin)."
+    )
     async def stop_recommendation_experiment(self, info: Info, id: strawberry.ID) -> bool:
         require_admin(info)
         if not await info.context.service.stop_experiment(str(id)):
             raise not_found(f"No experiment {id!r}.")
         return True
 
-    @strawberry.mutation(
-        description="Log what the member did with a recommended title (click, play, finish)."
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE,
+        description="Log what the member did with a recommended title (click, play, finish).",
     )
     async def record_recommendation_outcome(
         self, info: Info, content_id: strawberry.ID, kind: OutcomeKind

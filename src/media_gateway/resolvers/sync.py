@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import strawberry
-from strawberry.federation.schema_directives import Authenticated
+from strawberry.federation.schema_directives import RequiresScopes
 
 from media_gateway.schema.common import ClientError, bad_input
 from media_gateway.schema.sync import (
@@ -23,7 +23,7 @@ from media_gateway.schema.sync import (
     WatchlistChange,
     WatchlistEntry,
 )
-from media_gateway.subgraphs.base import require_viewer
+from media_gateway.subgraphs.base import require_scopes, require_viewer
 from media_gateway.subgraphs.sync import crdt
 from media_gateway.subgraphs.sync.service import (
     KIND_COMMAND,
@@ -33,6 +33,11 @@ from media_gateway.subgraphs.sync.service import (
     SyncError,
 )
 from media_gateway.subscriptions import InvalidCursor, parse_cursor
+
+# what each operation needs (``@requiresScopes``): enforced here by the authorization
+# extension and again by the router
+READ = [["sync:read"]]
+WRITE = [["sync:write"]]
 
 
 def _cursor(since: str | None, argument: str = "since") -> int | None:
@@ -58,9 +63,10 @@ async def _progress(info: Info, user_id: str) -> list[SyncedProgress]:
 
 @strawberry.type
 class Query:
-    @strawberry.field(
+    @strawberry.federation.field(
+        requires_scopes=READ,
         description="The viewer's replicated state and what happened after `since` (a cursor "
-        "from an earlier answer or event): resume subscriptions with the returned cursor."
+        "from an earlier answer or event): resume subscriptions with the returned cursor.",
     )
     async def sync_state(
         self, info: Info, device_id: strawberry.ID | None = None, since: str | None = None
@@ -93,7 +99,9 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Save a title to the viewer's watchlist (idempotent).")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE, description="Save a title to the viewer's watchlist (idempotent)."
+    )
     async def add_to_watchlist(self, info: Info, content_id: strawberry.ID) -> User:
         user_id = require_viewer(info.context)
         try:
@@ -102,13 +110,18 @@ class Mutation:
             raise _client_error(exc) from None
         return User(id=strawberry.ID(user_id))
 
-    @strawberry.mutation(description="Remove a title from the viewer's watchlist (idempotent).")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE,
+        description="Remove a title from the viewer's watchlist (idempotent).",
+    )
     async def remove_from_watchlist(self, info: Info, content_id: strawberry.ID) -> User:
         user_id = require_viewer(info.context)
         await info.context.service.remove_from_watchlist(user_id, str(content_id))
         return User(id=strawberry.ID(user_id))
 
-    @strawberry.mutation(description="Register one of the viewer's devices.")
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE, description="Register one of the viewer's devices."
+    )
     async def register_device(
         self, info: Info, name: str, kind: DeviceKind, capabilities: list[str] | None = None
     ) -> Device:
@@ -121,9 +134,10 @@ class Mutation:
             raise _client_error(exc) from None
         return Device.from_record(record)
 
-    @strawberry.mutation(
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE,
         description="Replay a device's offline changes: idempotent by operation id, and the "
-        "same final state whatever the order or duplication of delivery."
+        "same final state whatever the order or duplication of delivery.",
     )
     async def sync_operations(
         self, info: Info, device_id: strawberry.ID, operations: list[SyncOperationInput]
@@ -157,9 +171,10 @@ class Mutation:
             progress=await _progress(info, user_id),
         )
 
-    @strawberry.mutation(
+    @strawberry.federation.mutation(
+        requires_scopes=WRITE,
         description="Send a command to one of the viewer's devices; it is delivered while the "
-        "device is subscribed (or when it catches up) and never after `ttlSeconds`."
+        "device is subscribed (or when it catches up) and never after `ttlSeconds`.",
     )
     async def send_remote_command(
         self,
@@ -199,14 +214,14 @@ class Mutation:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
-        directives=[Authenticated()],
+        directives=[RequiresScopes(scopes=READ)],
         description="Commands sent to this device (which must be the viewer's); with `since`, "
         "first those it missed that have not expired. Subscribing marks the device online.",
     )
     async def remote_commands(
         self, info: Info, device_id: strawberry.ID, since: str | None = None
     ) -> AsyncGenerator[RemoteCommand, None]:
-        user_id = require_viewer(info.context)
+        user_id = require_scopes(info.context, READ)
         after = _cursor(since)
         service, target = info.context.service, str(device_id)
         try:  # a lease on the device's presence, held while subscribed
@@ -222,12 +237,13 @@ class Subscription:
             await service.device_disconnected(user_id, target, connection)
 
     @strawberry.subscription(
-        directives=[Authenticated()], description="Titles added to or removed from the watchlist."
+        directives=[RequiresScopes(scopes=READ)],
+        description="Titles added to or removed from the watchlist.",
     )
     async def watchlist_changed(
         self, info: Info, since: str | None = None
     ) -> AsyncGenerator[WatchlistChange, None]:
-        user_id = require_viewer(info.context)
+        user_id = require_scopes(info.context, READ)
         after = _cursor(since)
         async for message in info.context.service.realtime.stream(
             user_id, (KIND_WATCHLIST,), after
@@ -235,13 +251,13 @@ class Subscription:
             yield WatchlistChange.from_message(message)
 
     @strawberry.subscription(
-        directives=[Authenticated()],
+        directives=[RequiresScopes(scopes=READ)],
         description="The viewer's devices coming online and going offline.",
     )
     async def device_presence(
         self, info: Info, since: str | None = None
     ) -> AsyncGenerator[DevicePresenceChange, None]:
-        user_id = require_viewer(info.context)
+        user_id = require_scopes(info.context, READ)
         after = _cursor(since)
         async for message in info.context.service.realtime.stream(user_id, (KIND_PRESENCE,), after):
             yield DevicePresenceChange.from_message(message)

@@ -20,6 +20,7 @@ from media_gateway.subgraphs.playback.models import (
 from media_gateway.subgraphs.playback.service import resume_point
 
 Info = strawberry.Info[PlaybackContext, None]
+READ = [["playback:read"]]  # the viewer's progress and history (``@requiresScopes``)
 
 
 @strawberry.enum
@@ -34,7 +35,9 @@ class PlaybackState(Enum):
 class Content:
     id: strawberry.ID
 
-    @strawberry.field(description="The signed-in viewer's progress in this title, if any.")
+    @strawberry.federation.field(
+        requires_scopes=READ, description="The signed-in viewer's progress in this title, if any."
+    )
     async def viewer_progress(self, info: Info) -> PlaybackProgress | None:
         if info.context.viewer is None:
             return None
@@ -177,13 +180,17 @@ class WatchHistoryConnection:
 class User:
     id: strawberry.ID
 
-    @strawberry.field(description="Titles started and not finished, most recent first.")
+    @strawberry.federation.field(
+        requires_scopes=READ, description="Titles started and not finished, most recent first."
+    )
     async def continue_watching(self, info: Info, first: int | None = 20) -> list[PlaybackProgress]:
         user_id = require_viewer(info.context, str(self.id))
         rows = await info.context.service.continue_watching(user_id, clamp_first(first))
         return [PlaybackProgress.from_record(r) for r in rows]
 
-    @strawberry.field(description="What the member watched, most recent first.")
+    @strawberry.federation.field(
+        requires_scopes=READ, description="What the member watched, most recent first."
+    )
     async def watch_history(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> WatchHistoryConnection:

@@ -13,6 +13,7 @@ from media_gateway.subgraphs.recommendations.context import RecommendationsConte
 from media_gateway.subgraphs.recommendations.serving import Audience, Scored, Situation
 
 Info = strawberry.Info[RecommendationsContext, None]
+READ = [["recommendations:read"]]  # what is picked for the viewer (``@requiresScopes``)
 
 
 @strawberry.enum(description="Why a title was recommended.")
@@ -165,7 +166,9 @@ class RecommendationRow:
 class User:
     id: strawberry.ID
 
-    @strawberry.field(description="Titles picked for this member, best first.")
+    @strawberry.federation.field(
+        requires_scopes=READ, description="Titles picked for this member, best first."
+    )
     async def recommendations(
         self,
         info: Info,
@@ -185,7 +188,9 @@ class User:
             for s in served.items
         ]
 
-    @strawberry.field(description="Home-screen rows, each with a reason to show.")
+    @strawberry.federation.field(
+        requires_scopes=READ, description="Home-screen rows, each with a reason to show."
+    )
     async def rows(
         self,
         info: Info,

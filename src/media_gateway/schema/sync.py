@@ -19,6 +19,7 @@ from media_gateway.subgraphs.sync.models import (
 )
 
 Info = strawberry.Info[SyncContext, None]
+READ = [["sync:read"]]  # the account's watchlist and devices (``@requiresScopes``)
 
 
 @strawberry.enum
@@ -253,19 +254,25 @@ class SyncState:
 class User:
     id: strawberry.ID
 
-    @strawberry.field(description="Titles saved for later, most recently added first.")
+    @strawberry.federation.field(
+        requires_scopes=READ, description="Titles saved for later, most recently added first."
+    )
     async def watchlist(self, info: Info) -> list[Content]:
         require_viewer(info.context, str(self.id))
         rows = await info.context.loaders.watchlists.load(str(self.id))
         return [Content(id=strawberry.ID(r.content_id)) for r in rows]
 
-    @strawberry.field(description="The watchlist with the time each title was added.")
+    @strawberry.federation.field(
+        requires_scopes=READ, description="The watchlist with the time each title was added."
+    )
     async def watchlist_entries(self, info: Info) -> list[WatchlistEntry]:
         require_viewer(info.context, str(self.id))
         rows = await info.context.loaders.watchlists.load(str(self.id))
         return [WatchlistEntry.from_record(r) for r in rows]
 
-    @strawberry.field(description="Devices registered to the account.")
+    @strawberry.federation.field(
+        requires_scopes=READ, description="Devices registered to the account."
+    )
     async def devices(self, info: Info) -> list[Device]:
         require_viewer(info.context, str(self.id))
         rows = await info.context.loaders.devices.load(str(self.id))

@@ -83,6 +83,17 @@ def require_viewer(context: RequestContext, user_id: str | None = None) -> str:
     return context.viewer.subject
 
 
+def require_scopes(context: RequestContext, scope_sets: Sequence[Sequence[str]]) -> str:
+    """``require_viewer`` plus one of the scope sets. Subscriptions call it: the authorization
+    extension (``@requiresScopes`` on fields) does not see a subscription's root field."""
+    user_id = require_viewer(context)
+    scopes = context.viewer.scopes if context.viewer is not None else frozenset()
+    if not any(set(needed) <= scopes for needed in scope_sets):
+        wanted = " or ".join(" + ".join(sorted(needed)) for needed in scope_sets)
+        raise forbidden(f"This needs the scope {wanted}.")
+    return user_id
+
+
 def identify(headers: Mapping[str, str], settings: Settings) -> tuple[Claims | None, str | None]:
     """The caller's verified claims (bearer token or API key), or the reason they were refused."""
     return identify_caller(headers, settings)

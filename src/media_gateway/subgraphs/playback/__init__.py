@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import strawberry
 
+from media_gateway.auth import AuthorizationExtension
 from media_gateway.dataloaders.playback import PlaybackLoaders
 from media_gateway.resolvers.playback import Mutation, Query, Subscription
 from media_gateway.schema.common import build_schema as schema_for
@@ -25,7 +26,11 @@ OUTBOX_INTERVAL_SECONDS = 1.0
 
 def build_schema() -> strawberry.federation.Schema:
     return schema_for(
-        query=Query, mutation=Mutation, subscription=Subscription, types=[User, Content]
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[User, Content],
+        extensions=[AuthorizationExtension],
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 
+from media_gateway.auth import AuthorizationExtension
 from media_gateway.dataloaders.recommendations import RecommendationLoaders
 from media_gateway.embeddings import make_embedder
 from media_gateway.resolvers.recommendations import Mutation, Query
@@ -32,7 +33,11 @@ def build_schema() -> strawberry.federation.Schema:
         query=Query,
         mutation=Mutation,
         types=[User, Content],
-        extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
+        extensions=[
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            AuthorizationExtension,
+        ],
     )
 
 

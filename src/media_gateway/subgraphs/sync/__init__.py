@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import strawberry
 
+from media_gateway.auth import AuthorizationExtension
 from media_gateway.dataloaders.sync import SyncLoaders
 from media_gateway.resolvers.sync import Mutation, Query, Subscription
 from media_gateway.schema.common import build_schema as schema_for
@@ -23,7 +24,11 @@ PRUNE_INTERVAL_SECONDS = 600.0
 
 def build_schema() -> strawberry.federation.Schema:
     return schema_for(
-        query=Query, mutation=Mutation, subscription=Subscription, types=[User, Content]
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[User, Content],
+        extensions=[AuthorizationExtension],
     )
 
 
