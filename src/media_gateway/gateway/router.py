@@ -8,6 +8,7 @@ operation cannot run) are reported before any subgraph is called.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -26,8 +27,10 @@ from graphql import (
     validate,
 )
 from graphql.execution.values import get_variable_values
+from graphql.validation.validate import ValidationAbortedError
 
 from .authorization import Authenticator, denied_fields, secured_fields, without_fields
+from .budget import BudgetExceeded, CpuBudget
 from .clients import SubgraphClient
 from .executor import Execution, ResponseShaper
 from .operation import (
@@ -53,7 +56,9 @@ class LRU(Generic[K, V]):
     def get(self, key: K) -> V | None:
         v = self._d.get(key)
         if v is not None:
-            self._d.move_to_end(key)
+            # the budget's worker thread may evict it in between: then it simply stays evicted
+            with contextlib.suppress(KeyError):
+                self._d.move_to_end(key)
         return v
 
     def put(self, key: K, value: V) -> None:
@@ -84,6 +89,10 @@ class _Document:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
+# a plan per document, operation, values of the @skip/@include variables, override labels
+_PlanKey = tuple[str, str | None, tuple[Any, ...], frozenset[str]]
+
+
 class Router:
     def __init__(
         self,
@@ -93,8 +102,11 @@ class Router:
         override_labels: Iterable[str] = (),
         cache_size: int = 1000,
         authenticator: Authenticator | None = None,
+        budget: CpuBudget | None = None,
     ) -> None:
         self.authenticator = authenticator
+        # where parsing, validating and planning new documents run (None: inline)
+        self.budget = budget
         self.supergraph = supergraph
         self.clients = dict(clients)
         self.override_labels = frozenset(override_labels)
@@ -112,9 +124,7 @@ class Router:
         self._planners: dict[frozenset[str], QueryPlanner] = {}
         self.planner = self._planner(self.override_labels)
         self._documents: LRU[str, _Document] = LRU(cache_size)
-        self._plans: LRU[tuple[str, str | None, tuple[Any, ...], frozenset[str]], Plan] = LRU(
-            cache_size
-        )
+        self._plans: LRU[_PlanKey, Plan] = LRU(cache_size)
 
     def _planner(self, labels: frozenset[str]) -> QueryPlanner:
         planner = self._planners.get(labels)
@@ -130,20 +140,51 @@ class Router:
 
     # ---------------------------------------------------------------- stages
     def document(self, query: str, max_tokens: int | None = None) -> _Document:
+        """The parsed and validated document (cached per text)."""
         cached = self._documents.get(query)
         if cached is not None:
             return cached
+        result = self._compile(query, max_tokens)
+        self._documents.put(query, result)
+        return result
+
+    async def load_document(self, query: str, max_tokens: int | None = None) -> _Document:
+        """`document`, with the work for a new text done within the CPU budget."""
+        cached = self._documents.get(query)
+        if cached is not None or self.budget is None:
+            return cached or self.document(query, max_tokens)
+        try:
+            result = await self.budget.run(
+                "validating the document",
+                lambda: self._compile(query, max_tokens),
+                lambda late: self._documents.put(query, late),
+            )
+        except BudgetExceeded as exc:
+            return _Document(None, [_too_complex(exc)])
+        self._documents.put(query, result)
+        return result
+
+    def _compile(self, query: str, max_tokens: int | None) -> _Document:
         try:
             doc = parse(query, max_tokens=max_tokens)
         except GraphQLError as exc:
-            result = _Document(None, [_syntax_error(exc)])
-        else:
-            errors = validate(self.supergraph.api_schema, doc)
-            result = (
-                _Document(doc, validation_errors_to_dicts(errors)) if errors else _Document(doc)
+            return _Document(None, [_syntax_error(exc)])
+        errors = validate(self.supergraph.api_schema, doc)
+        if not errors:
+            return _Document(doc)
+        if any(isinstance(e, ValidationAbortedError) for e in errors):
+            # graphql-core's own budget for the work a document may ask of validation
+            return _Document(
+                None,
+                [
+                    {
+                        "message": "The document is too complex to validate: it asks for too "
+                        "much work comparing its fields and fragments.",
+                        "extensions": {"code": "OPERATION_TOO_COMPLEX"},
+                    }
+                ],
             )
-        self._documents.put(query, result)
-        return result
+        return _Document(doc, validation_errors_to_dicts(errors))
 
     def plan(
         self,
@@ -154,15 +195,58 @@ class Router:
         variables: Mapping[str, Any],
         labels: frozenset[str] | None = None,
     ) -> Plan:
+        key, conditions = self._plan_key(query, document, op, operation_name, variables, labels)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._make_plan(key, document, op, conditions)
+        return plan
+
+    async def load_plan(
+        self,
+        query: str,
+        document: DocumentNode,
+        op: OperationDefinitionNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any],
+        labels: frozenset[str] | None = None,
+    ) -> Plan:
+        """`plan`, with the planning of a new operation done within the CPU budget (raises
+        `BudgetExceeded`)."""
+        key, conditions = self._plan_key(query, document, op, operation_name, variables, labels)
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        if self.budget is None:
+            return self._make_plan(key, document, op, conditions)
+        return await self.budget.run(
+            "planning the operation", lambda: self._make_plan(key, document, op, conditions)
+        )
+
+    def _plan_key(
+        self,
+        query: str,
+        document: DocumentNode,
+        op: OperationDefinitionNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any],
+        labels: frozenset[str] | None,
+    ) -> tuple[_PlanKey, tuple[str, ...]]:
         labels = self.override_labels if labels is None else labels
         conditions = condition_variables(op, document)
         cond_values = tuple(bool(variables.get(v)) for v in conditions)
-        key = (query, operation_name, cond_values, labels)
-        plan = self._plans.get(key)
-        if plan is None:
-            selections = normalize(op, document, dict(zip(conditions, cond_values, strict=True)))
-            plan = plan_operation(self._planner(labels), op, selections)
-            self._plans.put(key, plan)
+        return (query, operation_name, cond_values, labels), conditions
+
+    def _make_plan(
+        self,
+        key: _PlanKey,
+        document: DocumentNode,
+        op: OperationDefinitionNode,
+        conditions: tuple[str, ...],
+    ) -> Plan:
+        """Plan and cache (also when the caller has stopped waiting: the next one will not)."""
+        selections = normalize(op, document, dict(zip(conditions, key[2], strict=True)))
+        plan = plan_operation(self._planner(key[3]), op, selections)
+        self._plans.put(key, plan)
         return plan
 
     async def authorized_plan(
@@ -198,19 +282,21 @@ class Router:
         variables: Any,
         operation_name: Any,
         allowed_operations: frozenset[str] | None = None,
+        loaded: _Document | None = None,
     ) -> tuple[DocumentNode, OperationDefinitionNode, dict[str, Any], dict[str, Any]] | (
         GraphQLResponse
     ):
         """Check a request and select its operation: the document, the operation, the
         variables as the client sent them with the operation's defaults added (what subgraphs
-        get), and the coerced values; or the request error."""
+        get), and the coerced values; or the request error. `loaded`: the document of
+        `query` when the caller has it already (see `load_document`)."""
         if not isinstance(query, str) or not query.strip():
             return _request_error("Must provide query string.", "BAD_REQUEST")
         if variables is not None and not isinstance(variables, Mapping):
             return _request_error("Variables must be provided as a JSON object.", "BAD_REQUEST")
         if operation_name is not None and not isinstance(operation_name, str):
             return _request_error("operationName must be a string.", "BAD_REQUEST")
-        doc = self.document(query)
+        doc = loaded if loaded is not None else self.document(query)
         if doc.errors or doc.document is None:
             return GraphQLResponse({"errors": doc.errors}, request_error=True)
         try:
@@ -259,7 +345,8 @@ class Router:
     ) -> GraphQLResponse:
         """Run one request. `headers` go to the subgraphs; `caller_headers` (all the client's
         headers, default `headers`) identify the caller for authorization."""
-        ready = self.prepare(query, variables, operation_name, allowed_operations)
+        loaded = await self.load_document(query) if isinstance(query, str) else None
+        ready = self.prepare(query, variables, operation_name, allowed_operations, loaded)
         if isinstance(ready, GraphQLResponse):
             return ready
         document, op, raw_variables, values = ready
@@ -271,7 +358,7 @@ class Router:
             )
         try:
             labels = self.labels_for_request()
-            plan = self.plan(query, document, op, operation_name, values, labels)
+            plan = await self.load_plan(query, document, op, operation_name, values, labels)
             if self.authenticator is not None:
                 plan = await self.authorized_plan(
                     plan,
@@ -288,6 +375,8 @@ class Router:
                 },
                 operation_kind=kind,
             )
+        except BudgetExceeded as exc:
+            return GraphQLResponse({"errors": [_too_complex(exc)]}, operation_kind=kind)
         run = Execution(plan, self.supergraph, self.clients, raw_variables, headers or {})
         await run.run()
         if plan.introspection_fields:
@@ -342,6 +431,13 @@ class Router:
     async def aclose(self) -> None:
         for c in self.clients.values():
             await c.aclose()
+
+
+def _too_complex(exc: BudgetExceeded) -> dict[str, Any]:
+    return {
+        "message": f"The operation is too complex: {exc}. Send a smaller operation.",
+        "extensions": {"code": "OPERATION_TOO_COMPLEX", "budgetSeconds": exc.seconds},
+    }
 
 
 def _syntax_error(exc: GraphQLError) -> dict[str, Any]:

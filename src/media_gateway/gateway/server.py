@@ -31,8 +31,9 @@ from media_gateway.heap import freeze_startup_heap
 
 from . import deadline
 from .authorization import Authenticator
+from .budget import CpuBudget
 from .clients import HttpPool, HttpSubgraphClient, SubgraphClient
-from .edge.config import EdgeConfig
+from .edge.config import EdgeConfig, LimitsConfig
 from .router import GraphQLResponse, Router
 from .supergraph import Supergraph, SupergraphError
 from .transports_http import query_string_params
@@ -80,6 +81,12 @@ class GatewayState:
         self._mtime: float | None = None
         self._http = HttpPool()
         self._watch_task: asyncio.Task[None] | None = None
+        # one worker beside the event loop for new documents, shared by successive routers
+        self.budget = CpuBudget(
+            config.edge.limits.cpu_budget_seconds
+            if config.edge is not None
+            else LimitsConfig.cpu_budget_seconds
+        )
         self.edge: Any = None
         if config.edge is not None:
             from .edge.pipeline import Edge
@@ -107,6 +114,7 @@ class GatewayState:
             clients,
             override_labels=self.config.override_labels,
             authenticator=self.config.authenticator,
+            budget=self.budget,
         )
 
     def load_initial(self) -> None:
@@ -151,6 +159,7 @@ class GatewayState:
         if self.edge is not None:
             await self.edge.aclose()
         await self._http.aclose()
+        self.budget.close()
 
 
 def subgraph_url(name: str, url: str) -> str:

@@ -38,6 +38,9 @@ class LimitsConfig:
     cost_budget_per_minute: int | None = None
     # assumed size of a list field with neither @listSize nor a slicing argument
     default_list_size: int = 10
+    # seconds a request may wait for a new document to be validated or planned (that work
+    # runs beside the event loop); over it: OPERATION_TOO_COMPLEX
+    cpu_budget_seconds: float | None = 2.0
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,8 @@ class EdgeConfig:
             ),
             cost_budget_per_minute=_opt_int(e, "GATEWAY_COST_BUDGET_PER_MINUTE", None),
             default_list_size=_opt_int(e, "GATEWAY_DEFAULT_LIST_SIZE", 10) or 10,
+            cpu_budget_seconds=_opt_float(e, "GATEWAY_CPU_BUDGET_SECONDS")
+            or lim.cpu_budget_seconds,
         )
         manifests = tuple(Path(p) for p in _list(e, "GATEWAY_PERSISTED_MANIFESTS"))
         default_mode = "safelist" if production and manifests else d.persisted_mode

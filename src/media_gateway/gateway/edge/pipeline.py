@@ -412,7 +412,7 @@ class Edge:
                 "operation not in the persisted manifests",
                 extra={"operation_name": operation_name, "operation_id": admitted.id},
             )
-        doc = router.document(query, limits.max_tokens)
+        doc = await router.load_document(query, limits.max_tokens)
         if doc.errors or doc.document is None:
             errors = [dict(e) for e in doc.errors]
             for e in errors:
