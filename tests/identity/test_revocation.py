@@ -235,6 +235,18 @@ async def test_every_subgraph_refuses_a_revoked_token(platform: Platform, gatewa
         assert "session has ended" in body["errors"][0]["message"], (name, body)
 
 
+async def test_a_revoked_token_cannot_subscribe(gateway: Client) -> None:
+    member = await _member(gateway)
+    await gateway("mutation($t: String!) { logout(refreshToken: $t) }", {"t": member["refresh"]})
+    response = await gateway.http.post(
+        "/graphql",
+        json={"query": "subscription { watchlistChanged { cursor } }"},
+        headers={"accept": "text/event-stream", "authorization": f"Bearer {member['token']}"},
+    )
+    assert response.status_code == 200
+    assert '"code":"UNAUTHENTICATED"' in response.text.replace(" ", ""), response.text
+
+
 async def test_another_instance_refuses_within_a_second(
     settings: Settings,
     stream_key: str | None,
