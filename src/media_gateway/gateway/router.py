@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -70,6 +70,9 @@ class LRU(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._d)
 
+    def clear(self) -> None:
+        self._d.clear()
+
 
 @dataclass
 class GraphQLResponse:
@@ -89,6 +92,8 @@ class _Document:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
+# looks at a parsed document before it is validated: None, or the error refusing it
+Precheck = Callable[[DocumentNode], dict[str, Any] | None]
 # a plan per document, operation, values of the @skip/@include variables, override labels
 _PlanKey = tuple[str, str | None, tuple[Any, ...], frozenset[str]]
 
@@ -139,24 +144,29 @@ class Router:
         return self.override_labels | rolled
 
     # ---------------------------------------------------------------- stages
-    def document(self, query: str, max_tokens: int | None = None) -> _Document:
-        """The parsed and validated document (cached per text)."""
+    def document(
+        self, query: str, max_tokens: int | None = None, precheck: Precheck | None = None
+    ) -> _Document:
+        """The parsed and validated document (cached per text). `precheck` looks at the parsed
+        document before validation and may refuse it (an error) without validating it."""
         cached = self._documents.get(query)
         if cached is not None:
             return cached
-        result = self._compile(query, max_tokens)
+        result = self._compile(query, max_tokens, precheck)
         self._documents.put(query, result)
         return result
 
-    async def load_document(self, query: str, max_tokens: int | None = None) -> _Document:
+    async def load_document(
+        self, query: str, max_tokens: int | None = None, precheck: Precheck | None = None
+    ) -> _Document:
         """`document`, with the work for a new text done within the CPU budget."""
         cached = self._documents.get(query)
         if cached is not None or self.budget is None:
-            return cached or self.document(query, max_tokens)
+            return cached or self.document(query, max_tokens, precheck)
         try:
             result = await self.budget.run(
                 "validating the document",
-                lambda: self._compile(query, max_tokens),
+                lambda: self._compile(query, max_tokens, precheck),
                 lambda late: self._documents.put(query, late),
             )
         except BudgetExceeded as exc:
@@ -164,11 +174,14 @@ class Router:
         self._documents.put(query, result)
         return result
 
-    def _compile(self, query: str, max_tokens: int | None) -> _Document:
+    def _compile(self, query: str, max_tokens: int | None, precheck: Precheck | None) -> _Document:
         try:
             doc = parse(query, max_tokens=max_tokens)
         except GraphQLError as exc:
             return _Document(None, [_syntax_error(exc)])
+        refusal = precheck(doc) if precheck is not None else None
+        if refusal is not None:
+            return _Document(None, [refusal])
         errors = validate(self.supergraph.api_schema, doc)
         if not errors:
             return _Document(doc)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from ..clients import SubgraphClient
 from ..operation import OperationError, select_operation
 from ..router import LRU, GraphQLResponse
 from .apq import APQError, APQStore, MemoryAPQStore, RedisAPQStore, resolve_apq, sha256_hex
-from .cache import CachePolicy, CachePolicyModel, ResponseCache
+from .cache import NO_STORE, CachePolicy, CachePolicyModel, ResponseCache
 from .config import EdgeConfig
 from .csrf import csrf_refusal
 from .limits import (
@@ -139,7 +139,9 @@ class Edge:
         self.clients: dict[str, EdgeClient] = {}
         self.response_cache = ResponseCache(config.response_cache_size)
         self._limiter: Any = None
+        # per document text and operation: what the analyses found
         self._measures: LRU[tuple[str, str | None], Measures] = LRU(1000)
+        self._policies: LRU[tuple[str, str | None], CachePolicy] = LRU(1000)
         self._models: dict[int, tuple[Supergraph, CostModel, CachePolicyModel]] = {}
 
     # ------------------------------------------------------------------ assembly
@@ -185,6 +187,7 @@ class Edge:
         hit = self._models.get(id(supergraph))
         if hit is None or hit[0] is not supergraph:
             self._models.clear()  # a new supergraph replaces the old one
+            self._policies.clear()  # its cache hints may differ
             hit = self._models[id(supergraph)] = (
                 supergraph,
                 CostModel(supergraph.schema, self.config.limits.default_list_size),
@@ -412,7 +415,7 @@ class Edge:
                 "operation not in the persisted manifests",
                 extra={"operation_name": operation_name, "operation_id": admitted.id},
             )
-        doc = await router.load_document(query, limits.max_tokens)
+        doc = await router.load_document(query, limits.max_tokens, self._precheck(query))
         if doc.errors or doc.document is None:
             errors = [dict(e) for e in doc.errors]
             for e in errors:
@@ -542,8 +545,14 @@ class Edge:
         if span is not None:
             span.set_attribute("graphql.operation.cost", passed.cost)
         headers = passed.headers
-        cache_model = self._models_for(router.supergraph)[1]
-        policy = cache_model.policy(document, op) if self.config.response_cache else CachePolicy(0)
+        policy = NO_STORE
+        if self.config.response_cache and query is not None:
+            key = (query, op.name.value if op.name else None)
+            cached_policy = self._policies.get(key)
+            if cached_policy is None:
+                cached_policy = self._models_for(router.supergraph)[1].policy(document, op)
+                self._policies.put(key, cached_policy)
+            policy = cached_policy
         cache_key: bytes | None = None
         if policy.cacheable and not expose_plan:
             cache_key = orjson.dumps(
@@ -575,6 +584,21 @@ class Edge:
                     cache_key, orjson.loads(orjson.dumps(result.body)), policy.max_age
                 )
         return result
+
+    def _precheck(self, query: str) -> Callable[[DocumentNode], dict[str, Any] | None]:
+        """Refuse a document over a limit from its syntax alone, before it is validated (an
+        explosive document costs more to validate than to measure): every operation of it
+        is measured, fragments summarised once each."""
+
+        def check(document: DocumentNode) -> dict[str, Any] | None:
+            for op in document.definitions:
+                if isinstance(op, OperationDefinitionNode):
+                    error = check_measures(self._measure(query, document, op), self.config.limits)
+                    if error is not None:
+                        return error.to_dict()
+            return None
+
+        return check
 
     def _measure(self, query: str, document: DocumentNode, op: OperationDefinitionNode) -> Measures:
         key = (query, op.name.value if op.name else None)
