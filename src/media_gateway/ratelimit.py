@@ -33,6 +33,16 @@ class RateDecision:
     reset_after: float
 
 
+@dataclass(frozen=True)
+class WindowUsage:
+    """What a key spent in the window: ``used`` (the sum of its hits' costs) and the age in
+    seconds of its newest and oldest hits (``None`` when it has none)."""
+
+    used: int
+    newest_age: float | None
+    oldest_age: float | None
+
+
 # KEYS[1] the sorted set; ARGV: now (ms), window (ms), limit, member, cost.
 # A member is "<ms>-<random>-<cost>"; the window's usage is the sum of its members' costs.
 _SLIDING_WINDOW_LUA = """
@@ -88,6 +98,12 @@ class SlidingWindowLimiter:
             return await self._hit_redis(self._key(key), limit, window_seconds, cost)
         return await self._hit_local(self._key(key), limit, window_seconds, cost)
 
+    async def usage(self, key: str, window_seconds: float) -> WindowUsage:
+        """What ``key`` spent over the last ``window_seconds``, without counting a hit."""
+        if self.redis_url:
+            return await self._usage_redis(self._key(key), window_seconds)
+        return await self._usage_local(self._key(key), window_seconds)
+
     async def reset(self, key: str) -> None:
         """Forget every hit of ``key``."""
         if self.redis_url:
@@ -128,7 +144,27 @@ class SlidingWindowLimiter:
             (newest_ms + window_ms - now_ms) / 1000,
         )
 
+    async def _usage_redis(self, key: str, window: float) -> WindowUsage:
+        client = self._client()
+        now_ms = time.time() * 1000
+        members = await client.zrangebyscore(key, now_ms - window * 1000, "+inf", withscores=True)
+        if not members:
+            return WindowUsage(0, None, None)
+        used = sum(int(str(member).rsplit("-", 1)[1]) for member, _score in members)
+        scores = [float(score) for _member, score in members]
+        return WindowUsage(
+            used, max(0.0, (now_ms - max(scores)) / 1000), max(0.0, (now_ms - min(scores)) / 1000)
+        )
+
     # -- in-process ----------------------------------------------------------------------
+    async def _usage_local(self, key: str, window: float) -> WindowUsage:
+        async with self._lock:
+            now = time.monotonic()
+            hits = [(t, c) for t, c in self._local.get(key, ()) if t > now - window]
+        if not hits:
+            return WindowUsage(0, None, None)
+        return WindowUsage(sum(c for _t, c in hits), now - hits[-1][0], now - hits[0][0])
+
     async def _hit_local(self, key: str, limit: int, window: float, cost: int) -> RateDecision:
         async with self._lock:
             now = time.monotonic()

@@ -58,6 +58,7 @@ def _payload(session: Session) -> AuthPayload:
         user=User.from_record(session.user, is_owner=True),
         profile=Profile.from_record(session.profile, active=True) if session.profile else None,
         scopes=sorted(session.scopes),
+        device_token=session.device_token,
     )
 
 
@@ -133,6 +134,7 @@ class Mutation:
                 input.password,
                 input.totp_code,
                 client_address=info.context.client_address,
+                device_token=input.device_token,
             )
         except IdentityError as exc:
             raise _client_error(exc) from None

@@ -122,6 +122,11 @@ class LoginInput:
     totp_code: str | None = strawberry.field(
         default=None, description="An authenticator code, or a backup code (xxxxx-xxxxx)."
     )
+    device_token: str | None = strawberry.field(
+        default=None,
+        description="The deviceToken an earlier sign-in on this device returned: failed "
+        "sign-ins elsewhere never slow it down.",
+    )
 
 
 @strawberry.type(description="A signed-in session: a short-lived access token and a refresh token.")
@@ -134,6 +139,10 @@ class AuthPayload:
     user: User
     profile: Profile | None = strawberry.field(description="The active viewing profile.")
     scopes: list[str]
+    device_token: str | None = strawberry.field(
+        default=None,
+        description="Keep on this device and send with later sign-ins (login's deviceToken).",
+    )
 
 
 @strawberry.type(description="A TOTP secret to add to an authenticator app, then confirm.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import math
 import re
@@ -86,7 +87,9 @@ class Limit:
 
 @dataclass(frozen=True)
 class Limits:
-    """Abuse limits per account (or device code) and per client address."""
+    """Abuse limits per account (or device code) and per client address. Sign-in failures
+    follow ``SignInPolicy``; ``login_per_account`` bounds password checks of a signed-in
+    member (leaving a kids profile, changing the password)."""
 
     login_per_account: Limit = Limit(10, 300)
     login_per_address: Limit = Limit(50, 300)
@@ -101,6 +104,35 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class SignInPolicy:
+    """Failed sign-ins cannot lock the owner out.
+
+    Failures (wrong password or code) count per account and client address, or per account
+    and device when the sign-in carries a device token an earlier sign-in issued. After
+    ``free_failures`` of them, each further attempt from that pair waits ``first_delay``
+    seconds, doubling per failure up to ``max_delay`` (and at most ``pair_ceiling`` per
+    window). Failures of the account from everywhere have a higher ceiling; beyond it a
+    password alone no longer signs in, but a password with the authenticator code, or from a
+    known device, still does, and a password reset lifts it. Successful sign-ins clear their
+    own pair only.
+    """
+
+    free_failures: int = 3
+    first_delay: float = 2.0
+    max_delay: float = 900.0
+    pair_ceiling: int = 20
+    pair_window_seconds: float = 3600.0
+    account_ceiling: int = 100
+    account_window_seconds: float = 3600.0
+    device_token_ttl_seconds: float = 180 * 24 * 3600.0
+
+    def delay_after(self, failures: int) -> float:
+        if failures < self.free_failures:
+            return 0.0
+        return float(min(self.max_delay, self.first_delay * 2 ** (failures - self.free_failures)))
+
+
+@dataclass(frozen=True)
 class Session:
     user: UserRecord
     access_token: str
@@ -109,6 +141,8 @@ class Session:
     refresh_token_expires_at: datetime
     profile: ProfileRecord | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
+    # a sign-in's proof of a known device (see SignInPolicy)
+    device_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,11 +185,13 @@ class IdentityService:
         settings: Settings,
         tokens: TokenService,
         limits: Limits | None = None,
+        sign_in: SignInPolicy | None = None,
     ) -> None:
         self.database = database
         self.settings = settings
         self.tokens = tokens
         self.limits = limits or Limits()
+        self.sign_in = sign_in or SignInPolicy()
         self.codes = CodeStore(database, settings.redis_url)
         self.limiter = SlidingWindowLimiter(settings.redis_url, "mg:identity:rl")
         self.outbox = Outbox(database, settings)
@@ -294,15 +330,41 @@ class IdentityService:
         totp_code: str | None,
         *,
         client_address: str | None = None,
+        device_token: str | None = None,
     ) -> Session:
+        """Sign in under the abuse policy (``SignInPolicy``): failures count per account and
+        address (or known device) with growing delays, and past the account's ceiling a
+        password alone is not enough, but a second factor or a known device still is."""
         email = normalize_email(email)
+        policy = self.sign_in
         await self.limit("login-address", client_address, self.limits.login_per_address)
-        await self.limit("login-account", email, self.limits.login_per_account)
+        known_device = await self._known_device(email, device_token)
+        origin = f"device:{known_device}" if known_device else f"address:{client_address or '-'}"
+        pair_key = f"signin-fail-pair:{_digest(email + '|' + origin)[:32]}"
+        account_key = f"signin-fail-account:{_digest(email)[:32]}"
+        await self._wait_between_failures(pair_key, policy)
+        protected = known_device is None and (
+            (await self.limiter.usage(account_key, policy.account_window_seconds)).used
+            >= policy.account_ceiling
+        )
         async with self.database.session() as session:
             result = await session.exec(select(UserRecord).where(UserRecord.email == email))
             user = result.first()
         valid = await verify_password(user.password_hash if user else None, password)
+        if protected and (user is None or not user.totp_secret or not totp_code):
+            # the same answer whether the password was right or not: no oracle
+            if not valid:
+                await self._count_failure(pair_key, account_key, policy)
+            raise IdentityError(
+                "This account is protected after many failed sign-ins: sign in with the code "
+                "from your authenticator app, from a device you signed in on before, or reset "
+                "your password.",
+                "RATE_LIMITED",
+                "totpCode",
+                retryAfter=math.ceil(policy.account_window_seconds),
+            )
         if user is None or not valid:
+            await self._count_failure(pair_key, account_key, policy)
             raise IdentityError("Incorrect email or password.", "UNAUTHENTICATED")
         if user.totp_secret:
             if not totp_code:
@@ -310,6 +372,7 @@ class IdentityService:
                     "Enter the code from your authenticator app.", "MFA_REQUIRED", "totpCode"
                 )
             if not await self._check_second_factor(user, totp_code):
+                await self._count_failure(pair_key, account_key, policy)
                 raise IdentityError(
                     "That code is wrong or was already used; wait for the next one.",
                     "UNAUTHENTICATED",
@@ -319,8 +382,51 @@ class IdentityService:
             user.password_hash = await hash_password(password)
             async with self.database.transaction() as session:
                 session.add(user)
-        await self.limiter.reset(f"login-account:{_digest(email)[:32]}")
-        return await self.new_session(user, family_id=new_id())
+        await self.limiter.reset(pair_key)
+        signed_in = await self.new_session(user, family_id=new_id())
+        if known_device and device_token:
+            return dataclasses.replace(signed_in, device_token=device_token)
+        return dataclasses.replace(signed_in, device_token=await self._new_device_token(user))
+
+    async def _wait_between_failures(self, pair_key: str, policy: SignInPolicy) -> None:
+        """RATE_LIMITED while this account and address (or device) must wait after failures."""
+        usage = await self.limiter.usage(pair_key, policy.pair_window_seconds)
+        if usage.newest_age is None:
+            return
+        if usage.used >= policy.pair_ceiling:
+            wait = policy.pair_window_seconds - (usage.oldest_age or 0.0)
+        else:
+            wait = policy.delay_after(usage.used) - usage.newest_age
+        if wait > 0:
+            retry_after = max(1, math.ceil(wait))
+            raise IdentityError(
+                f"Too many failed sign-ins; try again in {retry_after} seconds.",
+                "RATE_LIMITED",
+                retryAfter=retry_after,
+            )
+
+    async def _count_failure(self, pair_key: str, account_key: str, policy: SignInPolicy) -> None:
+        unbounded = 1 << 30
+        await self.limiter.hit(pair_key, unbounded, policy.pair_window_seconds)
+        await self.limiter.hit(account_key, unbounded, policy.account_window_seconds)
+
+    async def _known_device(self, email: str, device_token: str | None) -> str | None:
+        """An id of the device when ``device_token`` is one this account's sign-ins issued."""
+        if not device_token or len(device_token) > 200:
+            return None
+        value = await self.codes.get(code_key("device", device_token))
+        if value is None or value.get("email") != email:
+            return None
+        return _digest(device_token)[:32]
+
+    async def _new_device_token(self, user: UserRecord) -> str:
+        token = secrets.token_urlsafe(32)
+        await self.codes.put(
+            code_key("device", token),
+            {"email": user.email, "user_id": user.id},
+            self.sign_in.device_token_ttl_seconds,
+        )
+        return token
 
     async def refresh(
         self,
@@ -610,6 +716,8 @@ class IdentityService:
             )
         await self._announce(ended)
         await self.limiter.reset(f"login-account:{_digest(user.email)[:32]}")
+        # the mailbox proved the owner: lift the protection failed sign-ins put on
+        await self.limiter.reset(f"signin-fail-account:{_digest(user.email)[:32]}")
         return user
 
     async def change_password(
