@@ -21,7 +21,7 @@ from media_gateway.auth import (
     verify_access_token,
     verify_api_key,
 )
-from media_gateway.gateway.authorization import ANONYMOUS, Authenticator, Principal
+from media_gateway.gateway.authorization import ANONYMOUS, REJECTED, Authenticator, Principal
 from media_gateway.revocation import RevokedSessions, revoked_sessions
 from media_gateway.settings import Settings, get_settings
 
@@ -49,14 +49,14 @@ def platform_authenticator(
                 claims = verify_access_token(token, settings)
                 checker = sessions() if claims.session_id is not None else None
                 if checker is not None and await checker.check(claims.session_id):
-                    return ANONYMOUS
+                    return REJECTED
             else:
                 secret = api_key_secret(headers)
                 if secret is None or database is None:
                     return ANONYMOUS
                 claims = await verify_api_key(secret, database)
         except InvalidTokenError:
-            return ANONYMOUS
+            return REJECTED
         return Principal(True, frozenset(claims.scopes))
 
     return authenticate
