@@ -161,3 +161,30 @@ async def test_no_connection_init_in_time_closes_with_4408(
     monkeypatch.setattr(transports_ws, "INIT_TIMEOUT", 0.2)
     ws = await websockets.connect(gateway.ws_url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
     assert await closed_with(ws) == (4408, "Connection initialisation timeout")
+
+
+async def test_a_session_revoked_while_subscribed_closes_the_connection_with_4403(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transports_ws, "RECHECK_SECONDS", 0.2)
+    viewer = await new_viewer(gateway)
+    ws = await websockets.connect(gateway.ws_url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    await send(
+        ws,
+        {"type": "connection_init", "payload": {"authorization": f"Bearer {viewer['token']}"}},
+    )
+    assert orjson.loads(await ws.recv()) == {"type": "connection_ack"}
+    await send(
+        ws,
+        {
+            "type": "subscribe",
+            "id": "commands",
+            "payload": {
+                "query": "subscription($d: ID!) { remoteCommands(deviceId: $d) { id } }",
+                "variables": {"d": viewer["tv"]},
+            },
+        },
+    )
+    body = await gateway.post("mutation { logoutEverywhere }", token=viewer["token"])
+    assert body == {"data": {"logoutEverywhere": True}}, body
+    assert await closed_with(ws) == (4403, "Forbidden")

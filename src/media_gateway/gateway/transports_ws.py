@@ -4,10 +4,11 @@ Credentials come in the ``connection_init`` payload (``{"authorization": "Bearer
 ``{"token": ...}`` or ``{"headers": {...}}``) or the handshake's headers; credentials that
 are presented and refused (forged, expired, revoked) close the connection with 4403, as the
 protocol's reference server does. Queries and mutations are answered with one result;
-subscriptions stream until completed. When the access token expires during the connection
-it closes with 4401 ("Unauthorized: access token expired"). Close codes: 4400 (a malformed
-message or connection_init payload), 4401 (subscribe before the acknowledgement), 4403,
-4406 (no supported subprotocol), 4408 (no connection_init in time), 4409 (a duplicate
+subscriptions stream until completed. When the access token expires during the connection it
+closes with 4401 ("Unauthorized: access token expired"); credentials are checked again every
+few seconds, so a session revoked meanwhile closes it with 4403. Close codes: 4400 (a
+malformed message or connection_init payload), 4401 (subscribe before the acknowledgement),
+4403, 4406 (no supported subprotocol), 4408 (no connection_init in time), 4409 (a duplicate
 operation id), 4429 (a second connection_init).
 """
 
@@ -30,6 +31,9 @@ TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
 INIT_TIMEOUT = 10.0
 KEEPALIVE_SECONDS = 15.0
+# how often an open connection's credentials are checked again (a session revoked since the
+# connection began ends it with 4403)
+RECHECK_SECONDS = 5.0
 EXPIRED = (4401, "Unauthorized: access token expired")
 
 
@@ -56,6 +60,7 @@ class _Connection:
         self.operations: dict[str, asyncio.Task[None]] = {}
         self.acknowledged = False
         self.closed = False
+        self._watch: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -78,6 +83,23 @@ class _Connection:
         for task in self.operations.values():
             task.cancel()
         self.operations.clear()
+        if self._watch is not None:
+            self._watch.cancel()
+
+    def watch_credentials(self, refused: Callable[[], Awaitable[None]]) -> None:
+        """Check the connection's credentials again every `RECHECK_SECONDS` while it is open,
+        and call `refused` once they are refused (a revoked session)."""
+        if "authorization" not in self.headers or self._watch is not None:
+            return
+
+        async def watch() -> None:
+            while not self.closed:
+                await asyncio.sleep(RECHECK_SECONDS)
+                if not self.closed and not await self.credentials_ok(self.headers):
+                    await refused()
+                    return
+
+        self._watch = asyncio.create_task(watch())
 
     async def run_operation(
         self,
@@ -166,6 +188,7 @@ async def _transport_ws(conn: _Connection) -> None:
                     return
                 conn.acknowledged = True
                 await conn.send({"type": "connection_ack"})
+                conn.watch_credentials(lambda: conn.close(4403, "Forbidden"))
             elif kind == "ping":
                 await conn.send({"type": "pong"})
             elif kind == "pong":
@@ -237,19 +260,11 @@ async def _legacy_ws(conn: _Connection) -> None:
             if kind == "connection_init":
                 conn.headers.update(headers_from_init(message.get("payload")))
                 if not await conn.credentials_ok(conn.headers):
-                    await conn.send(
-                        {
-                            "type": "connection_error",
-                            "payload": {
-                                "message": "The credentials were refused.",
-                                "extensions": {"code": "FORBIDDEN"},
-                            },
-                        }
-                    )
-                    await conn.close(4403, "Forbidden")
+                    await _legacy_refused(conn)
                     return
                 conn.acknowledged = True
                 await conn.send({"type": "connection_ack"})
+                conn.watch_credentials(lambda: _legacy_refused(conn))
                 if keepalive is None:
                     keepalive = asyncio.create_task(ka())
             elif kind == "start":
@@ -275,6 +290,19 @@ async def _legacy_ws(conn: _Connection) -> None:
     finally:
         if keepalive is not None:
             keepalive.cancel()
+
+
+async def _legacy_refused(conn: _Connection) -> None:
+    await conn.send(
+        {
+            "type": "connection_error",
+            "payload": {
+                "message": "The credentials were refused.",
+                "extensions": {"code": "FORBIDDEN"},
+            },
+        }
+    )
+    await conn.close(4403, "Forbidden")
 
 
 async def _legacy_op(conn: _Connection, op_id: str, payload: Mapping[str, Any]) -> None:
