@@ -116,10 +116,12 @@ async def test_finishing_a_title_changes_the_next_answer(
     user = await register(gateway)
     token = token_for(platform, user)
     before = (await ask(gateway, RECS, token, first=5))["data"]["me"]["recommendations"]
-    started = await ask(
+    device = await ask(gateway, 'mutation { registerDevice(name: "TV", kind: TV) { id } }', token)
+    started = await ask(  # on one of the member's own devices
         gateway,
-        'mutation { startPlayback(contentId: "movie:toy-story-1995", deviceId: "tv",'
-        " durationSeconds: 4860) { id } }",
+        'mutation { startPlayback(contentId: "movie:toy-story-1995", deviceId: "'
+        + device["data"]["registerDevice"]["id"]
+        + '", durationSeconds: 4860) { id } }',
         token,
     )
     session_id = started["data"]["startPlayback"]["id"]

@@ -31,8 +31,32 @@ def test_resume_rules() -> None:
     assert resume_point(500, 6000, True) == 0
 
 
+class NamedDevices:
+    """The playback subgraph, with devices named in the variables ("tv", "phone"): each name
+    is registered once per account (a session starts only on one of the caller's devices)."""
+
+    def __init__(self, clients: dict[str, GraphQLClient]) -> None:
+        self.clients = clients
+        self.ids: dict[tuple[str, str], str] = {}
+
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        if variables and "d" in variables and token:
+            key = (token, str(variables["d"]))
+            if key not in self.ids:
+                body = await self.clients["sync"](
+                    "mutation($n: String!) { registerDevice(name: $n, kind: TV) { id } }",
+                    {"n": key[1]},
+                    token=token,
+                )
+                self.ids[key] = body["data"]["registerDevice"]["id"]
+            variables = {**variables, "d": self.ids[key]}
+        return await self.clients["playback"](query, variables, token=token)
+
+
 async def _play(
-    client: GraphQLClient, token: str, content: str, position: int, length: int = 6000
+    client: NamedDevices, token: str, content: str, position: int, length: int = 6000
 ) -> str:
     started = await client(START, {"c": content, "d": "phone-1", "len": length}, token=token)
     session_id: str = started["data"]["startPlayback"]["id"]
@@ -43,7 +67,7 @@ async def _play(
 async def test_start_update_resume_end(
     clients: dict[str, GraphQLClient], new_user: dict[str, Any]
 ) -> None:
-    playback, token = clients["playback"], new_user["token"]
+    playback, token = NamedDevices(clients), new_user["token"]
     first = await playback(START, {"c": "movie:heat-1995", "d": "tv", "len": 10200}, token=token)
     assert first["data"]["startPlayback"]["resumeFromSeconds"] == 0
     session_id = first["data"]["startPlayback"]["id"]
@@ -64,7 +88,7 @@ async def test_start_update_resume_end(
 async def test_progress_stays_within_the_title_and_the_owners_sessions(
     clients: dict[str, GraphQLClient], new_user: dict[str, Any], demo_token: str
 ) -> None:
-    playback, token = clients["playback"], new_user["token"]
+    playback, token = NamedDevices(clients), new_user["token"]
     started = await playback(START, {"c": "movie:up-2009", "d": "tv", "len": 600}, token=token)
     session_id = started["data"]["startPlayback"]["id"]
     past_end = await playback(UPDATE, {"s": session_id, "p": 9999, "state": "PLAYING"}, token=token)
@@ -91,7 +115,7 @@ async def test_progress_stays_within_the_title_and_the_owners_sessions(
 async def test_short_and_finished_viewings_do_not_resume(
     clients: dict[str, GraphQLClient], new_user: dict[str, Any]
 ) -> None:
-    playback, token = clients["playback"], new_user["token"]
+    playback, token = NamedDevices(clients), new_user["token"]
     await _play(playback, token, "movie:up-2009", 20)
     await _play(playback, token, "movie:coco-2017", 5900)
     for content in ("movie:up-2009", "movie:coco-2017"):
@@ -102,7 +126,7 @@ async def test_short_and_finished_viewings_do_not_resume(
 async def test_continue_watching_and_history(
     clients: dict[str, GraphQLClient], new_user: dict[str, Any]
 ) -> None:
-    playback, token, user_id = clients["playback"], new_user["token"], new_user["id"]
+    playback, token, user_id = NamedDevices(clients), new_user["token"], new_user["id"]
     for content, position in (
         ("movie:jaws-1975", 600),
         ("movie:rocky-1976", 900),
@@ -167,7 +191,7 @@ async def test_only_the_owner_sees_progress(
 async def test_events_are_written_to_the_outbox_with_the_change(
     platform: Platform, clients: dict[str, GraphQLClient], new_user: dict[str, Any]
 ) -> None:
-    playback, token = clients["playback"], new_user["token"]
+    playback, token = NamedDevices(clients), new_user["token"]
     session_id = await _play(playback, token, "movie:seven-samurai-1954", 700)
     await playback(END, {"s": session_id}, token=token)
     async with platform.runtime.database.session() as session:
@@ -212,7 +236,7 @@ async def test_published_outbox_rows_are_pruned_after_a_day(
     from media_gateway.storage.types import utcnow
     from media_gateway.subgraphs.events import OUTBOX_RETENTION, prune_published
 
-    playback, token = clients["playback"], new_user["token"]
+    playback, token = NamedDevices(clients), new_user["token"]
     await _play(playback, token, "movie:heat-1995", 700)  # "started" and "progress"
     database = platform.runtime.database
     mine = OutboxEventRecord.key == new_user["id"]

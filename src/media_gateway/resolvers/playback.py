@@ -14,6 +14,7 @@ from media_gateway.schema.playback import (
     PlaybackSession,
     PlaybackState,
 )
+from media_gateway.subgraphs import references
 from media_gateway.subgraphs.base import require_scopes, require_viewer
 from media_gateway.subgraphs.playback.service import KIND_PROGRESS, PlaybackError
 from media_gateway.subscriptions import InvalidCursor, parse_cursor
@@ -54,6 +55,9 @@ class Mutation:
         duration_seconds: int | None = None,
     ) -> PlaybackSession:
         user_id = require_viewer(info.context)
+        database = info.context.database  # the title and the device, checked before writing
+        await references.titles(database).require([str(content_id)], info.context.viewer)
+        await references.devices(database).require(user_id, str(device_id), info.context.headers)
         try:
             record = await info.context.service.start(
                 user_id, str(content_id), str(device_id), duration_seconds

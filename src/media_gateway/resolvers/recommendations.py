@@ -16,6 +16,7 @@ from media_gateway.schema.recommendations import (
     VariantResults,
     audience,
 )
+from media_gateway.subgraphs import references
 from media_gateway.subgraphs.base import require_viewer
 from media_gateway.subgraphs.recommendations.experiments import OUTCOME_KINDS, Variant
 from media_gateway.subgraphs.recommendations.ranker import BlendWeights
@@ -130,4 +131,7 @@ class Mutation:
         self, info: Info, content_id: strawberry.ID, kind: OutcomeKind
     ) -> int:
         user_id = require_viewer(info.context)
+        await references.titles(info.context.database).require(
+            [str(content_id)], info.context.viewer
+        )
         return await info.context.service.record_outcome(user_id, str(content_id), kind.value)

@@ -23,6 +23,7 @@ from media_gateway.schema.sync import (
     WatchlistChange,
     WatchlistEntry,
 )
+from media_gateway.subgraphs import references
 from media_gateway.subgraphs.base import require_scopes, require_viewer
 from media_gateway.subgraphs.sync import crdt
 from media_gateway.subgraphs.sync.service import (
@@ -51,14 +52,26 @@ def _client_error(exc: SyncError) -> ClientError:
     return ClientError(str(exc), exc.code)
 
 
+async def _visible(info: Info, ids: list[str]) -> set[str]:
+    """The titles the active profile may see (a restricted profile sees no id above it)."""
+    return await references.titles(info.context.database).visible(ids, info.context.viewer)
+
+
 async def _watchlist(info: Info, user_id: str) -> list[WatchlistEntry]:
     rows = await info.context.service.watchlists([user_id])
-    return [WatchlistEntry.from_record(r) for r in rows]
+    shown = await _visible(info, [r.content_id for r in rows])
+    return [WatchlistEntry.from_record(r) for r in rows if r.content_id in shown]
 
 
 async def _progress(info: Info, user_id: str) -> list[SyncedProgress]:
     rows = await info.context.service.progress_registers(user_id)
-    return [SyncedProgress.from_record(r) for r in rows]
+    shown = await _visible(info, [r.content_id for r in rows])
+    return [SyncedProgress.from_record(r) for r in rows if r.content_id in shown]
+
+
+async def _require_titles(info: Info, ids: list[str]) -> None:
+    """The titles exist and the profile may see them, before anything is written."""
+    await references.titles(info.context.database).require(ids, info.context.viewer)
 
 
 @strawberry.type
@@ -87,6 +100,8 @@ class Query:
             if m["kind"] == KIND_COMMAND and device_id is not None and m["deviceId"] == device_id
         ]
         changes = [WatchlistChange.from_message(m) for m in events if m["kind"] == KIND_WATCHLIST]
+        shown = await _visible(info, [str(c.content.id) for c in changes])
+        changes = [c for c in changes if str(c.content.id) in shown]
         return SyncState(
             cursor=str(cursor),
             hlc=str(realtime.clock.tick()),
@@ -104,6 +119,7 @@ class Mutation:
     )
     async def add_to_watchlist(self, info: Info, content_id: strawberry.ID) -> User:
         user_id = require_viewer(info.context)
+        await _require_titles(info, [str(content_id)])
         try:
             await info.context.service.add_to_watchlist(user_id, str(content_id))
         except SyncError as exc:
@@ -159,6 +175,7 @@ class Mutation:
             )
             for o in operations
         ]
+        await _require_titles(info, [o.content_id for o in ops if o.type != "WATCHLIST_REMOVE"])
         try:
             outcome = await info.context.service.sync_operations(user_id, str(device_id), ops)
         except SyncError as exc:
@@ -191,6 +208,7 @@ class Mutation:
             volume=command.volume,
             content_id=str(command.content_id) if command.content_id else None,
         )
+        await _require_titles(info, [spec.content_id] if spec.content_id else [])
         try:
             sent = await info.context.service.send_command(
                 user_id,

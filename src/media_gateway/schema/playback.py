@@ -10,6 +10,7 @@ import strawberry
 
 from media_gateway.schema.common import PageInfo, clamp_first, decode_cursor, encode_cursor
 from media_gateway.storage.types import as_utc
+from media_gateway.subgraphs import references
 from media_gateway.subgraphs.base import require_viewer
 from media_gateway.subgraphs.playback.context import PlaybackContext
 from media_gateway.subgraphs.playback.models import (
@@ -186,7 +187,10 @@ class User:
     async def continue_watching(self, info: Info, first: int | None = 20) -> list[PlaybackProgress]:
         user_id = require_viewer(info.context, str(self.id))
         rows = await info.context.service.continue_watching(user_id, clamp_first(first))
-        return [PlaybackProgress.from_record(r) for r in rows]
+        shown = await references.titles(info.context.database).visible(
+            [r.content_id for r in rows], info.context.viewer
+        )
+        return [PlaybackProgress.from_record(r) for r in rows if r.content_id in shown]
 
     @strawberry.federation.field(
         requires_scopes=READ, description="What the member watched, most recent first."
@@ -197,11 +201,15 @@ class User:
         user_id = require_viewer(info.context, str(self.id))
         offset = decode_cursor(after)
         page = await info.context.service.history(user_id, clamp_first(first), offset)
+        shown = await references.titles(info.context.database).visible(
+            [r.content_id for r in page.items], info.context.viewer
+        )
         edges = [
             WatchHistoryEdge(
                 cursor=encode_cursor(offset + i), node=WatchHistoryEntry.from_record(r)
             )
             for i, r in enumerate(page.items)
+            if r.content_id in shown
         ]
         return WatchHistoryConnection(
             edges=edges,

@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 
 from media_gateway.storage.types import as_utc
+from media_gateway.subgraphs import references
 from media_gateway.subgraphs.base import require_viewer
 from media_gateway.subgraphs.sync.context import SyncContext
 from media_gateway.subgraphs.sync.models import (
@@ -250,6 +251,11 @@ class SyncState:
     watchlist_changes: list[WatchlistChange]
 
 
+async def _visible(info: Info, ids: list[str]) -> set[str]:
+    """The titles the active profile may see (a restricted profile sees no id above it)."""
+    return await references.titles(info.context.database).visible(ids, info.context.viewer)
+
+
 @strawberry.federation.type(keys=["id"], description="A member account (owned by identity).")
 class User:
     id: strawberry.ID
@@ -260,7 +266,8 @@ class User:
     async def watchlist(self, info: Info) -> list[Content]:
         require_viewer(info.context, str(self.id))
         rows = await info.context.loaders.watchlists.load(str(self.id))
-        return [Content(id=strawberry.ID(r.content_id)) for r in rows]
+        shown = await _visible(info, [r.content_id for r in rows])
+        return [Content(id=strawberry.ID(r.content_id)) for r in rows if r.content_id in shown]
 
     @strawberry.federation.field(
         requires_scopes=READ, description="The watchlist with the time each title was added."
@@ -268,7 +275,8 @@ class User:
     async def watchlist_entries(self, info: Info) -> list[WatchlistEntry]:
         require_viewer(info.context, str(self.id))
         rows = await info.context.loaders.watchlists.load(str(self.id))
-        return [WatchlistEntry.from_record(r) for r in rows]
+        shown = await _visible(info, [r.content_id for r in rows])
+        return [WatchlistEntry.from_record(r) for r in rows if r.content_id in shown]
 
     @strawberry.federation.field(
         requires_scopes=READ, description="Devices registered to the account."

@@ -10,6 +10,7 @@ from media_gateway.dataloaders.catalog import CatalogLoaders
 from media_gateway.resolvers.catalog import Query
 from media_gateway.schema.catalog import CONTENT_TYPES
 from media_gateway.schema.common import build_schema as schema_for
+from media_gateway.subgraphs import references
 from media_gateway.subgraphs.base import Runtime, Subgraph, base_context
 from media_gateway.subgraphs.catalog.context import CatalogContext
 from media_gateway.subgraphs.catalog.ingest.ingester import Ingester, IngestSummary
@@ -31,6 +32,7 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     owns_runtime = runtime is None
     runtime = runtime or Runtime.create()
     service = CatalogService(runtime.database, runtime.settings)
+    references.register_local(runtime.database, NAME, service)  # titles others refer to
 
     async def context(headers: Mapping[str, str]) -> CatalogContext:
         return CatalogContext(

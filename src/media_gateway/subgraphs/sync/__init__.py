@@ -11,6 +11,7 @@ from media_gateway.dataloaders.sync import SyncLoaders
 from media_gateway.resolvers.sync import Mutation, Query, Subscription
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.sync import Content, User
+from media_gateway.subgraphs import references
 from media_gateway.subgraphs.base import Runtime, Subgraph, base_context
 from media_gateway.subgraphs.events import PeriodicTask
 from media_gateway.subgraphs.sync.context import SyncContext
@@ -37,6 +38,7 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     runtime = runtime or Runtime.create()
     realtime = realtime_for(runtime.database, runtime.settings)
     service = SyncService(runtime.database, realtime)
+    references.register_local(runtime.database, NAME, service)  # devices others refer to
 
     # now and then: drop expired real-time events (of no use to anyone) and forget applied
     # operation ids older than the replay window
