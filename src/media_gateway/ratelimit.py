@@ -5,18 +5,34 @@
 the oldest counted hit leaves the window. A hit may weigh more than one (``cost``), for
 budgets such as query cost per client per minute. With Redis every check is one atomic Lua
 script, so any number of gateway or subgraph replicas share the same counters; without Redis
-the counts live in this process.
+the counts live in this process, and they do too while Redis cannot be reached (with a
+warning in the log, and Redis tried again every few seconds): a missing Redis weakens
+limits shared between replicas, it never turns every request into an error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
+
+log = logging.getLogger(__name__)
+
+REDIS_RETRY_SECONDS = 5.0
+REDIS_TIMEOUT_SECONDS = 2.0
+
+
+def redis_errors() -> tuple[type[BaseException], ...]:
+    """What an unreachable or failing Redis raises."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,7 @@ class SlidingWindowLimiter:
         self._local: dict[str, deque[tuple[float, int]]] = {}
         self._longest_window = 0.0
         self._lock = asyncio.Lock()
+        self._redis_down_since: float | None = None
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}:{key}"
@@ -94,23 +111,30 @@ class SlidingWindowLimiter:
         cost = max(1, int(cost))
         if limit <= 0 or cost > limit:
             return RateDecision(False, 0, window_seconds, window_seconds)
-        if self.redis_url:
-            return await self._hit_redis(self._key(key), limit, window_seconds, cost)
+        if self._redis_usable():
+            try:
+                return await self._hit_redis(self._key(key), limit, window_seconds, cost)
+            except redis_errors() as exc:
+                self._redis_failed(exc)
         return await self._hit_local(self._key(key), limit, window_seconds, cost)
 
     async def usage(self, key: str, window_seconds: float) -> WindowUsage:
         """What ``key`` spent over the last ``window_seconds``, without counting a hit."""
-        if self.redis_url:
-            return await self._usage_redis(self._key(key), window_seconds)
+        if self._redis_usable():
+            try:
+                return await self._usage_redis(self._key(key), window_seconds)
+            except redis_errors() as exc:
+                self._redis_failed(exc)
         return await self._usage_local(self._key(key), window_seconds)
 
     async def reset(self, key: str) -> None:
         """Forget every hit of ``key``."""
-        if self.redis_url:
-            client = self._client()
-            await client.delete(self._key(key))
-        else:
-            self._local.pop(self._key(key), None)
+        self._local.pop(self._key(key), None)
+        if self._redis_usable():
+            try:
+                await self._client().delete(self._key(key))
+            except redis_errors() as exc:
+                self._redis_failed(exc)
 
     async def aclose(self) -> None:
         if self._redis is not None:
@@ -123,12 +147,39 @@ class SlidingWindowLimiter:
         if self._redis is None:
             import redis.asyncio as redis
 
-            self._redis = redis.Redis.from_url(self.redis_url or "", decode_responses=True)
+            self._redis = redis.Redis.from_url(
+                self.redis_url or "",
+                decode_responses=True,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+            )
             self._script = self._redis.register_script(_SLIDING_WINDOW_LUA)
         return self._redis
 
+    def _redis_usable(self) -> bool:
+        if not self.redis_url:
+            return False
+        if self._redis_down_since is None:
+            return True
+        return time.monotonic() - self._redis_down_since >= REDIS_RETRY_SECONDS
+
+    def _redis_failed(self, exc: BaseException) -> None:
+        if self._redis_down_since is None:
+            log.warning(
+                "Redis is unreachable: rate limits are counted in this process until it "
+                "answers again",
+                extra={"service": "redis", "limiter": self.prefix, "error": type(exc).__name__},
+            )
+        self._redis_down_since = time.monotonic()
+
     async def _hit_redis(self, key: str, limit: int, window: float, cost: int) -> RateDecision:
         self._client()
+        if self._redis_down_since is not None:
+            await self._redis.ping()
+            log.info(
+                "Redis answers again: rate limits are shared again", extra={"service": "redis"}
+            )
+            self._redis_down_since = None
         window_ms = max(1, math.ceil(window * 1000))
         now_ms = int(time.time() * 1000)
         member = f"{now_ms}-{uuid.uuid4().hex[:12]}-{cost}"

@@ -58,6 +58,9 @@ def build_gateway_app(platform: Platform, supergraph_sdl: str, *, graphiql: bool
 async def serve(settings: Settings, host: str, port: int, supergraph_sdl: str) -> None:
     import uvicorn
 
+    from media_gateway.optional_services import report_missing_services
+
+    await report_missing_services(settings, "serve")
     platform = Platform.create()
     await platform.startup()
     try:

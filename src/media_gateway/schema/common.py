@@ -11,7 +11,7 @@ from typing import Any, Literal, NoReturn
 import strawberry
 from graphql import GraphQLError
 from graphql.type.definition import GraphQLResolveInfoHelpers
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 FEDERATION_VERSION: Literal["2.5"] = "2.5"
@@ -130,6 +130,33 @@ def _weakly(method: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+class HideInternalErrors(MaskErrors):
+    """An error a client cannot act on (an unreachable backend, a bug) reaches it as
+    INTERNAL_SERVER_ERROR without its text, which may name internal hosts; the log keeps
+    the detail. Refusals raised on purpose (``ClientError`` and other GraphQL errors) and
+    validation errors pass unchanged."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_is_internal, error_message="Internal server error.")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        return GraphQLError(
+            message=self.error_message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR"},
+        )
+
+
+def _is_internal(error: GraphQLError) -> bool:
+    original = error.original_error  # raised while resolving a field, and not on purpose
+    return (
+        error.path is not None and original is not None and not isinstance(original, GraphQLError)
+    )
+
+
 def build_schema(**kwargs: Any) -> SubgraphSchema:
     """A subgraph's schema. Parsing and validating each request's document again was most
     of a subgraph's CPU time under load (measured with py-spy on bench/subscriptions.py);
@@ -137,6 +164,7 @@ def build_schema(**kwargs: Any) -> SubgraphSchema:
     extensions = [
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        HideInternalErrors,
     ]
     return SubgraphSchema(
         federation_version=FEDERATION_VERSION,

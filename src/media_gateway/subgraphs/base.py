@@ -20,6 +20,7 @@ from media_gateway.auth import Claims, identify_caller, with_api_keys
 from media_gateway.forwarding import TrustedProxies
 from media_gateway.heap import freeze_startup_heap
 from media_gateway.logging import RequestIdMiddleware, current_request_id
+from media_gateway.optional_services import missing_services, report_missing_services
 from media_gateway.revocation import close as close_revoked_sessions
 from media_gateway.revocation import revoked_sessions
 from media_gateway.schema.common import forbidden, unauthenticated
@@ -178,6 +179,8 @@ class Subgraph:
     async def startup(self) -> None:
         if self._started:
             return
+        if self.owns_runtime:  # a service of its own: say which optional service is missing
+            await report_missing_services(self.runtime.settings, self.name)
         if self.runtime.settings.auto_migrate:
             await self.runtime.database.migrate()
         for hook in self.on_startup:
@@ -206,7 +209,11 @@ class Subgraph:
 
         async def ready(_: Request) -> Response:
             if await database.ping():
-                return JSONResponse({"status": "ready", "subgraph": name})
+                body: dict[str, Any] = {"status": "ready", "subgraph": name}
+                degraded = await missing_services(self.runtime.settings)
+                if degraded:  # still serving, on fallbacks: say which service is missing
+                    body["degraded"] = {service: "unreachable" for service in degraded}
+                return JSONResponse(body)
             return JSONResponse(
                 {"status": "unavailable", "subgraph": name, "reason": "database unreachable"},
                 status_code=503,

@@ -3,12 +3,17 @@ when ``REDIS_URL`` is set, the ``identity_short_codes`` table otherwise.
 
 Keys are digests of the codes, never the codes themselves. Values are small JSON objects.
 ``take`` and ``put_once`` are atomic on both backends, so a code is redeemed at most once.
+While Redis cannot be reached the table serves instead (with a warning in the log; Redis is
+tried again every few seconds), so an outage costs the codes issued before it, never every
+sign-in.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -16,9 +21,12 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from media_gateway.ratelimit import REDIS_RETRY_SECONDS, REDIS_TIMEOUT_SECONDS, redis_errors
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import as_utc, utcnow
 from media_gateway.subgraphs.identity.models import ShortCodeRecord
+
+log = logging.getLogger(__name__)
 
 
 def code_key(kind: str, code: str) -> str:
@@ -32,16 +40,35 @@ class CodeStore:
         self.redis_url = redis_url
         self.prefix = prefix
         self._redis: Any = None
+        self._redis_down_since: float | None = None
 
     @property
     def uses_redis(self) -> bool:
-        return self.redis_url is not None
+        """Redis is configured and not known to be down (it is tried again after a pause)."""
+        if self.redis_url is None:
+            return False
+        down = self._redis_down_since
+        return down is None or time.monotonic() - down >= REDIS_RETRY_SECONDS
+
+    def _redis_failed(self, exc: BaseException) -> None:
+        if self._redis_down_since is None:
+            log.warning(
+                "Redis is unreachable: short-lived codes are kept in the database until it "
+                "answers again",
+                extra={"service": "redis", "error": type(exc).__name__},
+            )
+        self._redis_down_since = time.monotonic()
 
     def _client(self) -> Any:
         if self._redis is None:
             import redis.asyncio as redis
 
-            self._redis = redis.Redis.from_url(self.redis_url or "", decode_responses=True)
+            self._redis = redis.Redis.from_url(
+                self.redis_url or "",
+                decode_responses=True,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+            )
         return self._redis
 
     def _rkey(self, key: str) -> str:
@@ -56,8 +83,11 @@ class CodeStore:
         """Store (or replace) a value that disappears after ``ttl_seconds``."""
         text = json.dumps(value)
         if self.uses_redis:
-            await self._client().set(self._rkey(key), text, px=max(1, int(ttl_seconds * 1000)))
-            return
+            try:
+                await self._client().set(self._rkey(key), text, px=max(1, int(ttl_seconds * 1000)))
+                return
+            except redis_errors() as exc:
+                self._redis_failed(exc)
         expires = utcnow() + timedelta(seconds=ttl_seconds)
         async with self.database.transaction() as session:
             record = await session.get(ShortCodeRecord, key)
@@ -72,10 +102,13 @@ class CodeStore:
         """Store a value unless the key already holds one; ``False`` when it did."""
         text = json.dumps(value)
         if self.uses_redis:
-            done = await self._client().set(
-                self._rkey(key), text, px=max(1, int(ttl_seconds * 1000)), nx=True
-            )
-            return bool(done)
+            try:
+                done = await self._client().set(
+                    self._rkey(key), text, px=max(1, int(ttl_seconds * 1000)), nx=True
+                )
+                return bool(done)
+            except redis_errors() as exc:
+                self._redis_failed(exc)
         now = utcnow()
         try:
             async with self.database.transaction() as session:
@@ -95,8 +128,15 @@ class CodeStore:
 
     async def get(self, key: str) -> dict[str, Any] | None:
         if self.uses_redis:
-            text = await self._client().get(self._rkey(key))
-            return json.loads(text) if text else None
+            try:
+                text = await self._client().get(self._rkey(key))
+                if text:
+                    found: dict[str, Any] = json.loads(text)
+                    return found
+                if self._redis_down_since is None:
+                    return None
+            except redis_errors() as exc:
+                self._redis_failed(exc)
         async with self.database.session() as session:
             record = await session.get(ShortCodeRecord, key)
         if record is None or as_utc(record.expires_at) <= utcnow():
@@ -107,8 +147,15 @@ class CodeStore:
     async def take(self, key: str) -> dict[str, Any] | None:
         """Remove and return a value, atomically: of concurrent callers, one gets it."""
         if self.uses_redis:
-            text = await self._client().getdel(self._rkey(key))
-            return json.loads(text) if text else None
+            try:
+                text = await self._client().getdel(self._rkey(key))
+                if text:
+                    taken: dict[str, Any] = json.loads(text)
+                    return taken
+                if self._redis_down_since is None:
+                    return None
+            except redis_errors() as exc:
+                self._redis_failed(exc)
         async with self.database.transaction() as session:
             result = await session.exec(select(ShortCodeRecord).where(ShortCodeRecord.key == key))
             record = result.first()
@@ -127,8 +174,10 @@ class CodeStore:
 
     async def delete(self, key: str) -> None:
         if self.uses_redis:
-            await self._client().delete(self._rkey(key))
-            return
+            try:
+                await self._client().delete(self._rkey(key))
+            except redis_errors() as exc:
+                self._redis_failed(exc)
         async with self.database.transaction() as session:
             await session.exec(delete(ShortCodeRecord).where(col(ShortCodeRecord.key) == key))
 
