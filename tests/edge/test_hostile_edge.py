@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -52,20 +51,29 @@ async def test_a_document_too_costly_to_validate_gets_a_precise_code(
 
 
 # ----------------------------------------------------------------------------- deadlines
+class HungSubgraph:
+    """A subgraph that reads requests and never answers (like a paused process)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.connections: list[asyncio.StreamWriter] = []
+
+    async def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections.append(writer)
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while await reader.readuntil(b"\r\n\r\n"):  # one request's headers
+                self.requests += 1
+
+
 @contextlib.asynccontextmanager
-async def hung_subgraph() -> AsyncIterator[str]:
-    """A subgraph that accepts connections and never answers (like a paused process)."""
-    connections: list[asyncio.StreamWriter] = []
-
-    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connections.append(writer)
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+async def hung_subgraph() -> AsyncIterator[tuple[str, HungSubgraph]]:
+    hung = HungSubgraph()
+    server = await asyncio.start_server(hung.accept, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}/graphql"
+        yield f"http://127.0.0.1:{port}/graphql", hung
     finally:
-        for writer in connections:
+        for writer in hung.connections:
             writer.close()
         server.close()
 
@@ -73,9 +81,9 @@ async def hung_subgraph() -> AsyncIterator[str]:
 async def test_a_hung_subgraph_costs_a_request_at_most_its_deadline(
     make_gateway: GatewayFactory,
 ) -> None:
-    async with hung_subgraph() as url:
+    async with hung_subgraph() as (url, hung):
         clients = shop_clients()
-        hung = HttpSubgraphClient(url, timeout=30)
+        client = HttpSubgraphClient(url, timeout=30)
         gw = await make_gateway(
             EdgeConfig(
                 request_timeout=0.3,
@@ -84,26 +92,24 @@ async def test_a_hung_subgraph_costs_a_request_at_most_its_deadline(
                 breaker_failure_threshold=3,
                 breaker_reset_seconds=60,
             ),
-            {**clients, "reviews": hung},
+            {**clients, "reviews": client},
         )
-        started = time.perf_counter()
         body = (await gw.query("{ latestReview { stars } products(first: 1) { name } }")).json()
-        elapsed = time.perf_counter() - started
-        assert elapsed < 1.5, elapsed  # not three attempts of 10 s each
         assert body["data"] == {"latestReview": None, "products": [{"name": "Product 1"}]}
         error = body["errors"][0]
         assert error["extensions"]["code"] == "SUBGRAPH_TIMEOUT"
         assert error["extensions"]["serviceName"] == "reviews"
-        assert "reviews" in error["message"] and "deadline" in error["message"]
+        # cut at the request's deadline, not the subgraph's 10 s, and not retried after it
+        assert "reviews" in error["message"] and "request's deadline" in error["message"]
+        assert hung.requests == 1
         # each timed-out request counts at once: the breaker opens after three of them
         for _ in range(2):
             await gw.query("{ latestReview { stars } }")
         assert gw.edge.breakers["reviews"].state == "open"
-        started = time.perf_counter()
         body = (await gw.query("{ latestReview { stars } }")).json()
-        assert time.perf_counter() - started < 0.2
         assert codes(body) == ["SUBGRAPH_CIRCUIT_OPEN"]
-        await hung.aclose()
+        assert hung.requests == 3  # the open breaker did not ask the subgraph
+        await client.aclose()
 
 
 # ------------------------------------------------------------------------------- batches

@@ -4,7 +4,6 @@ code, cheaply, while the process keeps answering everyone else; nothing answers 
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import httpx
@@ -63,10 +62,8 @@ async def test_health_answers_while_explosive_documents_arrive(gateway: Gateway)
     health = gateway.http_url.replace("/graphql", "/health")
     async with httpx.AsyncClient(timeout=5) as http:
         for _ in range(20):
-            started = time.perf_counter()
-            r = await http.get(health)
+            r = await http.get(health)  # a stalled process would time out here
             assert r.status_code == 200 and r.json() == {"status": "pass"}
-            assert time.perf_counter() - started < 5
             await asyncio.sleep(0.01)
     stop.set()
     assert await attacker > 0
