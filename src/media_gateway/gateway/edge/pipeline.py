@@ -245,35 +245,14 @@ class Edge:
     ) -> GraphQLResponse:
         """Run one request through the edge (`admitted`: `admit` has already passed it;
         `batch`: the batched request it is part of), under the request deadline."""
-        with deadline.within(self.config.request_timeout):
-            return await self._observed(
-                router,
-                params,
-                request,
-                forwarded,
-                expose_plan=expose_plan,
-                allowed_operations=allowed_operations,
-                admitted=admitted,
-                batch=batch,
-            )
-
-    async def _observed(
-        self,
-        router: Router,
-        params: Mapping[str, Any],
-        request: RequestInfo,
-        forwarded: Mapping[str, str],
-        *,
-        expose_plan: bool,
-        allowed_operations: frozenset[str] | None,
-        admitted: Admission | None,
-        batch: Batch | None,
-    ) -> GraphQLResponse:
         started = time.perf_counter()
         name = params.get("operationName")
         op_name = name if isinstance(name, str) else None
         info: dict[str, Any] = {}
-        with self.telemetry.request_span(request.headers) as span:
+        with (
+            deadline.within(self.config.request_timeout),
+            self.telemetry.request_span(request.headers) as span,
+        ):
             result = await self._handle(
                 router,
                 params,
