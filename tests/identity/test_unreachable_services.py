@@ -86,7 +86,8 @@ async def test_sign_in_works_and_limits_fall_back_to_the_process(
 
 async def test_short_lived_codes_fall_back_to_the_database(gateway_redis_down: Client) -> None:
     body = await gateway_redis_down(
-        'mutation { startDeviceAuthorization(clientId: "media-gateway-tv") { userCode deviceCode } }'
+        "mutation($c: String!) { startDeviceAuthorization(clientId: $c) { deviceCode } }",
+        {"c": "media-gateway-tv"},
     )
     _assert_nothing_internal(body)
     assert "errors" not in body, body
