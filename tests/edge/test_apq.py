@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 
 from media_gateway.gateway.edge import EdgeConfig
 
@@ -54,3 +55,20 @@ async def test_apq_disabled(make_gateway: GatewayFactory) -> None:
     gw = await make_gateway(EdgeConfig(apq=False))
     r = await gw.post({"extensions": PQ})
     assert r.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_SUPPORTED"
+
+
+async def test_an_unreachable_redis_keeps_apq_working_in_process(
+    make_gateway: GatewayFactory,
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    gw = await make_gateway(EdgeConfig(redis_url=f"redis://127.0.0.1:{closed}/0"))
+    miss = await gw.post({"extensions": PQ})
+    assert miss.status_code == 200
+    assert miss.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    register = await gw.post({"query": QUERY, "extensions": PQ})
+    assert register.json() == {"data": NAMES}
+    hit = await gw.post({"extensions": PQ})
+    assert hit.json() == {"data": NAMES}
+    assert str(closed) not in hit.text + miss.text
