@@ -276,7 +276,7 @@ async def test_only_the_owner_takes_a_lease(sync: SyncService) -> None:
     user_id, tv = await new_device(sync)
     with pytest.raises(SyncError) as refused:
         await sync.device_connected("someone-else", tv)
-    assert refused.value.code == "FORBIDDEN"
+    assert refused.value.code == "NOT_FOUND"
     assert await leases(sync, tv) == []
     assert not await is_online(sync, user_id, tv)
 

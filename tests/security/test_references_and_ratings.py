@@ -61,7 +61,7 @@ async def test_unknown_titles_are_not_found_and_nothing_is_written(
     assert body["data"]["me"]["watchlist"][0]["title"]
 
 
-async def test_playback_on_another_members_device_is_refused(
+async def test_playback_on_an_unknown_or_another_members_device_is_not_found(
     gateway: Client, member: dict[str, Any]
 ) -> None:
     email = f"other-{uuid.uuid4().hex[:8]}@example.com"
@@ -74,18 +74,35 @@ async def test_playback_on_another_members_device_is_refused(
     other = (await login(gateway, email, PASSWORD))["accessToken"]
     theirs = await _device(gateway, other)
     title = await _rated(gateway, "Toy Story", "G")
-    body = await gateway(PLAY, {"c": title, "d": theirs}, token=member["token"])
-    assert error_codes(body) == ["FORBIDDEN"], body
-    body = await gateway(
+    cursor = "{ syncState { cursor } }"  # moves with every event the account records
+    before = await gateway(cursor, token=member["token"])
+    # one answer for another member's device and for an id that does not exist: nobody
+    # learns which device ids exist
+    foreign = await gateway(PLAY, {"c": title, "d": theirs}, token=member["token"])
+    assert error_codes(foreign) == ["NOT_FOUND"], foreign
+    unknown = await gateway(
         PLAY, {"c": title, "d": "device-that-does-not-exist"}, token=member["token"]
     )
-    assert error_codes(body) == ["FORBIDDEN"], body
-    watching = await gateway(
-        "{ me { continueWatching { content { id } } } }", token=member["token"]
-    )
-    assert watching["data"]["me"]["continueWatching"] == []
+    assert error_codes(unknown) == ["NOT_FOUND"], unknown
+    assert foreign["errors"][0]["message"] == unknown["errors"][0]["message"]
+    # and nothing was written: no session, no progress, no event
+    assert await gateway(cursor, token=member["token"]) == before
+    for token in (member["token"], other):
+        watching = await gateway(
+            "{ me { continueWatching { content { id } } watchHistory { totalCount } } }",
+            token=token,
+        )
+        assert "errors" not in watching, watching
+        assert watching["data"]["me"]["continueWatching"] == []
+        assert watching["data"]["me"]["watchHistory"]["totalCount"] == 0
+    # a remote command to another member's device gets the same answer
+    send = """mutation($d: ID!) {
+      sendRemoteCommand(targetDeviceId: $d, command: {type: PAUSE}) { id } }"""
+    refused = await gateway(send, {"d": theirs}, token=member["token"])
+    assert error_codes(refused) == ["NOT_FOUND"], refused
     mine = await _device(gateway, member["token"])
     assert "errors" not in await gateway(PLAY, {"c": title, "d": mine}, token=member["token"])
+    assert await gateway(cursor, token=member["token"]) != before
 
 
 async def test_a_kids_profile_cannot_add_play_or_see_titles_above_its_rating(

@@ -112,7 +112,7 @@ POLICY: dict[str, tuple[str | None, str, str, str, str, str]] = {
 LAST = {"Mutation.logoutEverywhere"}
 # arguments chosen rather than made up, where a made-up one would be refused with a code the
 # outcome could be mistaken for (a wrong password is UNAUTHENTICATED, a device that is not the
-# account's FORBIDDEN); "$device" and "$content" stand for one of the account's devices and a
+# account's NOT_FOUND); "$device" and "$content" stand for one of the account's devices and a
 # title every profile may see
 ARGUMENTS: dict[str, dict[str, Any]] = {
     "Mutation.changePassword": {"currentPassword": PASSWORD, "newPassword": ""},

@@ -4,7 +4,8 @@ A watchlist entry, a playback session or a recommendation outcome names a title 
 catalog; a playback session names a device owned by sync. Before anything is written the
 title must exist (and be allowed for the active profile's rating) and the device must be one
 of the caller's: an unknown title is NOT_FOUND, a title above the profile's rating FORBIDDEN,
-a device that is not the caller's FORBIDDEN (one answer whether it exists or not).
+a device that is not the caller's NOT_FOUND (one answer whether it does not exist or is
+another member's, so that nobody learns which ids exist).
 
 In the embedded mode the owning service runs in this process and is asked directly; run
 alone, a subgraph asks the catalog service over HTTP (``SUBGRAPH_URL_CATALOG``, by default
@@ -152,7 +153,7 @@ class DeviceReferences:
         else:
             owned = await self._fetch(user_id, headers)
         if device_id not in owned:
-            raise forbidden("This is not one of your devices.")
+            raise not_found("No such device.")
 
     async def _fetch(self, user_id: str, headers: Mapping[str, str]) -> set[str]:
         forwarded = {

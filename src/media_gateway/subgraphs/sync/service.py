@@ -102,8 +102,9 @@ class _DevicePresence(NamedTuple):
 
 
 def _not_your_device() -> SyncError:
-    """The one answer for a device that does not exist or is someone else's."""
-    return SyncError("This is not one of your devices.", "FORBIDDEN")
+    """The one answer for a device that does not exist or is someone else's: NOT_FOUND, so
+    that nobody learns whether another member's device id exists."""
+    return SyncError("No such device.", "NOT_FOUND")
 
 
 def _hlc_wall(hlc: str) -> datetime:
@@ -528,7 +529,7 @@ class SyncService:
 
     # ------------------------------------------------------------ devices
     async def owned_device(self, user_id: str, device_id: str) -> DeviceRecord:
-        """The caller's device; FORBIDDEN for any other (existing or not)."""
+        """The caller's device; NOT_FOUND for any other (existing or not)."""
         async with self.database.session() as session:
             device = await session.get(DeviceRecord, device_id)
         if device is None or device.user_id != user_id:
@@ -546,7 +547,7 @@ class SyncService:
     async def device_connected(self, user_id: str, device_id: str) -> str:
         """A remote-command subscription of the device opened: take a lease (the device is
         online from now on, its presence event recorded if it was not) and return the
-        connection's id, for ``device_disconnected``. FORBIDDEN unless it is the user's."""
+        connection's id, for ``device_disconnected``. NOT_FOUND unless it is the user's."""
         connection_id = new_id()
         pending = await self._take_lease(user_id, device_id, connection_id, renewal=False)
         self._held[connection_id] = (user_id, device_id)
