@@ -1,4 +1,4 @@
-"""Playback loaders: the viewer's progress per title."""
+"""Playback loaders: the viewer's progress per title (the active profile's)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from aiodataloader import DataLoader
 
+from media_gateway.auth import Claims
 from media_gateway.dataloaders import keyed_loader
+from media_gateway.profiles import profile_of
 from media_gateway.subgraphs.playback.models import ProgressRecord
 from media_gateway.subgraphs.playback.service import PlaybackService
 
@@ -16,10 +18,12 @@ class PlaybackLoaders:
     viewer_progress: DataLoader[str, ProgressRecord | None]
 
     @classmethod
-    def create(cls, service: PlaybackService, viewer_id: str | None) -> PlaybackLoaders:
+    def create(cls, service: PlaybackService, viewer: Claims | None) -> PlaybackLoaders:
+        profile_id = profile_of(viewer)
+
         async def fetch(content_ids: list[str]) -> list[ProgressRecord]:
-            if viewer_id is None:
+            if viewer is None:
                 return []
-            return await service.progress_for(viewer_id, content_ids)
+            return await service.progress_for(viewer.subject, content_ids, profile_id=profile_id)
 
         return cls(viewer_progress=keyed_loader(fetch, lambda r: r.content_id))

@@ -1,5 +1,5 @@
 """Recommendation loaders: similar titles for many titles at once (one model lookup), and
-members' watch histories (one query per batch, each member read once per request)."""
+viewing profiles' watch histories (one query per batch, each read once per request)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from media_gateway.subgraphs.recommendations.serving import Scored
 @dataclass
 class RecommendationLoaders:
     similar: DataLoader[tuple[str, int], list[Scored]]
-    history: DataLoader[str, list[str]]
+    history: DataLoader[tuple[str, str], list[str]]  # by (account, profile)
 
     @classmethod
     def create(cls, service: RecommendationService) -> RecommendationLoaders:
         async def batch(keys: list[tuple[str, int]]) -> list[list[Scored]]:
             return await service.similar(keys)  # one freshness check for the whole batch
 
-        async def histories(user_ids: list[str]) -> list[list[str]]:
-            return await service.histories(user_ids)
+        async def histories(owners: list[tuple[str, str]]) -> list[list[str]]:
+            return await service.histories(owners)
 
         return cls(similar=DataLoader(batch), history=DataLoader(histories))

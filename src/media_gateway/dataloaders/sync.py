@@ -1,4 +1,4 @@
-"""Sync loaders: watchlists and devices per user."""
+"""Sync loaders: watchlists per (account, profile) pair and devices per account."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from media_gateway.subgraphs.sync.service import SyncService
 
 @dataclass
 class SyncLoaders:
-    watchlists: DataLoader[str, list[WatchlistEntryRecord]]
+    watchlists: DataLoader[tuple[str, str], list[WatchlistEntryRecord]]
     devices: DataLoader[str, list[DeviceRecord]]
 
     @classmethod
     def create(cls, service: SyncService) -> SyncLoaders:
         return cls(
-            watchlists=grouped_loader(service.watchlists, lambda r: r.user_id),
+            watchlists=grouped_loader(service.watchlists, lambda r: (r.user_id, r.profile_id)),
             devices=grouped_loader(service.devices, lambda r: r.user_id),
         )

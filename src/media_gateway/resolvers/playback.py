@@ -1,12 +1,17 @@
-"""Playback queries, mutations and subscriptions: GraphQL to ``PlaybackService`` calls."""
+"""Playback queries, mutations and subscriptions: GraphQL to ``PlaybackService`` calls.
+
+Sessions, progress and history are the active profile's.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import strawberry
 from strawberry.federation.schema_directives import RequiresScopes
 
+from media_gateway.profiles import event_profile, profile_of
 from media_gateway.schema.common import ClientError, bad_input
 from media_gateway.schema.playback import (
     Info,
@@ -28,7 +33,7 @@ WRITE = [["playback:write"]]
 @strawberry.type
 class Query:
     @strawberry.federation.field(
-        requires_scopes=READ, description="One of the viewer's playback sessions."
+        requires_scopes=READ, description="One of the active profile's playback sessions."
     )
     async def playback_session(self, info: Info, id: strawberry.ID) -> PlaybackSession | None:
         from media_gateway.subgraphs.playback.models import PlaybackSessionRecord
@@ -36,7 +41,10 @@ class Query:
         user_id = require_viewer(info.context)
         async with info.context.database.session() as session:
             record = await session.get(PlaybackSessionRecord, str(id))
-        if record is None or record.user_id != user_id:
+        if record is None or (record.user_id, record.profile_id) != (
+            user_id,
+            profile_of(info.context.viewer),
+        ):
             return None
         return PlaybackSession.from_record(record)
 
@@ -60,7 +68,11 @@ class Mutation:
         await references.devices(database).require(user_id, str(device_id), info.context.headers)
         try:
             record = await info.context.service.start(
-                user_id, str(content_id), str(device_id), duration_seconds
+                user_id,
+                str(content_id),
+                str(device_id),
+                duration_seconds,
+                profile_id=profile_of(info.context.viewer),
             )
         except PlaybackError as exc:
             raise ClientError(str(exc), exc.code) from None
@@ -97,8 +109,9 @@ class Mutation:
 class Subscription:
     @strawberry.subscription(
         directives=[RequiresScopes(scopes=READ)],
-        description="Progress reported by the viewer's devices other than `deviceId` (all of "
-        "them without it); with `since`, first what was missed (within a day).",
+        description="Progress of the active profile reported by the account's devices other "
+        "than `deviceId` (all of them without it); with `since`, first what was missed "
+        "(within a day).",
     )
     async def playback_progress(
         self, info: Info, device_id: strawberry.ID | None = None, since: str | None = None
@@ -112,7 +125,12 @@ class Subscription:
         if realtime is None:
             return
         own = str(device_id) if device_id is not None else None
-        async for message in realtime.stream(
-            user_id, (KIND_PROGRESS,), after, lambda m: own is None or m.get("deviceId") != own
-        ):
+        profile = profile_of(info.context.viewer)
+
+        def mine(message: dict[str, Any]) -> bool:
+            return event_profile(message) == profile and (
+                own is None or message.get("deviceId") != own
+            )
+
+        async for message in realtime.stream(user_id, (KIND_PROGRESS,), after, mine):
             yield PlaybackProgressEvent.from_message(message)

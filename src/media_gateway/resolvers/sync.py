@@ -1,4 +1,8 @@
-"""Sync queries, mutations and subscriptions: translate GraphQL to ``SyncService`` calls."""
+"""Sync queries, mutations and subscriptions: translate GraphQL to ``SyncService`` calls.
+
+The watchlist and replicated progress are the active profile's; devices and remote commands
+the account's.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 from strawberry.federation.schema_directives import RequiresScopes
 
+from media_gateway.profiles import event_profile, profile_of
 from media_gateway.schema.common import ClientError, bad_input
 from media_gateway.schema.sync import (
     Device,
@@ -57,14 +62,18 @@ async def _visible(info: Info, ids: list[str]) -> set[str]:
     return await references.titles(info.context.database).visible(ids, info.context.viewer)
 
 
+def _profile(info: Info) -> str:
+    return profile_of(info.context.viewer)
+
+
 async def _watchlist(info: Info, user_id: str) -> list[WatchlistEntry]:
-    rows = await info.context.service.watchlists([user_id])
+    rows = await info.context.service.watchlists([(user_id, _profile(info))])
     shown = await _visible(info, [r.content_id for r in rows])
     return [WatchlistEntry.from_record(r) for r in rows if r.content_id in shown]
 
 
 async def _progress(info: Info, user_id: str) -> list[SyncedProgress]:
-    rows = await info.context.service.progress_registers(user_id)
+    rows = await info.context.service.progress_registers(user_id, profile_id=_profile(info))
     shown = await _visible(info, [r.content_id for r in rows])
     return [SyncedProgress.from_record(r) for r in rows if r.content_id in shown]
 
@@ -94,12 +103,17 @@ class Query:
                 raise _client_error(exc) from None
         cursor = await realtime.latest_cursor(user_id)
         events = await realtime.replay(user_id, (KIND_COMMAND, KIND_WATCHLIST), after)
+        profile = _profile(info)
         commands = [
             RemoteCommand.from_message(m)
             for m in events
             if m["kind"] == KIND_COMMAND and device_id is not None and m["deviceId"] == device_id
         ]
-        changes = [WatchlistChange.from_message(m) for m in events if m["kind"] == KIND_WATCHLIST]
+        changes = [
+            WatchlistChange.from_message(m)
+            for m in events
+            if m["kind"] == KIND_WATCHLIST and event_profile(m) == profile
+        ]
         shown = await _visible(info, [str(c.content.id) for c in changes])
         changes = [c for c in changes if str(c.content.id) in shown]
         return SyncState(
@@ -115,24 +129,29 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.federation.mutation(
-        requires_scopes=WRITE, description="Save a title to the viewer's watchlist (idempotent)."
+        requires_scopes=WRITE,
+        description="Save a title to the active profile's watchlist (idempotent).",
     )
     async def add_to_watchlist(self, info: Info, content_id: strawberry.ID) -> User:
         user_id = require_viewer(info.context)
         await _require_titles(info, [str(content_id)])
         try:
-            await info.context.service.add_to_watchlist(user_id, str(content_id))
+            await info.context.service.add_to_watchlist(
+                user_id, str(content_id), profile_id=_profile(info)
+            )
         except SyncError as exc:
             raise _client_error(exc) from None
         return User(id=strawberry.ID(user_id))
 
     @strawberry.federation.mutation(
         requires_scopes=WRITE,
-        description="Remove a title from the viewer's watchlist (idempotent).",
+        description="Remove a title from the active profile's watchlist (idempotent).",
     )
     async def remove_from_watchlist(self, info: Info, content_id: strawberry.ID) -> User:
         user_id = require_viewer(info.context)
-        await info.context.service.remove_from_watchlist(user_id, str(content_id))
+        await info.context.service.remove_from_watchlist(
+            user_id, str(content_id), profile_id=_profile(info)
+        )
         return User(id=strawberry.ID(user_id))
 
     @strawberry.federation.mutation(
@@ -177,7 +196,9 @@ class Mutation:
         ]
         await _require_titles(info, [o.content_id for o in ops if o.type != "WATCHLIST_REMOVE"])
         try:
-            outcome = await info.context.service.sync_operations(user_id, str(device_id), ops)
+            outcome = await info.context.service.sync_operations(
+                user_id, str(device_id), ops, profile_id=_profile(info)
+            )
         except SyncError as exc:
             raise _client_error(exc) from None
         return SyncResult(
@@ -256,15 +277,15 @@ class Subscription:
 
     @strawberry.subscription(
         directives=[RequiresScopes(scopes=READ)],
-        description="Titles added to or removed from the watchlist.",
+        description="Titles added to or removed from the active profile's watchlist.",
     )
     async def watchlist_changed(
         self, info: Info, since: str | None = None
     ) -> AsyncGenerator[WatchlistChange, None]:
         user_id = require_scopes(info.context, READ)
-        after = _cursor(since)
+        after, profile = _cursor(since), _profile(info)
         async for message in info.context.service.realtime.stream(
-            user_id, (KIND_WATCHLIST,), after
+            user_id, (KIND_WATCHLIST,), after, lambda m: event_profile(m) == profile
         ):
             yield WatchlistChange.from_message(message)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 
+from media_gateway.profiles import profile_of
 from media_gateway.schema.common import PageInfo, clamp_first, decode_cursor, encode_cursor
 from media_gateway.storage.types import as_utc
 from media_gateway.subgraphs import references
@@ -21,7 +22,8 @@ from media_gateway.subgraphs.playback.models import (
 from media_gateway.subgraphs.playback.service import resume_point
 
 Info = strawberry.Info[PlaybackContext, None]
-READ = [["playback:read"]]  # the viewer's progress and history (``@requiresScopes``)
+# the active profile's progress and history (``@requiresScopes``)
+READ = [["playback:read"]]
 
 
 @strawberry.enum
@@ -182,25 +184,30 @@ class User:
     id: strawberry.ID
 
     @strawberry.federation.field(
-        requires_scopes=READ, description="Titles started and not finished, most recent first."
+        requires_scopes=READ,
+        description="Titles the active profile started and did not finish, most recent first.",
     )
     async def continue_watching(self, info: Info, first: int | None = 20) -> list[PlaybackProgress]:
         user_id = require_viewer(info.context, str(self.id))
-        rows = await info.context.service.continue_watching(user_id, clamp_first(first))
+        rows = await info.context.service.continue_watching(
+            user_id, clamp_first(first), profile_id=profile_of(info.context.viewer)
+        )
         shown = await references.titles(info.context.database).visible(
             [r.content_id for r in rows], info.context.viewer
         )
         return [PlaybackProgress.from_record(r) for r in rows if r.content_id in shown]
 
     @strawberry.federation.field(
-        requires_scopes=READ, description="What the member watched, most recent first."
+        requires_scopes=READ, description="What the active profile watched, most recent first."
     )
     async def watch_history(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> WatchHistoryConnection:
         user_id = require_viewer(info.context, str(self.id))
         offset = decode_cursor(after)
-        page = await info.context.service.history(user_id, clamp_first(first), offset)
+        page = await info.context.service.history(
+            user_id, clamp_first(first), offset, profile_id=profile_of(info.context.viewer)
+        )
         shown = await references.titles(info.context.database).visible(
             [r.content_id for r in page.items], info.context.viewer
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 
+from media_gateway.profiles import profile_of
 from media_gateway.schema.common import clamp_first
 from media_gateway.subgraphs.base import require_viewer
 from media_gateway.subgraphs.recommendations.context import RecommendationsContext
@@ -167,7 +168,8 @@ class User:
     id: strawberry.ID
 
     @strawberry.federation.field(
-        requires_scopes=READ, description="Titles picked for this member, best first."
+        requires_scopes=READ,
+        description="Titles picked for the active profile (from its own history), best first.",
     )
     async def recommendations(
         self,
@@ -176,12 +178,14 @@ class User:
         context: RecommendationContext | None = None,
     ) -> list[Recommendation]:
         user_id = require_viewer(info.context, str(self.id))
+        profile_id = profile_of(info.context.viewer)
         served = await info.context.service.recommend(
             user_id,
             clamp_first(first),
             audience(info, context.region if context else None),
             _situation(context),
-            history=await info.context.loaders.history.load(user_id),
+            history=await info.context.loaders.history.load((user_id, profile_id)),
+            profile_id=profile_id,
         )
         return [
             Recommendation.from_scored(s, served.experiment_id, served.variant)
@@ -189,7 +193,8 @@ class User:
         ]
 
     @strawberry.federation.field(
-        requires_scopes=READ, description="Home-screen rows, each with a reason to show."
+        requires_scopes=READ,
+        description="The active profile's home-screen rows, each with a reason to show.",
     )
     async def rows(
         self,
@@ -198,12 +203,14 @@ class User:
         context: RecommendationContext | None = None,
     ) -> list[RecommendationRow]:
         user_id = require_viewer(info.context, str(self.id))
+        profile_id = profile_of(info.context.viewer)
         rows = await info.context.service.rows(
             user_id,
             audience(info, context.region if context else None),
             clamp_first(items_per_row, 10, 50),
             _situation(context),
-            history=await info.context.loaders.history.load(user_id),
+            history=await info.context.loaders.history.load((user_id, profile_id)),
+            profile_id=profile_id,
         )
         return [
             RecommendationRow(

@@ -9,6 +9,7 @@ from typing import Any
 
 import strawberry
 
+from media_gateway.profiles import profile_of
 from media_gateway.storage.types import as_utc
 from media_gateway.subgraphs import references
 from media_gateway.subgraphs.base import require_viewer
@@ -20,7 +21,7 @@ from media_gateway.subgraphs.sync.models import (
 )
 
 Info = strawberry.Info[SyncContext, None]
-READ = [["sync:read"]]  # the account's watchlist and devices (``@requiresScopes``)
+READ = [["sync:read"]]  # the profile's watchlist, the account's devices (``@requiresScopes``)
 
 
 @strawberry.enum
@@ -256,25 +257,32 @@ async def _visible(info: Info, ids: list[str]) -> set[str]:
     return await references.titles(info.context.database).visible(ids, info.context.viewer)
 
 
+def _owner(info: Info, user: User) -> tuple[str, str]:
+    """The (account, profile) whose watchlist the viewer reads: its active profile's."""
+    return str(user.id), profile_of(info.context.viewer)
+
+
 @strawberry.federation.type(keys=["id"], description="A member account (owned by identity).")
 class User:
     id: strawberry.ID
 
     @strawberry.federation.field(
-        requires_scopes=READ, description="Titles saved for later, most recently added first."
+        requires_scopes=READ,
+        description="Titles the active profile saved for later, most recently added first.",
     )
     async def watchlist(self, info: Info) -> list[Content]:
         require_viewer(info.context, str(self.id))
-        rows = await info.context.loaders.watchlists.load(str(self.id))
+        rows = await info.context.loaders.watchlists.load(_owner(info, self))
         shown = await _visible(info, [r.content_id for r in rows])
         return [Content(id=strawberry.ID(r.content_id)) for r in rows if r.content_id in shown]
 
     @strawberry.federation.field(
-        requires_scopes=READ, description="The watchlist with the time each title was added."
+        requires_scopes=READ,
+        description="The active profile's watchlist with the time each title was added.",
     )
     async def watchlist_entries(self, info: Info) -> list[WatchlistEntry]:
         require_viewer(info.context, str(self.id))
-        rows = await info.context.loaders.watchlists.load(str(self.id))
+        rows = await info.context.loaders.watchlists.load(_owner(info, self))
         shown = await _visible(info, [r.content_id for r in rows])
         return [WatchlistEntry.from_record(r) for r in rows if r.content_id in shown]
 

@@ -55,8 +55,7 @@ def create(runtime: Runtime | None = None) -> Subgraph:
 
     async def context(headers: Mapping[str, str]) -> PlaybackContext:
         fields = base_context(runtime, headers)
-        viewer = fields["viewer"]
-        loaders = PlaybackLoaders.create(service, viewer.subject if viewer else None)
+        loaders = PlaybackLoaders.create(service, fields["viewer"])
         return PlaybackContext(**fields, service=service, loaders=loaders)
 
     async def startup() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from media_gateway.profiles import DEFAULT_PROFILE, PROFILE_ID_LENGTH
 from media_gateway.storage.types import new_id, timestamp_field
 
 
@@ -16,6 +17,12 @@ class PlaybackSessionRecord(SQLModel, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
     user_id: str = Field(index=True, max_length=64)
+    # the profile that started it: its progress and history are that profile's
+    profile_id: str = Field(
+        default=DEFAULT_PROFILE,
+        max_length=PROFILE_ID_LENGTH,
+        sa_column_kwargs={"server_default": DEFAULT_PROFILE},
+    )
     content_id: str = Field(index=True, max_length=160)
     device_id: str = Field(max_length=64)
     state: str = Field(default="PLAYING", max_length=16)  # PLAYING | PAUSED | BUFFERING | ENDED
@@ -28,11 +35,17 @@ class PlaybackSessionRecord(SQLModel, table=True):
 
 
 class ProgressRecord(SQLModel, table=True):
-    """The latest position of a user in a title: the source of ``continueWatching``."""
+    """The latest position of a profile in a title: the source of ``continueWatching``."""
 
     __tablename__ = "playback_progress"
 
     user_id: str = Field(primary_key=True, max_length=64)
+    profile_id: str = Field(
+        default=DEFAULT_PROFILE,
+        primary_key=True,
+        max_length=PROFILE_ID_LENGTH,
+        sa_column_kwargs={"server_default": DEFAULT_PROFILE},
+    )
     content_id: str = Field(primary_key=True, max_length=160)
     position_seconds: int = 0
     duration_seconds: int | None = None
@@ -41,12 +54,17 @@ class ProgressRecord(SQLModel, table=True):
 
 
 class WatchEventRecord(SQLModel, table=True):
-    """One entry of a user's watch history (a viewing that ended or was rated)."""
+    """One entry of a profile's watch history (a viewing that ended or was rated)."""
 
     __tablename__ = "playback_watch_history"
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: str = Field(index=True, max_length=64)
+    profile_id: str = Field(
+        default=DEFAULT_PROFILE,
+        max_length=PROFILE_ID_LENGTH,
+        sa_column_kwargs={"server_default": DEFAULT_PROFILE},
+    )
     content_id: str = Field(index=True, max_length=160)
     watched_at: datetime = timestamp_field(index=True)
     position_seconds: int = 0

@@ -1,4 +1,8 @@
-"""Playback sessions, resume points, continue-watching and history, with an event outbox."""
+"""Playback sessions, resume points, continue-watching and history, with an event outbox.
+
+Progress and history belong to the viewing profile that played (``profile_id``; see
+``media_gateway.profiles``): a session remembers the profile that started it.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from sqlalchemy.sql.expression import Executable
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from media_gateway.profiles import DEFAULT_PROFILE
 from media_gateway.storage.database import Database, insert_on_conflict
 from media_gateway.storage.types import utcnow
 from media_gateway.subgraphs.events import Event, EventBus
@@ -80,6 +85,7 @@ async def _write_outbox(
         "type": kind,
         "sessionId": record.id,
         "userId": record.user_id,
+        "profileId": record.profile_id,
         "contentId": record.content_id,
         "deviceId": record.device_id,
         "positionSeconds": record.position_seconds,
@@ -126,7 +132,7 @@ _ADVANCE = (
 
 @cache
 def _save_progress_statement(dialect: str) -> Executable:
-    """Upsert a user's resume point in a title from a session's position; the duration
+    """Upsert a profile's resume point in a title from a session's position; the duration
     already known is kept when the session has none. Returns ``completed``."""
     statement = insert_on_conflict(dialect, _PROGRESS)
     excluded = statement.excluded
@@ -139,7 +145,7 @@ def _save_progress_statement(dialect: str) -> Executable:
         else_=sa.false(),
     )
     return statement.on_conflict_do_update(
-        index_elements=[_PROGRESS.c.user_id, _PROGRESS.c.content_id],
+        index_elements=[_PROGRESS.c.user_id, _PROGRESS.c.profile_id, _PROGRESS.c.content_id],
         set_={
             "position_seconds": excluded.position_seconds,
             "duration_seconds": duration,
@@ -151,6 +157,7 @@ def _save_progress_statement(dialect: str) -> Executable:
 
 def _progress_payload(session: PlaybackSessionRecord) -> dict[str, Any]:
     return {
+        "profileId": session.profile_id,
         "contentId": session.content_id,
         "deviceId": session.device_id,
         "sessionId": session.id,
@@ -186,13 +193,20 @@ class PlaybackService:
             await self.realtime.publish(pending)
 
     async def start(
-        self, user_id: str, content_id: str, device_id: str, duration_seconds: int | None
+        self,
+        user_id: str,
+        content_id: str,
+        device_id: str,
+        duration_seconds: int | None,
+        *,
+        profile_id: str = DEFAULT_PROFILE,
     ) -> PlaybackSessionRecord:
+        """A session of the profile's, resuming where that profile left the title."""
         if duration_seconds is not None and duration_seconds <= 0:
             raise PlaybackError("`durationSeconds` must be positive.")
         pending = PendingEvents()
         async with self.database.transaction() as session:
-            progress = await session.get(ProgressRecord, (user_id, content_id))
+            progress = await session.get(ProgressRecord, (user_id, profile_id, content_id))
             resume = 0
             if progress is not None:
                 duration_seconds = duration_seconds or progress.duration_seconds
@@ -201,6 +215,7 @@ class PlaybackService:
                 )
             record = PlaybackSessionRecord(
                 user_id=user_id,
+                profile_id=profile_id,
                 content_id=content_id,
                 device_id=device_id,
                 duration_seconds=duration_seconds,
@@ -270,6 +285,7 @@ class PlaybackService:
             session.add(
                 WatchEventRecord(
                     user_id=user_id,
+                    profile_id=record.profile_id,
                     content_id=record.content_id,
                     watched_at=now,
                     position_seconds=record.position_seconds,
@@ -286,14 +302,15 @@ class PlaybackService:
     async def _save_progress(
         session: AsyncSession, record: PlaybackSessionRecord, now: datetime
     ) -> bool:
-        """Move the user's resume point in the title to the session's; whether the title
-        now counts as watched to the end."""
+        """Move the resume point of the session's profile in the title to the session's;
+        whether the title now counts as watched to the end."""
         connection = await session.connection()
         statement = _save_progress_statement(connection.dialect.name)
         result = await connection.execute(
             statement,
             {
                 "user_id": record.user_id,
+                "profile_id": record.profile_id,
                 "content_id": record.content_id,
                 "position_seconds": record.position_seconds,
                 "duration_seconds": record.duration_seconds,
@@ -303,12 +320,15 @@ class PlaybackService:
         )
         return bool(result.scalar_one())
 
-    async def continue_watching(self, user_id: str, first: int) -> list[ProgressRecord]:
+    async def continue_watching(
+        self, user_id: str, first: int, *, profile_id: str = DEFAULT_PROFILE
+    ) -> list[ProgressRecord]:
         async with self.database.session() as session:
             result = await session.exec(
                 select(ProgressRecord)
                 .where(
                     ProgressRecord.user_id == user_id,
+                    ProgressRecord.profile_id == profile_id,
                     col(ProgressRecord.completed).is_(False),
                     col(ProgressRecord.position_seconds) >= MIN_RESUME_SECONDS,
                 )
@@ -317,29 +337,31 @@ class PlaybackService:
             )
             return list(result.all())
 
-    async def history(self, user_id: str, first: int, offset: int) -> HistoryPage:
+    async def history(
+        self, user_id: str, first: int, offset: int, *, profile_id: str = DEFAULT_PROFILE
+    ) -> HistoryPage:
+        mine = (WatchEventRecord.user_id == user_id, WatchEventRecord.profile_id == profile_id)
         async with self.database.session() as session:
             total = (
-                await session.exec(
-                    select(func.count())
-                    .select_from(WatchEventRecord)
-                    .where(WatchEventRecord.user_id == user_id)
-                )
+                await session.exec(select(func.count()).select_from(WatchEventRecord).where(*mine))
             ).one()
             result = await session.exec(
                 select(WatchEventRecord)
-                .where(WatchEventRecord.user_id == user_id)
+                .where(*mine)
                 .order_by(col(WatchEventRecord.watched_at).desc(), col(WatchEventRecord.id).desc())
                 .offset(offset)
                 .limit(first)
             )
             return HistoryPage(list(result.all()), int(total), offset)
 
-    async def progress_for(self, user_id: str, content_ids: Sequence[str]) -> list[ProgressRecord]:
+    async def progress_for(
+        self, user_id: str, content_ids: Sequence[str], *, profile_id: str = DEFAULT_PROFILE
+    ) -> list[ProgressRecord]:
         async with self.database.session() as session:
             result = await session.exec(
                 select(ProgressRecord).where(
                     ProgressRecord.user_id == user_id,
+                    ProgressRecord.profile_id == profile_id,
                     col(ProgressRecord.content_id).in_(content_ids),
                 )
             )

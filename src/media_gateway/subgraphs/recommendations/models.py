@@ -7,16 +7,22 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from media_gateway.profiles import DEFAULT_PROFILE, PROFILE_ID_LENGTH
 from media_gateway.storage.types import timestamp_field
 
 
 class InteractionRecord(SQLModel, table=True):
-    """A user watched (or rated) a title; ``weight`` is the implicit-feedback strength."""
+    """A profile watched (or rated) a title; ``weight`` is the implicit-feedback strength."""
 
     __tablename__ = "recommendations_interactions"
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: str = Field(index=True, max_length=64)
+    profile_id: str = Field(
+        default=DEFAULT_PROFILE,
+        max_length=PROFILE_ID_LENGTH,
+        sa_column_kwargs={"server_default": DEFAULT_PROFILE},
+    )
     content_id: str = Field(index=True, max_length=160)
     weight: float = 1.0
     occurred_at: datetime = timestamp_field(index=True)

@@ -1,7 +1,8 @@
 """Recommendations: interactions, item features, trained ranker versions, experiments.
 
-Serving reads the member's history at request time, so a newly finished title changes the
-next answer at once (EASE's fold-in is exact: the member vector is the history row). Full
+Serving reads the viewing profile's history at request time, so a newly finished title
+changes the next answer at once (EASE's fold-in is exact: the member vector is the history
+row). Each profile of an account has a history of its own (``media_gateway.profiles``). Full
 retraining (``train``) writes a new model version to storage; every replica checks for a
 newer version every few seconds and loads it.
 """
@@ -26,6 +27,7 @@ from sqlalchemy import insert
 from sqlmodel import col, delete, func, select
 
 from media_gateway.embeddings import Embedder, HashingEmbedder
+from media_gateway.profiles import DEFAULT_PROFILE
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import as_utc, utcnow
 from media_gateway.subgraphs.events import Event
@@ -114,6 +116,13 @@ def _deserialize(record: ModelArtifactRecord) -> Ranker:
     weights = BlendWeights.from_dict(raw.pop("weights", {}))
     config = RankerConfig(**raw, weights=weights)
     return Ranker.from_arrays(arrays, config).warm()
+
+
+def _member(record: InteractionRecord) -> str:
+    """Whom an interaction counts for in training: each viewing profile is a member."""
+    if record.profile_id == DEFAULT_PROFILE:
+        return record.user_id
+    return f"{record.user_id}/{record.profile_id}"
 
 
 class RecommendationService:
@@ -250,7 +259,7 @@ class RecommendationService:
         async with self.database.session() as session:
             result = await session.exec(select(InteractionRecord))
             rows = [
-                Interaction(r.user_id, r.content_id, r.weight, as_utc(r.occurred_at))
+                Interaction(_member(r), r.content_id, r.weight, as_utc(r.occurred_at))
                 for r in result.all()
             ]
             features = {
@@ -407,26 +416,32 @@ class RecommendationService:
     async def is_empty(self) -> bool:
         return await self._interaction_count() == 0
 
-    async def history(self, user_id: str) -> list[str]:
-        """The member's titles, oldest first (each once, at its latest interaction)."""
-        return (await self.histories([user_id]))[0]
+    async def history(self, user_id: str, *, profile_id: str = DEFAULT_PROFILE) -> list[str]:
+        """The profile's titles, oldest first (each once, at its latest interaction)."""
+        return (await self.histories([(user_id, profile_id)]))[0]
 
-    async def histories(self, user_ids: Sequence[str]) -> list[list[str]]:
-        """``history`` for several members in one query."""
-        wanted = list(dict.fromkeys(user_ids))
-        ordered: dict[str, dict[str, None]] = {u: {} for u in wanted}
+    async def histories(self, owners: Sequence[tuple[str, str]]) -> list[list[str]]:
+        """``history`` for several (account, profile) pairs in one query."""
+        wanted = list(dict.fromkeys(owners))
+        ordered: dict[tuple[str, str], dict[str, None]] = {o: {} for o in wanted}
         if wanted:
             async with self.database.session() as session:
                 result = await session.exec(
-                    select(InteractionRecord.user_id, InteractionRecord.content_id)
-                    .where(col(InteractionRecord.user_id).in_(wanted))
+                    select(
+                        InteractionRecord.user_id,
+                        InteractionRecord.profile_id,
+                        InteractionRecord.content_id,
+                    )
+                    .where(col(InteractionRecord.user_id).in_({u for u, _ in wanted}))
                     .order_by(col(InteractionRecord.occurred_at), col(InteractionRecord.id))
                 )
-                for user_id, content_id in result.all():
-                    titles = ordered[user_id]
+                for user_id, profile_id, content_id in result.all():
+                    titles = ordered.get((user_id, profile_id))
+                    if titles is None:  # another profile of the account
+                        continue
                     titles.pop(content_id, None)
                     titles[content_id] = None
-        return [list(ordered[u]) for u in user_ids]
+        return [list(ordered[o]) for o in owners]
 
     def assignment(self, user_id: str) -> tuple[Experiment, Variant] | None:
         """The member's variant in the first active experiment (stable per member)."""
@@ -504,11 +519,14 @@ class RecommendationService:
         audience: Audience,
         situation: Situation | None = None,
         history: Sequence[str] | None = None,
+        *,
+        profile_id: str = DEFAULT_PROFILE,
     ) -> Served:
-        """``history`` (oldest first) when the caller already read it (the dataloader)."""
+        """For the profile; ``history`` (oldest first) when the caller already read it (the
+        dataloader)."""
         ranker = await self.model()
         if history is None:
-            history = await self.history(user_id)
+            history = await self.history(user_id, profile_id=profile_id)
         assigned = self.assignment(user_id)
         weights = assigned[1].weights if assigned else None
         items = self._rank(ranker, history, first, audience, weights=weights, situation=situation)
@@ -581,11 +599,13 @@ class RecommendationService:
         per_row: int,
         situation: Situation | None = None,
         history: Sequence[str] | None = None,
+        *,
+        profile_id: str = DEFAULT_PROFILE,
     ) -> list[Row]:
-        """Home-screen rows, each with a reason a client can show."""
+        """The profile's home-screen rows, each with a reason a client can show."""
         ranker = await self.model()
         if history is None:
-            history = await self.history(user_id)
+            history = await self.history(user_id, profile_id=profile_id)
         known = [c for c in history if c in ranker.index]
         rows: list[Row] = []
         used: set[str] = set()
@@ -798,6 +818,7 @@ class RecommendationService:
             [
                 InteractionRecord(
                     user_id=str(user_id),
+                    profile_id=str(payload.get("profileId") or DEFAULT_PROFILE),
                     content_id=str(content_id),
                     weight=1.0 if completed else 0.5,
                     source="playback",

@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from media_gateway.profiles import DEFAULT_PROFILE, PROFILE_ID_LENGTH
 from media_gateway.storage.types import new_id, timestamp_field
 
 
@@ -40,9 +41,17 @@ class DeviceConnectionRecord(SQLModel, table=True):
 
 
 class WatchlistEntryRecord(SQLModel, table=True):
+    """A title on a profile's watchlist (the materialised view of the replicated set)."""
+
     __tablename__ = "sync_watchlist"
 
     user_id: str = Field(primary_key=True, max_length=64)
+    profile_id: str = Field(
+        default=DEFAULT_PROFILE,
+        primary_key=True,
+        max_length=PROFILE_ID_LENGTH,
+        sa_column_kwargs={"server_default": DEFAULT_PROFILE},
+    )
     content_id: str = Field(primary_key=True, max_length=160)
     added_at: datetime = timestamp_field(index=True)
     # the live add tags keeping the title in the replicated set (what a remove observes)
@@ -50,7 +59,8 @@ class WatchlistEntryRecord(SQLModel, table=True):
 
 
 class AppliedOperationRecord(SQLModel, table=True):
-    """Operations already applied, per user: replaying one again changes nothing."""
+    """Operations already applied, per account (operation ids are unique whichever profile
+    sent them): replaying one again changes nothing."""
 
     __tablename__ = "sync_applied_operations"
 
@@ -67,6 +77,12 @@ class WatchlistAddRecord(SQLModel, table=True):
     __tablename__ = "sync_watchlist_adds"
 
     user_id: str = Field(primary_key=True, max_length=64)
+    profile_id: str = Field(
+        default=DEFAULT_PROFILE,
+        primary_key=True,
+        max_length=PROFILE_ID_LENGTH,
+        sa_column_kwargs={"server_default": DEFAULT_PROFILE},
+    )
     content_id: str = Field(primary_key=True, max_length=160)
     tag: str = Field(primary_key=True, max_length=128)
     hlc: str = Field(max_length=96)
@@ -80,6 +96,12 @@ class WatchlistTombstoneRecord(SQLModel, table=True):
     __tablename__ = "sync_watchlist_tombstones"
 
     user_id: str = Field(primary_key=True, max_length=64)
+    profile_id: str = Field(
+        default=DEFAULT_PROFILE,
+        primary_key=True,
+        max_length=PROFILE_ID_LENGTH,
+        sa_column_kwargs={"server_default": DEFAULT_PROFILE},
+    )
     content_id: str = Field(primary_key=True, max_length=160)
     tag: str = Field(primary_key=True, max_length=128)
     operation_id: str = Field(max_length=128)
@@ -92,16 +114,28 @@ class WatchlistHorizonRecord(SQLModel, table=True):
     __tablename__ = "sync_watchlist_horizons"
 
     user_id: str = Field(primary_key=True, max_length=64)
+    profile_id: str = Field(
+        default=DEFAULT_PROFILE,
+        primary_key=True,
+        max_length=PROFILE_ID_LENGTH,
+        sa_column_kwargs={"server_default": DEFAULT_PROFILE},
+    )
     content_id: str = Field(primary_key=True, max_length=160)
     hlc: str = Field(max_length=96)
 
 
 class ProgressRegisterRecord(SQLModel, table=True):
-    """Per title, the last-writer-wins playback position."""
+    """Per profile and title, the last-writer-wins playback position."""
 
     __tablename__ = "sync_progress_registers"
 
     user_id: str = Field(primary_key=True, max_length=64)
+    profile_id: str = Field(
+        default=DEFAULT_PROFILE,
+        primary_key=True,
+        max_length=PROFILE_ID_LENGTH,
+        sa_column_kwargs={"server_default": DEFAULT_PROFILE},
+    )
     content_id: str = Field(primary_key=True, max_length=160)
     hlc: str = Field(max_length=96)
     position_seconds: int = 0

@@ -1,4 +1,8 @@
-"""A member's devices, watchlist, replicated progress and remote commands.
+"""A member's devices, each profile's watchlist and replicated progress, remote commands.
+
+Devices belong to the account; the watchlist and the progress registers belong to one
+viewing profile of it (``profile_id``; see ``media_gateway.profiles``), and their real-time
+events name that profile.
 
 Every change goes through the replicated data types of ``crdt.py`` (the watchlist set and
 the progress registers, ordered by hybrid logical clocks) and records a real-time event in
@@ -18,6 +22,7 @@ from sqlalchemy import tuple_
 from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from media_gateway.profiles import DEFAULT_PROFILE
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import as_utc, new_id, utcnow
 from media_gateway.subgraphs.sync import crdt
@@ -130,11 +135,18 @@ class SyncService:
         # connection id -> (user id, device id)
         self._held: dict[str, tuple[str, str]] = {}
 
-    async def watchlists(self, user_ids: Sequence[str]) -> list[WatchlistEntryRecord]:
+    async def watchlists(self, owners: Sequence[tuple[str, str]]) -> list[WatchlistEntryRecord]:
+        """The watchlists of some (account, profile) pairs, most recently added first."""
+        if not owners:
+            return []
         async with self.database.session() as session:
             result = await session.exec(
                 select(WatchlistEntryRecord)
-                .where(col(WatchlistEntryRecord.user_id).in_(user_ids))
+                .where(
+                    tuple_(
+                        col(WatchlistEntryRecord.user_id), col(WatchlistEntryRecord.profile_id)
+                    ).in_(list(owners))
+                )
                 .order_by(col(WatchlistEntryRecord.added_at).desc())
             )
             return list(result.all())
@@ -149,17 +161,25 @@ class SyncService:
             return list(result.all())
 
     async def add_to_watchlist(
-        self, user_id: str, content_id: str, device_id: str = ""
+        self,
+        user_id: str,
+        content_id: str,
+        device_id: str = "",
+        *,
+        profile_id: str = DEFAULT_PROFILE,
     ) -> WatchlistEntryRecord | None:
-        """Add the title with a new tag, even when it is already there: the add then also
-        wins over a remove a device made offline without having seen it."""
+        """Add the title to the profile's watchlist with a new tag, even when it is already
+        there: the add then also wins over a remove a device made offline without having
+        seen it."""
+        key = (user_id, profile_id, content_id)
         async with self.database.session() as session:
-            existing = await session.get(WatchlistEntryRecord, (user_id, content_id))
+            existing = await session.get(WatchlistEntryRecord, key)
             count = len(
                 (
                     await session.exec(
                         select(WatchlistEntryRecord.content_id).where(
-                            WatchlistEntryRecord.user_id == user_id
+                            WatchlistEntryRecord.user_id == user_id,
+                            WatchlistEntryRecord.profile_id == profile_id,
                         )
                     )
                 ).all()
@@ -169,18 +189,23 @@ class SyncService:
         op = crdt.Operation(
             new_id(), crdt.WATCHLIST_ADD, content_id, str(self.realtime.clock.tick()), device_id
         )
-        await self.apply_operations(user_id, device_id, [op])
+        await self.apply_operations(user_id, device_id, [op], profile_id=profile_id)
         async with self.database.session() as session:
-            return await session.get(WatchlistEntryRecord, (user_id, content_id))
+            return await session.get(WatchlistEntryRecord, key)
 
     async def remove_from_watchlist(
-        self, user_id: str, content_id: str, device_id: str = ""
+        self,
+        user_id: str,
+        content_id: str,
+        device_id: str = "",
+        *,
+        profile_id: str = DEFAULT_PROFILE,
     ) -> bool:
         """Remove the title as the server sees it now: the remove observes the tags stored
         for it, so an add the server has not received yet (a device offline) survives."""
         async with self.database.transaction() as session:
-            await self._ensure_origin_add(session, user_id, content_id)
-            observed = await self._live_tags(session, user_id, content_id)
+            await self._ensure_origin_add(session, user_id, profile_id, content_id)
+            observed = await self._live_tags(session, user_id, profile_id, content_id)
         if not observed:
             return False
         op = crdt.Operation(
@@ -191,7 +216,7 @@ class SyncService:
             device_id,
             observed_tags=frozenset(observed),
         )
-        await self.apply_operations(user_id, device_id, [op])
+        await self.apply_operations(user_id, device_id, [op], profile_id=profile_id)
         return True
 
     # ------------------------------------------------------------ replicated state
@@ -231,18 +256,29 @@ class SyncService:
                 raise SyncError(f"Operation {op.id}: a tag has 1 to 128 characters.")
 
     async def sync_operations(
-        self, user_id: str, device_id: str, operations: Sequence[crdt.Operation]
+        self,
+        user_id: str,
+        device_id: str,
+        operations: Sequence[crdt.Operation],
+        *,
+        profile_id: str = DEFAULT_PROFILE,
     ) -> SyncOutcome:
-        """Replay a device's offline queue: idempotent by operation id, order-independent."""
+        """Replay a device's offline queue into the profile's state: idempotent by operation
+        id, order-independent."""
         if len(operations) > MAX_OPERATIONS:
             raise SyncError(f"Send at most {MAX_OPERATIONS} operations at a time.")
         await self.owned_device(user_id, device_id)
         for op in operations:
             self.validate_operation(op)
-        return await self.apply_operations(user_id, device_id, operations)
+        return await self.apply_operations(user_id, device_id, operations, profile_id=profile_id)
 
     async def apply_operations(
-        self, user_id: str, device_id: str, operations: Sequence[crdt.Operation]
+        self,
+        user_id: str,
+        device_id: str,
+        operations: Sequence[crdt.Operation],
+        *,
+        profile_id: str = DEFAULT_PROFILE,
     ) -> SyncOutcome:
         pending = PendingEvents()
         applied = duplicates = 0
@@ -264,26 +300,29 @@ class SyncService:
                 )
                 applied += 1
                 if op.type == crdt.PROGRESS:
-                    await self._apply_progress(session, pending, user_id, device_id, op)
+                    await self._apply_progress(session, pending, user_id, profile_id, device_id, op)
                 else:
-                    await self._apply_watchlist_op(session, user_id, op)
+                    await self._apply_watchlist_op(session, user_id, profile_id, op)
                     touched.add(op.content_id)
             for content_id in sorted(touched):
-                await self._materialize(session, pending, user_id, device_id, content_id)
+                await self._materialize(
+                    session, pending, user_id, profile_id, device_id, content_id
+                )
         await self.realtime.publish(pending)
         return SyncOutcome(applied, duplicates, str(self.realtime.clock.tick()))
 
     async def _ensure_origin_add(
-        self, session: AsyncSession, user_id: str, content_id: str
+        self, session: AsyncSession, user_id: str, profile_id: str, content_id: str
     ) -> None:
         """A title saved before the replicated set existed counts as one add at the origin."""
-        entry = await session.get(WatchlistEntryRecord, (user_id, content_id))
+        entry = await session.get(WatchlistEntryRecord, (user_id, profile_id, content_id))
         if entry is None:
             return
         has_adds = (
             await session.exec(
                 select(WatchlistAddRecord.tag)
                 .where(WatchlistAddRecord.user_id == user_id)
+                .where(WatchlistAddRecord.profile_id == profile_id)
                 .where(WatchlistAddRecord.content_id == content_id)
                 .limit(1)
             )
@@ -292,6 +331,7 @@ class SyncService:
             session.add(
                 WatchlistAddRecord(
                     user_id=user_id,
+                    profile_id=profile_id,
                     content_id=content_id,
                     tag=crdt.ORIGIN_TAG,
                     hlc="",
@@ -301,15 +341,16 @@ class SyncService:
             await session.flush()
 
     async def _apply_watchlist_op(
-        self, session: AsyncSession, user_id: str, op: crdt.Operation
+        self, session: AsyncSession, user_id: str, profile_id: str, op: crdt.Operation
     ) -> None:
-        await self._ensure_origin_add(session, user_id, op.content_id)
-        key = (user_id, op.content_id)
+        await self._ensure_origin_add(session, user_id, profile_id, op.content_id)
+        key = (user_id, profile_id, op.content_id)
         if op.type == crdt.WATCHLIST_ADD:
             if await session.get(WatchlistAddRecord, (*key, op.id)) is None:
                 session.add(
                     WatchlistAddRecord(
                         user_id=user_id,
+                        profile_id=profile_id,
                         content_id=op.content_id,
                         tag=op.id,
                         hlc=op.hlc,
@@ -321,7 +362,9 @@ class SyncService:
             horizon = await session.get(WatchlistHorizonRecord, key)
             if horizon is None:
                 session.add(
-                    WatchlistHorizonRecord(user_id=user_id, content_id=op.content_id, hlc=op.hlc)
+                    WatchlistHorizonRecord(
+                        user_id=user_id, profile_id=profile_id, content_id=op.content_id, hlc=op.hlc
+                    )
                 )
             elif crdt.later(horizon.hlc, op.hlc):
                 horizon.hlc = op.hlc
@@ -338,19 +381,24 @@ class SyncService:
                     continue  # that add was applied and already removed: nothing to wait for
                 session.add(
                     WatchlistTombstoneRecord(
-                        user_id=user_id, content_id=op.content_id, tag=tag, operation_id=op.id
+                        user_id=user_id,
+                        profile_id=profile_id,
+                        content_id=op.content_id,
+                        tag=tag,
+                        operation_id=op.id,
                     )
                 )
         await session.flush()
 
     async def _adds(
-        self, session: AsyncSession, user_id: str, content_id: str
+        self, session: AsyncSession, user_id: str, profile_id: str, content_id: str
     ) -> tuple[list[WatchlistAddRecord], list[WatchlistAddRecord]]:
-        """The adds of a title: (live, removed), oldest first."""
+        """The adds of a title on the profile's watchlist: (live, removed), oldest first."""
         adds = (
             await session.exec(
                 select(WatchlistAddRecord)
                 .where(WatchlistAddRecord.user_id == user_id)
+                .where(WatchlistAddRecord.profile_id == profile_id)
                 .where(WatchlistAddRecord.content_id == content_id)
                 .order_by(col(WatchlistAddRecord.hlc), col(WatchlistAddRecord.tag))
             )
@@ -362,11 +410,12 @@ class SyncService:
                 await session.exec(
                     select(WatchlistTombstoneRecord.tag)
                     .where(WatchlistTombstoneRecord.user_id == user_id)
+                    .where(WatchlistTombstoneRecord.profile_id == profile_id)
                     .where(WatchlistTombstoneRecord.content_id == content_id)
                 )
             ).all()
         )
-        horizon = await session.get(WatchlistHorizonRecord, (user_id, content_id))
+        horizon = await session.get(WatchlistHorizonRecord, (user_id, profile_id, content_id))
         tombstones = {(content_id, tag) for tag in removed}
         live: list[WatchlistAddRecord] = []
         dead: list[WatchlistAddRecord] = []
@@ -381,7 +430,12 @@ class SyncService:
         return live, dead
 
     async def _compact(
-        self, session: AsyncSession, user_id: str, content_id: str, dead: list[WatchlistAddRecord]
+        self,
+        session: AsyncSession,
+        user_id: str,
+        profile_id: str,
+        content_id: str,
+        dead: list[WatchlistAddRecord],
     ) -> None:
         """Forget the adds that a remove has removed, with the tombstones that removed them.
 
@@ -396,12 +450,14 @@ class SyncService:
         await session.exec(
             delete(WatchlistAddRecord)
             .where(col(WatchlistAddRecord.user_id) == user_id)
+            .where(col(WatchlistAddRecord.profile_id) == profile_id)
             .where(col(WatchlistAddRecord.content_id) == content_id)
             .where(col(WatchlistAddRecord.tag).in_(tags))
         )
         await session.exec(
             delete(WatchlistTombstoneRecord)
             .where(col(WatchlistTombstoneRecord.user_id) == user_id)
+            .where(col(WatchlistTombstoneRecord.profile_id) == profile_id)
             .where(col(WatchlistTombstoneRecord.content_id) == content_id)
             .where(col(WatchlistTombstoneRecord.tag).in_(tags))
         )
@@ -430,8 +486,10 @@ class SyncService:
             )
             return int(result.rowcount or 0)
 
-    async def _live_tags(self, session: AsyncSession, user_id: str, content_id: str) -> list[str]:
-        live, _ = await self._adds(session, user_id, content_id)
+    async def _live_tags(
+        self, session: AsyncSession, user_id: str, profile_id: str, content_id: str
+    ) -> list[str]:
+        live, _ = await self._adds(session, user_id, profile_id, content_id)
         return sorted(add.tag for add in live)
 
     async def _materialize(
@@ -439,15 +497,16 @@ class SyncService:
         session: AsyncSession,
         pending: PendingEvents,
         user_id: str,
+        profile_id: str,
         device_id: str,
         content_id: str,
     ) -> None:
         """Bring the watchlist row of a title in line with the set (a function of its adds,
         tombstones and horizon, so the same whatever order they arrived in)."""
-        live, dead = await self._adds(session, user_id, content_id)
-        await self._compact(session, user_id, content_id, dead)
+        live, dead = await self._adds(session, user_id, profile_id, content_id)
+        await self._compact(session, user_id, profile_id, content_id, dead)
         tags = sorted(add.tag for add in live)
-        entry = await session.get(WatchlistEntryRecord, (user_id, content_id))
+        entry = await session.get(WatchlistEntryRecord, (user_id, profile_id, content_id))
         if live:
             added_at = min(as_utc(add.added_at) for add in live)
             if entry is not None:
@@ -457,7 +516,11 @@ class SyncService:
                 return
             session.add(
                 WatchlistEntryRecord(
-                    user_id=user_id, content_id=content_id, added_at=added_at, tags=tags
+                    user_id=user_id,
+                    profile_id=profile_id,
+                    content_id=content_id,
+                    added_at=added_at,
+                    tags=tags,
                 )
             )
         elif entry is None:
@@ -471,6 +534,7 @@ class SyncService:
             kind=KIND_WATCHLIST,
             device_id=device_id or None,
             payload={
+                "profileId": profile_id,
                 "contentId": content_id,
                 "inWatchlist": bool(live),
                 "deviceId": device_id,
@@ -483,15 +547,21 @@ class SyncService:
         session: AsyncSession,
         pending: PendingEvents,
         user_id: str,
+        profile_id: str,
         device_id: str,
         op: crdt.Operation,
     ) -> None:
-        register = await session.get(ProgressRegisterRecord, (user_id, op.content_id))
+        key = (user_id, profile_id, op.content_id)
+        register = await session.get(ProgressRegisterRecord, key)
         if register is not None and not crdt.later(register.hlc, op.hlc):
             return
         if register is None:
             register = ProgressRegisterRecord(
-                user_id=user_id, content_id=op.content_id, hlc=op.hlc, device_id=device_id
+                user_id=user_id,
+                profile_id=profile_id,
+                content_id=op.content_id,
+                hlc=op.hlc,
+                device_id=device_id,
             )
         register.hlc = op.hlc
         register.position_seconds = op.position_seconds or 0
@@ -509,6 +579,7 @@ class SyncService:
             hlc=op.hlc,
             ttl_seconds=PROGRESS_TTL_SECONDS,
             payload={
+                "profileId": profile_id,
                 "contentId": op.content_id,
                 "deviceId": device_id,
                 "sessionId": None,
@@ -518,11 +589,16 @@ class SyncService:
             },
         )
 
-    async def progress_registers(self, user_id: str) -> list[ProgressRegisterRecord]:
+    async def progress_registers(
+        self, user_id: str, *, profile_id: str = DEFAULT_PROFILE
+    ) -> list[ProgressRegisterRecord]:
         async with self.database.session() as session:
             result = await session.exec(
                 select(ProgressRegisterRecord)
-                .where(ProgressRegisterRecord.user_id == user_id)
+                .where(
+                    ProgressRegisterRecord.user_id == user_id,
+                    ProgressRegisterRecord.profile_id == profile_id,
+                )
                 .order_by(col(ProgressRegisterRecord.hlc).desc())
             )
             return list(result.all())
