@@ -1,6 +1,7 @@
 """Playback queries, mutations and subscriptions: GraphQL to ``PlaybackService`` calls.
 
-Sessions, progress and history are the active profile's.
+Sessions, progress and history are the active profile's; a restricted profile receives no
+progress event naming a title above its rating.
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ class Subscription:
         if realtime is None:
             return
         own = str(device_id) if device_id is not None else None
-        profile = profile_of(info.context.viewer)
+        profile, viewer = profile_of(info.context.viewer), info.context.viewer
+        titles = references.titles(info.context.database)
 
         def mine(message: dict[str, Any]) -> bool:
             return event_profile(message) == profile and (
@@ -133,4 +135,5 @@ class Subscription:
             )
 
         async for message in realtime.stream(user_id, (KIND_PROGRESS,), after, mine):
-            yield PlaybackProgressEvent.from_message(message)
+            if await titles.shown(message["payload"].get("contentId"), viewer):
+                yield PlaybackProgressEvent.from_message(message)

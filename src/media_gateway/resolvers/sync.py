@@ -1,12 +1,13 @@
 """Sync queries, mutations and subscriptions: translate GraphQL to ``SyncService`` calls.
 
 The watchlist and replicated progress are the active profile's; devices and remote commands
-the account's.
+the account's. A restricted profile receives no event naming a title above its rating.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import strawberry
 from strawberry.federation.schema_directives import RequiresScopes
@@ -62,6 +63,13 @@ async def _visible(info: Info, ids: list[str]) -> set[str]:
     return await references.titles(info.context.database).visible(ids, info.context.viewer)
 
 
+async def _shown(info: Info, message: dict[str, Any], field: str = "contentId") -> bool:
+    """Whether a real-time event may reach the subscriber's profile (by the title it names)."""
+    content_id = message["payload"].get(field)
+    titles = references.titles(info.context.database)
+    return await titles.shown(str(content_id) if content_id else None, info.context.viewer)
+
+
 def _profile(info: Info) -> str:
     return profile_of(info.context.viewer)
 
@@ -114,8 +122,13 @@ class Query:
             for m in events
             if m["kind"] == KIND_WATCHLIST and event_profile(m) == profile
         ]
-        shown = await _visible(info, [str(c.content.id) for c in changes])
+        shown = await _visible(
+            info,
+            [str(c.content.id) for c in changes]
+            + [str(c.content.id) for c in commands if c.content],
+        )
         changes = [c for c in changes if str(c.content.id) in shown]
+        commands = [c for c in commands if c.content is None or str(c.content.id) in shown]
         return SyncState(
             cursor=str(cursor),
             hlc=str(realtime.clock.tick()),
@@ -271,7 +284,8 @@ class Subscription:
             async for message in service.realtime.stream(
                 user_id, (KIND_COMMAND,), after, lambda m: m.get("deviceId") == target
             ):
-                yield RemoteCommand.from_message(message)
+                if await _shown(info, message):
+                    yield RemoteCommand.from_message(message)
         finally:
             await service.device_disconnected(user_id, target, connection)
 
@@ -287,7 +301,8 @@ class Subscription:
         async for message in info.context.service.realtime.stream(
             user_id, (KIND_WATCHLIST,), after, lambda m: event_profile(m) == profile
         ):
-            yield WatchlistChange.from_message(message)
+            if await _shown(info, message):
+                yield WatchlistChange.from_message(message)
 
     @strawberry.subscription(
         directives=[RequiresScopes(scopes=READ)],

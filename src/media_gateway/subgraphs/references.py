@@ -139,6 +139,11 @@ class TitleReferences:
         known = await self.ratings(ids)
         return {i for i in ids if i in known and rating_allowed(limit, known[i])}
 
+    async def shown(self, content_id: str | None, viewer: Claims | None) -> bool:
+        """Whether something naming ``content_id`` (none: nothing to hide) may reach the
+        viewer's profile: a real-time event above a restricted profile's rating never does."""
+        return not content_id or content_id in await self.visible([content_id], viewer)
+
 
 class DeviceReferences:
     """Whether a device id is one of the caller's devices."""
