@@ -144,7 +144,9 @@ class RevokedSessions:
             return True  # good enough for this request; the refresh runs meanwhile
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.shield(task), WAIT_SECONDS)
-        return time.monotonic() - self._checked_at < self.stale_seconds
+        # judged as of when the request arrived: a refresh that took long on a busy machine
+        # still counts if it began no more than `stale_seconds` before this request
+        return self._checked_at >= now - self.stale_seconds
 
     def _settled(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:

@@ -71,4 +71,6 @@ async def test_directives_are_in_the_schema_and_enforced(
     assert "switchProfile(" in sdl and "@authenticated" in sdl
     body = await gateway("{ apiKeys { id } activeProfile { id } }")
     assert body["data"] == {"apiKeys": None, "activeProfile": None}
-    assert error_codes(body) == ["UNAUTHENTICATED"]
+    # each refused field has its own error at its own path
+    assert error_codes(body) == ["UNAUTHENTICATED", "UNAUTHENTICATED"]
+    assert sorted(e["path"] for e in body["errors"]) == [["activeProfile"], ["apiKeys"]]
