@@ -9,11 +9,13 @@ another member's, so that nobody learns which ids exist).
 
 In the embedded mode the owning service runs in this process and is asked directly; run
 alone, a subgraph asks the catalog service over HTTP (``SUBGRAPH_URL_CATALOG``, by default
-its local port), all of a write's titles in one request, with a short cache.
+its local port): the titles of all the writes in flight at once go in one request (a
+DataLoader), and answers are remembered briefly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import weakref
@@ -21,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import httpx
+from aiodataloader import DataLoader
 
 from media_gateway.auth import Claims, rating_allowed
 from media_gateway.schema.common import ClientError, forbidden, not_found
@@ -28,6 +31,7 @@ from media_gateway.schema.common import ClientError, forbidden, not_found
 KNOWN_SECONDS = 60.0  # how long a title's existence and rating are remembered
 UNKNOWN_SECONDS = 5.0  # an unknown id is asked again soon (a title may just have arrived)
 MAX_CACHED = 50_000
+_UNKNOWN = object()  # the catalog has no title by this id
 TITLES_QUERY = "query($ids: [ID!]!) { contents(ids: $ids) { id contentRating } }"
 
 
@@ -63,6 +67,8 @@ class TitleReferences:
     def __init__(self, database: Any) -> None:
         self.database = database
         self._cache: dict[str, tuple[float, bool, str | None]] = {}
+        self._batcher: DataLoader[str, object] | None = None
+        self._client: httpx.AsyncClient | None = None
 
     async def ratings(self, ids: Iterable[str]) -> dict[str, str | None]:
         """The content rating of each id that names an existing title (unknown ids absent)."""
@@ -82,37 +88,46 @@ class TitleReferences:
             else:
                 missing.append(content_id)
         if missing:
-            fetched = await self._fetch(missing)
+            answers = await self._loader().load_many(missing)
             if len(self._cache) > MAX_CACHED:
                 self._cache.clear()
-            for content_id in missing:
-                known = content_id in fetched
+            for content_id, answer in zip(missing, answers, strict=True):
+                known = answer is not _UNKNOWN
+                rating = answer if isinstance(answer, str) else None
                 ttl = KNOWN_SECONDS if known else UNKNOWN_SECONDS
-                self._cache[content_id] = (now + ttl, known, fetched.get(content_id))
-            found.update(fetched)
+                self._cache[content_id] = (now + ttl, known, rating)
+                if known:
+                    found[content_id] = rating
         return found
 
-    async def _fetch(self, ids: list[str]) -> dict[str, str | None]:
-        out: dict[str, str | None] = {}
-        async with httpx.AsyncClient(timeout=5.0) as client:
-            for start in range(0, len(ids), 100):  # the catalog answers 100 ids at a time
-                try:
-                    response = await client.post(
-                        _subgraph_url("catalog"),
-                        json={
-                            "query": TITLES_QUERY,
-                            "variables": {"ids": ids[start : start + 100]},
-                        },
-                    )
-                    response.raise_for_status()
-                    rows = response.json()["data"]["contents"]
-                except (httpx.HTTPError, ValueError, KeyError, TypeError):
-                    raise ClientError(
-                        "The catalog cannot be reached to check this title; try again.",
-                        "SERVICE_UNAVAILABLE",
-                    ) from None
-                out.update({r["id"]: r.get("contentRating") for r in rows if r})
-        return out
+    def _loader(self) -> DataLoader[str, object]:
+        """One loader (and one connection pool) per event loop: the titles that concurrent
+        writes ask about in the same tick go to the catalog together, 100 at most."""
+        loop = asyncio.get_running_loop()
+        if self._batcher is None or self._batcher.loop is not loop:
+            self._batcher = DataLoader(self._fetch, max_batch_size=100, cache=False, loop=loop)
+            self._client = httpx.AsyncClient(timeout=5.0)
+        return self._batcher
+
+    async def _fetch(self, ids: list[str]) -> list[object]:
+        """Each id's content rating (None when it has none), or `_UNKNOWN`."""
+        try:
+            response = await self._http().post(
+                _subgraph_url("catalog"), json={"query": TITLES_QUERY, "variables": {"ids": ids}}
+            )
+            response.raise_for_status()
+            rows = response.json()["data"]["contents"]
+            ratings = {r["id"]: r.get("contentRating") for r in rows if r}
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            raise ClientError(
+                "The catalog cannot be reached to check this title; try again.",
+                "SERVICE_UNAVAILABLE",
+            ) from None
+        return [ratings.get(i, _UNKNOWN) for i in ids]
+
+    def _http(self) -> httpx.AsyncClient:
+        assert self._client is not None  # made with the loader
+        return self._client
 
     async def require(self, ids: Sequence[str], viewer: Claims | None) -> None:
         """NOT_FOUND for a title that does not exist, FORBIDDEN for one above the viewer's
