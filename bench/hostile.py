@@ -61,7 +61,8 @@ def batch(size: int) -> Callable[[int], Any]:
 
 
 def cost(n: int) -> Any:
-    query = "{ trending(first: 2147483647) { similar(first: 2147483647) { similar(first: 2147483647) { id } } } }"
+    big = "(first: 2147483647)"
+    query = f"{{ trending{big} {{ similar{big} {{ similar{big} {{ id }} }} }} }}"
     return {"query": f"{query}\n# {n}"}
 
 
@@ -89,7 +90,7 @@ def free_port() -> int:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def refusal_cpu(
