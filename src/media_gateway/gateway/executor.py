@@ -96,6 +96,22 @@ def _flatten_paths(v: Any, p: Path, out: list[tuple[Any, Path]]) -> None:
         out.append((v, p))
 
 
+def _response_keys(sel: SelSet, type_name: str | None, sg: Supergraph) -> list[str]:
+    """The client's response keys of a subgraph selection's fields (for an object of
+    `type_name`, or of any type when it is unknown), `__typename` left out."""
+    keys: list[str] = []
+    for key, f in sel.fields.items():
+        k = f.original_key or key
+        if k != "__typename" and k not in keys:
+            keys.append(k)
+    for tc, frag in sel.fragments.items():
+        if type_name is None or type_name == tc or sg.implements(type_name, tc):
+            for k in _response_keys(frag, type_name, sg):
+                if k not in keys:
+                    keys.append(k)
+    return keys
+
+
 class Execution:
     """One execution of a plan."""
 
@@ -139,30 +155,80 @@ class Execution:
     def _variables_for(self, names: tuple[str, ...]) -> dict[str, Any]:
         return {v: self.variables[v] for v in names if v in self.variables}
 
-    async def _send(self, b: FetchBatch, variables: dict[str, Any]) -> dict[str, Any] | None:
+    async def _send(
+        self,
+        b: FetchBatch,
+        variables: dict[str, Any],
+        prepared: list[tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]] | None = None,
+    ) -> dict[str, Any] | None:
         client = self.clients.get(b.subgraph)
         self.fetch_count += 1
         if client is None:
             self._error(
-                f"No client configured for subgraph '{b.subgraph}'.", b, "SUBGRAPH_FETCH_FAILED"
+                f"No client configured for subgraph '{b.subgraph}'.",
+                b,
+                "SUBGRAPH_FETCH_FAILED",
+                prepared,
             )
             return None
         try:
             return await client.fetch(SubgraphRequest(b.document, variables, None, self.headers))
         except SubgraphFetchError as exc:
-            self._error(f"Subgraph '{b.subgraph}' {exc}.", b, exc.code)
+            self._error(f"Subgraph '{b.subgraph}' {exc}.", b, exc.code, prepared)
         except Exception as exc:  # a client bug must not fail the whole request
             self._error(
                 f"Subgraph '{b.subgraph}' failed: {exc.__class__.__name__}.",
                 b,
                 "SUBGRAPH_FETCH_FAILED",
+                prepared,
             )
         return None
 
-    def _error(self, message: str, b: FetchBatch, code: str) -> None:
-        self.errors.append(
-            {"message": message, "extensions": {"code": code, "serviceName": b.subgraph}}
-        )
+    def _error(
+        self,
+        message: str,
+        b: FetchBatch,
+        code: str,
+        prepared: list[tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]] | None,
+    ) -> None:
+        """Errors of a fetch that returned nothing: one for each response path it leaves
+        null, as a field error does (the GraphQL spec's `path`), or one without a path when
+        no such path is known."""
+        extensions = {"code": code, "serviceName": b.subgraph}
+        paths = self._failed_paths(b, prepared)
+        if not paths:
+            self.errors.append({"message": message, "extensions": extensions})
+            return
+        for path in paths:
+            self.errors.append({"message": message, "path": path, "extensions": dict(extensions)})
+
+    def _failed_paths(
+        self,
+        b: FetchBatch,
+        prepared: list[tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]] | None,
+    ) -> list[Path]:
+        """Response paths a failed fetch leaves null: for a root fetch the key of every root
+        field it was to resolve; for an entity fetch the path of every object it was to
+        complete, followed by the field's key when it was to add a single field there."""
+        if not b.entity:
+            return [[k] for k in _response_keys(b.members[0].selection, None, self.sg)]
+        out: list[Path] = []
+        seen: set[tuple[str | int, ...]] = set()
+        for g, (_reps, targets) in zip(b.members, prepared or (), strict=False):
+            paths = self._paths(g)
+            for objs in targets:
+                for obj in objs:
+                    base = paths.get(id(obj))
+                    if base is None:
+                        continue
+                    tn = obj.get("__typename")
+                    keys = _response_keys(g.selection, tn if isinstance(tn, str) else None, self.sg)
+                    path = [*base, keys[0]] if len(keys) == 1 else list(base)
+                    ident = tuple(path)
+                    if ident not in seen:
+                        seen.add(ident)
+                        out.append(path)
+        return out
 
     async def _run_batch(self, b: FetchBatch) -> None:
         if not b.entity:
@@ -185,7 +251,7 @@ class Execution:
         for var, (reps, _t) in zip(b.rep_variables, prepared, strict=True):
             variables[var] = reps
             self.representation_count += len(reps)
-        result = await self._send(b, variables)
+        result = await self._send(b, variables, prepared)
         if result is None:
             return
         data = result.get("data")
