@@ -75,7 +75,7 @@ class Query:
         first: int | None = 20,
         region: str | None = None,
         window: TrendingWindow = TrendingWindow.WEEK,
-    ) -> list[Content]:
+    ) -> list[Content] | None:
         rows = await info.context.service.trending(
             clamp_first(first), region, window.value, audience(info, region)
         )

@@ -165,7 +165,9 @@ class Content:
         return [row.genre for row in await info.context.loaders.genres.load(str(self.id))]
 
     @strawberry.field(description="Offers for this title, optionally in one region (ISO 3166).")
-    async def availability(self, info: Info, region: str | None = None) -> list[Availability]:
+    async def availability(
+        self, info: Info, region: str | None = None
+    ) -> list[Availability] | None:
         rows = await info.context.loaders.availability.load(str(self.id))
         wanted = region.upper() if region else None
         return [Availability.from_record(r) for r in rows if wanted is None or r.region == wanted]

@@ -54,7 +54,7 @@ class Content:
 
 @strawberry.type(description="How far a viewer got in a title.")
 class PlaybackProgress:
-    content: Content
+    content: Content | None
     position_seconds: int
     duration_seconds: int | None
     completed: bool
@@ -149,7 +149,7 @@ class PlaybackProgressEvent:
 
 @strawberry.type(description="A title the viewer watched.")
 class WatchHistoryEntry:
-    content: Content
+    content: Content | None
     watched_at: datetime
     position_seconds: int
     duration_seconds: int | None
@@ -187,7 +187,9 @@ class User:
         requires_scopes=READ,
         description="Titles the active profile started and did not finish, most recent first.",
     )
-    async def continue_watching(self, info: Info, first: int | None = 20) -> list[PlaybackProgress]:
+    async def continue_watching(
+        self, info: Info, first: int | None = 20
+    ) -> list[PlaybackProgress] | None:
         user_id = require_viewer(info.context, str(self.id))
         rows = await info.context.service.continue_watching(
             user_id, clamp_first(first), profile_id=profile_of(info.context.viewer)
@@ -202,7 +204,7 @@ class User:
     )
     async def watch_history(
         self, info: Info, first: int | None = 20, after: str | None = None
-    ) -> WatchHistoryConnection:
+    ) -> WatchHistoryConnection | None:
         user_id = require_viewer(info.context, str(self.id))
         offset = decode_cursor(after)
         page = await info.context.service.history(

@@ -105,7 +105,7 @@ class Content:
     id: strawberry.ID
 
     @strawberry.field(description="Titles viewers of this one watched next or alongside it.")
-    async def similar(self, info: Info, first: int | None = 10) -> list[Content]:
+    async def similar(self, info: Info, first: int | None = 10) -> list[Content] | None:
         rows = await info.context.loaders.similar.load((str(self.id), clamp_first(first, 10)))
         return [Content(id=strawberry.ID(r.content_id)) for r in rows]
 
@@ -176,7 +176,7 @@ class User:
         info: Info,
         first: int | None = 20,
         context: RecommendationContext | None = None,
-    ) -> list[Recommendation]:
+    ) -> list[Recommendation] | None:
         user_id = require_viewer(info.context, str(self.id))
         profile_id = profile_of(info.context.viewer)
         served = await info.context.service.recommend(
@@ -201,7 +201,7 @@ class User:
         info: Info,
         items_per_row: int | None = 10,
         context: RecommendationContext | None = None,
-    ) -> list[RecommendationRow]:
+    ) -> list[RecommendationRow] | None:
         user_id = require_viewer(info.context, str(self.id))
         profile_id = profile_of(info.context.viewer)
         rows = await info.context.service.rows(

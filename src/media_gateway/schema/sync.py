@@ -90,7 +90,7 @@ class Device:
 
 @strawberry.type(description="A title on the watchlist and when it was added.")
 class WatchlistEntry:
-    content: Content
+    content: Content | None
     added_at: datetime
     tags: list[strawberry.ID] = strawberry.field(
         description="The adds keeping the title in the replicated set: a device that removes "
@@ -270,7 +270,7 @@ class User:
         requires_scopes=READ,
         description="Titles the active profile saved for later, most recently added first.",
     )
-    async def watchlist(self, info: Info) -> list[Content]:
+    async def watchlist(self, info: Info) -> list[Content] | None:
         require_viewer(info.context, str(self.id))
         rows = await info.context.loaders.watchlists.load(_owner(info, self))
         shown = await _visible(info, [r.content_id for r in rows])
@@ -280,7 +280,7 @@ class User:
         requires_scopes=READ,
         description="The active profile's watchlist with the time each title was added.",
     )
-    async def watchlist_entries(self, info: Info) -> list[WatchlistEntry]:
+    async def watchlist_entries(self, info: Info) -> list[WatchlistEntry] | None:
         require_viewer(info.context, str(self.id))
         rows = await info.context.loaders.watchlists.load(_owner(info, self))
         shown = await _visible(info, [r.content_id for r in rows])
@@ -289,7 +289,7 @@ class User:
     @strawberry.federation.field(
         requires_scopes=READ, description="Devices registered to the account."
     )
-    async def devices(self, info: Info) -> list[Device]:
+    async def devices(self, info: Info) -> list[Device] | None:
         require_viewer(info.context, str(self.id))
         rows = await info.context.loaders.devices.load(str(self.id))
         return [Device.from_record(r) for r in rows]
