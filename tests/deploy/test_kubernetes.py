@@ -20,10 +20,10 @@ import pytest
 yaml = pytest.importorskip("yaml")
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
+from kustomize_render import render  # noqa: E402
+
 from media_gateway.app import DEFAULT_PORTS  # noqa: E402
 from media_gateway.cli import build_parser  # noqa: E402
-
-from kustomize_render import render  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = REPO_ROOT / "deploy" / "kubernetes"
