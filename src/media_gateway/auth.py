@@ -2,8 +2,13 @@
 
 Tokens are signed with an asymmetric key (RS256 or ES256) named by a ``kid``. Keys live as
 PEM files in the key folder (``JWT_KEY_DIR``, by default ``<data dir>/keys``); the identity
-subgraph creates one on first start. Verifiers read the same folder or, in the distributed
-mode, the identity service's JWKS (``JWT_JWKS_URL``). Only the configured algorithm is
+subgraph creates one on first start and is the only signer: it notices a key added to its
+folder (``media-gateway keys rotate``) within seconds and signs with it. Verifiers read the
+same folder (the embedded mode) or, in the distributed mode, fetch the identity service's
+JWKS (``JWT_JWKS_URL``): once at start, again when a token names a key they do not know (a
+rotation; at most once per ``JWKS_REFETCH_SECONDS``, one fetch at a time) and in the
+background once what they hold is older than ``JWKS_MAX_AGE_SECONDS``. A verifier never
+creates a key of its own. Only the configured algorithm is
 accepted (never ``none``, never an HMAC algorithm), and ``exp``, ``nbf``, ``iss`` and ``aud``
 are always required and checked. Rotating adds a key: older keys stay published in the JWKS
 so that tokens signed with them stay valid until they expire.
@@ -16,6 +21,7 @@ with exactly the key's scopes (see ``with_api_keys``).
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import hashlib
 import json
@@ -42,6 +48,12 @@ log = logging.getLogger(__name__)
 
 
 CLOCK_SKEW_SECONDS = 5
+# a token naming an unknown key fetches the JWKS again, at most this often
+JWKS_REFETCH_SECONDS = 5.0
+# keys learnt from the JWKS are refreshed in the background once older than this
+JWKS_MAX_AGE_SECONDS = 300.0
+# how often the signer looks for a key added to its folder
+KEY_FOLDER_RECHECK_SECONDS = 5.0
 # verified tokens remembered per token service (see TokenService.verify)
 VERIFIED_TOKENS_KEPT = 10_000
 
@@ -172,17 +184,37 @@ class KeyRing:
         self._active: SigningKey | None = None
         self._lock = threading.Lock()
         self._last_reload = 0.0
+        self._files: dict[str, tuple[int, SigningKey | None]] = {}  # name -> (mtime, key)
+        self._jwks_kids: set[str] = set()  # keys learnt from the JWKS (not from the folder)
+        self._last_fetch = float("-inf")  # when the JWKS was last asked for
+        self._fetched_at = float("-inf")  # when it last answered
+        self._inflight: asyncio.Task[bool] | None = None
+        self._background: asyncio.Future[bool] | None = None
         self.reload()
 
     # -- loading -------------------------------------------------------------------------
     def reload(self) -> None:
+        """Read the key folder; the newest key file is the active (signing) key. Files read
+        before and unchanged since are not parsed again."""
         with self._lock:
             self._last_reload = time.monotonic()
             if not self.key_dir.is_dir():
                 return
-            files = sorted(self.key_dir.glob("*.pem"), key=lambda p: (p.stat().st_mtime, p.name))
-            for path in files:
-                key = self._load_pem(path.read_bytes())
+            stamped = []
+            for path in self.key_dir.glob("*.pem"):
+                try:
+                    stamped.append((path.stat().st_mtime_ns, path.name, path))
+                except OSError:  # removed meanwhile
+                    continue
+            for mtime, name, path in sorted(stamped):
+                known = self._files.get(name)
+                if known is None or known[0] != mtime:
+                    try:
+                        key = self._load_pem(path.read_bytes())
+                    except OSError:
+                        continue
+                    self._files[name] = known = (mtime, key)
+                key = known[1]
                 if key is not None:
                     self._keys[key.kid] = key
                     self._active = key
@@ -212,6 +244,8 @@ class KeyRing:
 
     def ensure_signing_key(self) -> SigningKey:
         """The active signing key, created (and kept in the key folder) when there is none."""
+        if time.monotonic() - self._last_reload > KEY_FOLDER_RECHECK_SECONDS:
+            self.reload()  # a key added to the folder (a rotation) becomes the active one
         if self._active is not None and self._active.private_pem is not None:
             return self._active
         self.reload()
@@ -242,32 +276,92 @@ class KeyRing:
         log.info("created a signing key", extra={"kid": key.kid, "alg": self.algorithm})
         return key
 
-    def learn_jwks(self, document: Mapping[str, Any]) -> None:
+    def learn_jwks(self, document: Mapping[str, Any], *, replace: bool = False) -> None:
+        """Learn the public keys of a JWKS document; ``replace``: it is the whole current
+        set, so keys learnt from an earlier one and no longer published are forgotten."""
+        published = set()
         for entry in document.get("keys", []):
-            kid = entry.get("kid")
-            if not kid or entry.get("alg", self.algorithm) != self.algorithm:
+            if not isinstance(entry, Mapping):
                 continue
+            kid = entry.get("kid")
+            if not isinstance(kid, str) or not kid:
+                continue
+            if entry.get("alg", self.algorithm) != self.algorithm:
+                continue
+            published.add(kid)
             with self._lock:
                 if kid not in self._keys:
                     self._keys[kid] = SigningKey(kid, self.algorithm, None, dict(entry))
+                    self._jwks_kids.add(kid)
+        if replace:
+            with self._lock:
+                for kid in self._jwks_kids - published:
+                    self._keys.pop(kid, None)
+                self._jwks_kids &= published
 
-    def _fetch_jwks(self) -> None:
+    async def refresh_jwks(self, *, force: bool = False) -> bool:
+        """Fetch the JWKS from ``JWT_JWKS_URL``: one fetch at a time (callers arriving
+        meanwhile share it) and, unless ``force``, not more often than once per
+        ``JWKS_REFETCH_SECONDS``. Whether the JWKS answered."""
         if not self.jwks_url:
-            return
+            return False
+        loop = asyncio.get_running_loop()
+        task = self._inflight
+        if task is None or task.done() or task.get_loop() is not loop:
+            if not force and time.monotonic() - self._last_fetch < JWKS_REFETCH_SECONDS:
+                return False
+            self._last_fetch = time.monotonic()
+            task = self._inflight = loop.create_task(self._download(self.jwks_url))
+        return await asyncio.shield(task)
+
+    async def _download(self, url: str) -> bool:
         import httpx
 
         try:
-            response = httpx.get(self.jwks_url, timeout=3.0)
+            async with httpx.AsyncClient(timeout=3.0) as client:
+                response = await client.get(url)
             response.raise_for_status()
-            self.learn_jwks(response.json())
+            document = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            log.warning("could not fetch the JWKS", extra={"error": type(exc).__name__})
+            log.warning(
+                "could not fetch the identity JWKS (JWT_JWKS_URL); tokens signed with a key "
+                "not yet learnt are refused until it answers",
+                extra={"error": type(exc).__name__},
+            )
+            return False
+        if not isinstance(document, Mapping):
+            log.warning("the identity JWKS (JWT_JWKS_URL) is not a JSON object")
+            return False
+        self.learn_jwks(document, replace=True)
+        self._fetched_at = time.monotonic()
+        return True
+
+    async def ensure_key(self, kid: str) -> None:
+        """Make the key ``kid`` known if it can be: from the folder, else from the JWKS.
+        Keys learnt from the JWKS are refreshed in the background once they are old."""
+        if kid in self._keys:
+            if (
+                self.jwks_url
+                and kid in self._jwks_kids
+                and time.monotonic() - self._fetched_at > JWKS_MAX_AGE_SECONDS
+                and time.monotonic() - self._last_fetch > JWKS_REFETCH_SECONDS
+            ):
+                self._background = asyncio.ensure_future(self.refresh_jwks())
+            return
+        if self.public_key(kid) is None:
+            await self.refresh_jwks()
+
+    def has_keys(self) -> bool:
+        """Whether any key to verify tokens with is known."""
+        return bool(self._keys)
 
     def public_key(self, kid: str) -> SigningKey | None:
+        """The key ``kid`` among those known (the folder is read again when it is unknown,
+        at most every few seconds; the JWKS is fetched by ``ensure_key``, never here: this
+        runs on the event loop)."""
         key = self._keys.get(kid)
-        if key is None and time.monotonic() - self._last_reload > 5.0:
+        if key is None and time.monotonic() - self._last_reload > KEY_FOLDER_RECHECK_SECONDS:
             self.reload()
-            self._fetch_jwks()
             key = self._keys.get(kid)
         return key
 
@@ -333,6 +427,18 @@ class TokenService:
             headers={"kid": key.kid, "typ": "JWT"},
         )
         return token, datetime.fromtimestamp(expires, UTC)
+
+    async def prepare(self, token: str) -> None:
+        """Before ``verify`` (which never waits): learn the key the token names when it is
+        not known yet (a rotation at the identity service)."""
+        if token in self._verified:
+            return
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except JOSEError:
+            return
+        if isinstance(kid, str) and kid:
+            await self.keys.ensure_key(kid)
 
     def verify(self, token: str) -> Claims:
         hit = self._verified.get(token)
@@ -432,6 +538,11 @@ def token_service(settings: Settings | None = None) -> TokenService:
     if service is None:
         service = _services[cache_key] = TokenService(settings)
     return service
+
+
+async def prepare_token(token: str, settings: Settings | None = None) -> None:
+    """Learn the signing key a bearer token names, when it is new (see ``TokenService.prepare``)."""
+    await token_service(settings).prepare(token)
 
 
 def verify_access_token(token: str, settings: Settings | None = None) -> Claims:
@@ -568,15 +679,20 @@ def _as_datetime(value: Any) -> datetime | None:
 ContextFactoryT = Callable[[Mapping[str, str]], Awaitable[Any]]
 
 
-def with_api_keys(factory: ContextFactoryT, database: Any) -> ContextFactoryT:
+def with_api_keys(
+    factory: ContextFactoryT, database: Any, settings: Settings | None = None
+) -> ContextFactoryT:
     """Wrap a subgraph's context factory so that API keys in the headers are verified
-    (asynchronously, against the key table) before ``identify_caller`` runs."""
+    (asynchronously, against the key table) and a bearer token's signing key is known
+    (fetched from the JWKS after a rotation) before ``identify_caller`` runs."""
 
     async def context(headers: Mapping[str, str]) -> Any:
         secret = api_key_secret(headers)
         if secret is None:
-            if bearer_token(headers) is None:
+            token = bearer_token(headers)
+            if token is None:
                 return await factory(headers)
+            await prepare_token(token, settings)
             return await _with_sessions_checked(factory, headers, database)
         try:
             verdict: tuple[Claims | None, str | None] = (

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "media_gateway.gateway.cli": ("gateway", "plan"),
     "media_gateway.composition.cli": ("schema",),
-    "media_gateway.app.cli": ("serve", "subgraph", "import", "migrate"),
+    "media_gateway.app.cli": ("serve", "subgraph", "import", "migrate", "keys"),
     "media_gateway.subgraphs.recommendations.cli": ("recs",),
     "media_gateway.subgraphs.catalog.cli": ("ingest",),
     "media_gateway.gateway.edge.cli": ("persisted",),

@@ -18,6 +18,7 @@ from media_gateway.auth import (
     InvalidTokenError,
     api_key_secret,
     bearer_token,
+    prepare_token,
     verify_access_token,
     verify_api_key,
 )
@@ -46,6 +47,7 @@ def platform_authenticator(
         token = bearer_token(headers)
         try:
             if token is not None:
+                await prepare_token(token, settings)  # a key new since a rotation
                 claims = verify_access_token(token, settings)
                 checker = sessions() if claims.session_id is not None else None
                 if checker is not None and await checker.check(claims.session_id):

@@ -1,4 +1,5 @@
-"""Commands: ``serve``, ``subgraph NAME``, ``migrate``, ``import movielens PATH``."""
+"""Commands: ``serve``, ``subgraph NAME``, ``migrate``, ``keys rotate``, ``import movielens
+PATH``."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def cmd_subgraph(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from media_gateway.storage.database import Database
+    from media_gateway.storage.database import Database, DatabaseSetupError
     from media_gateway.storage.migrate import current_revision
 
     _setup_logging()
@@ -58,7 +59,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         finally:
             await database.dispose()
 
-    revision = asyncio.run(run())
+    try:
+        revision = asyncio.run(run())
+    except DatabaseSetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"Database is at revision {revision}.")
     return 0
 
@@ -90,6 +95,27 @@ def cmd_import_movielens(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from media_gateway.auth import KeyRing
+
+    settings = get_settings()
+    try:
+        key = KeyRing(settings.jwt_key_dir, settings.jwt_algorithm).rotate()
+    except OSError as exc:
+        print(
+            f"error: cannot write a key in {settings.jwt_key_dir} (JWT_KEY_DIR): "
+            f"{exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        f"Created signing key {key.kid} ({key.algorithm}) in {settings.jwt_key_dir}; the "
+        "identity service signs with it within seconds and publishes it in its JWKS, older "
+        "keys stay published so that tokens already issued stay valid."
+    )
+    return 0
+
+
 def register(subparsers: Any) -> None:
     serve = subparsers.add_parser(
         "serve", help="run the gateway and every subgraph in one process (embedded mode)"
@@ -106,6 +132,14 @@ def register(subparsers: Any) -> None:
     subgraph.add_argument("--host", default="127.0.0.1")
     subgraph.add_argument("--port", type=int, default=None, help="default: 4001-4005 by subgraph")
     subgraph.set_defaults(func=cmd_subgraph)
+
+    keys = subparsers.add_parser("keys", help="the identity service's signing keys")
+    actions = keys.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    rotate = actions.add_parser(
+        "rotate", help="add a new signing key to JWT_KEY_DIR (the identity service's folder)"
+    )
+    rotate.set_defaults(func=cmd_keys_rotate)
 
     migrate = subparsers.add_parser("migrate", help="apply the database migrations")
     migrate.set_defaults(func=cmd_migrate)

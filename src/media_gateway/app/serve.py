@@ -89,7 +89,14 @@ def run(settings: Settings, host: str, port: int, supergraph: Path | None = None
     except SupergraphMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    run_event_loop(serve(settings, host, port, sdl))
+    from media_gateway.readiness import StartupError
+    from media_gateway.storage.database import DatabaseSetupError
+
+    try:
+        run_event_loop(serve(settings, host, port, sdl))
+    except (StartupError, DatabaseSetupError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -116,20 +116,80 @@ class Database:
             return False
 
     async def migrate(self) -> None:
-        """Apply every pending migration once per process (safe to call from each subgraph)."""
+        """Apply every pending migration once per process (safe to call from each subgraph).
+
+        A PostgreSQL schema named by ``DATABASE_SCHEMA`` that does not exist yet is created;
+        what cannot be done (the database does not answer, the user may not create the
+        schema) is raised as a ``DatabaseSetupError`` saying, in one line, what to do."""
         async with self._migrate_lock:
             if self._migrated:
                 return
             from media_gateway.storage.migrate import upgrade
 
-            await upgrade(self.engine)
+            try:
+                await upgrade(self.engine, schema=None if self.is_sqlite else self.schema)
+            except Exception as exc:
+                raise self._setup_error(exc) from exc
             self._migrated = True
+
+    def describe(self) -> str:
+        """The database's URL without its password (for operators' logs, never clients)."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def _setup_error(self, exc: Exception) -> DatabaseSetupError:
+        state = _sqlstate(exc)
+        where = self.describe()
+        if state == "42501" and self.schema:  # insufficient_privilege
+            return DatabaseSetupError(
+                f'the PostgreSQL schema "{self.schema}" (DATABASE_SCHEMA) does not exist and '
+                f'this user may not create it: run CREATE SCHEMA "{self.schema}" as its owner, '
+                "grant CREATE on the database, or set DATABASE_SCHEMA to an existing schema"
+            )
+        if state == "3F000" and self.schema:  # invalid_schema_name
+            return DatabaseSetupError(
+                f'the PostgreSQL schema "{self.schema}" (DATABASE_SCHEMA) cannot be used: '
+                f"create it or set DATABASE_SCHEMA to an existing schema ({_first_line(exc)})"
+            )
+        if state is not None:
+            return DatabaseSetupError(
+                f"the database {where} refused the migrations (SQLSTATE {state}): "
+                f"{_first_line(exc)}"
+            )
+        return DatabaseSetupError(
+            f"the database {where} (DATABASE_URL) cannot be used: {type(exc).__name__}: "
+            f"{_first_line(exc)}; check that it runs and that the URL is right"
+        )
 
     async def dispose(self) -> None:
         if self._checkpoint is not None:
             with contextlib.suppress(Exception):
                 await self._checkpoint
         await self.engine.dispose()
+
+
+class DatabaseSetupError(Exception):
+    """The database cannot be brought to the schema the product needs; the message says, in
+    one line, what an operator should do."""
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, looked for along its chain of causes."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return None
+        for attribute in ("sqlstate", "pgcode"):
+            value = getattr(seen, attribute, None)
+            if isinstance(value, str) and value:
+                return value
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line[:300]
 
 
 def _checkpoint(path: Path) -> None:

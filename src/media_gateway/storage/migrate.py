@@ -22,18 +22,27 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database to ``revision`` (every subgraph's tables)."""
+async def upgrade(engine: AsyncEngine, revision: str = "head", schema: str | None = None) -> None:
+    """Bring the database to ``revision`` (every subgraph's tables), in PostgreSQL creating
+    ``schema`` (``DATABASE_SCHEMA``, the search path) first when it does not exist yet."""
 
     def run(connection: Connection) -> None:
         if connection.dialect.name == "postgresql":
             # services starting together migrate one at a time; the others then find the
             # database at head and do nothing
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+            if schema:
+                quoted = quote_identifier(schema)
+                connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
         command.upgrade(alembic_config(connection), revision)
 
     async with engine.begin() as connection:
         await connection.run_sync(run)
+
+
+def quote_identifier(name: str) -> str:
+    """``name`` as a PostgreSQL quoted identifier."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:

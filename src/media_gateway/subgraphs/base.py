@@ -13,19 +13,21 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
-from media_gateway.auth import Claims, identify_caller, with_api_keys
+from media_gateway.auth import Claims, identify_caller, token_service, with_api_keys
 from media_gateway.forwarding import TrustedProxies
 from media_gateway.heap import freeze_startup_heap
 from media_gateway.logging import RequestIdMiddleware, current_request_id
-from media_gateway.optional_services import missing_services, report_missing_services
+from media_gateway.optional_services import report_missing_services
+from media_gateway.readiness import Dependency, StartupError, service_dependencies
+from media_gateway.readiness import report as readiness_report
 from media_gateway.revocation import close as close_revoked_sessions
 from media_gateway.revocation import revoked_sessions
 from media_gateway.schema.common import forbidden, unauthenticated
 from media_gateway.settings import Settings, get_settings
-from media_gateway.storage.database import Database
+from media_gateway.storage.database import Database, DatabaseSetupError
 from media_gateway.subgraphs.events import EventBus
 
 log = logging.getLogger(__name__)
@@ -166,7 +168,7 @@ class Subgraph:
 
     def __post_init__(self) -> None:
         # API keys are checked against the key table before the context is built
-        self.context = with_api_keys(self.context, self.runtime.database)
+        self.context = with_api_keys(self.context, self.runtime.database, self.runtime.settings)
 
     @property
     def default_url(self) -> str:
@@ -181,6 +183,8 @@ class Subgraph:
             return
         if self.owns_runtime:  # a service of its own: say which optional service is missing
             await report_missing_services(self.runtime.settings, self.name)
+            if self.name != "identity":
+                await explain_verification_keys(self.runtime.settings, self.name)
         if self.runtime.settings.auto_migrate:
             await self.runtime.database.migrate()
         for hook in self.on_startup:
@@ -198,30 +202,43 @@ class Subgraph:
             await self.runtime.close()
         log.info("subgraph stopped", extra={"subgraph": self.name})
 
+    def dependencies(self) -> list[Dependency]:
+        """What this subgraph depends on, as ``/ready`` reports it."""
+        settings = self.runtime.settings
+        keys = token_service(settings).keys
+        return service_dependencies(
+            self.name,
+            settings,
+            self.runtime.database.ping,
+            alone=self.owns_runtime,
+            keys_known=keys.has_keys,
+            jwks_refresh=keys.refresh_jwks if settings.jwt_jwks_url else None,
+        )
+
     def asgi_app(self) -> ASGIApp:
-        """POST/GET /graphql, GET /health (liveness), GET /ready (readiness)."""
+        """POST/GET /graphql, GET /health (liveness), GET /ready (readiness).
+
+        A start-up that fails (the database cannot be used, a key cannot be written) is
+        logged in one line saying what to do, and the service exits: never a traceback."""
         graphql_app = _SubgraphGraphQL(self)
-        database = self.runtime.database
         name = self.name
+        dependencies = self.dependencies()
+        failure: list[str] = []
 
         async def health(_: Request) -> Response:
             return JSONResponse({"status": "ok", "subgraph": name})
 
         async def ready(_: Request) -> Response:
-            if await database.ping():
-                body: dict[str, Any] = {"status": "ready", "subgraph": name}
-                degraded = await missing_services(self.runtime.settings)
-                if degraded:  # still serving, on fallbacks: say which service is missing
-                    body["degraded"] = {service: "unreachable" for service in degraded}
-                return JSONResponse(body)
-            return JSONResponse(
-                {"status": "unavailable", "subgraph": name, "reason": "database unreachable"},
-                status_code=503,
-            )
+            status, body = await readiness_report(name, dependencies)
+            return JSONResponse(body, status_code=status)
 
         @asynccontextmanager
         async def lifespan(_: Starlette) -> Any:
-            await self.startup()
+            try:
+                await self.startup()
+            except Exception as exc:
+                failure.append(startup_failure(name, exc))
+                raise
             freeze_startup_heap()
             try:
                 yield
@@ -238,4 +255,55 @@ class Subgraph:
             ],
             lifespan=lifespan,
         )
-        return RequestIdMiddleware(app)
+
+        async def service(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "lifespan":
+                await app(scope, receive, send)
+                return
+
+            async def send_failure_in_one_line(message: Message) -> None:
+                if message["type"] == "lifespan.startup.failed" and failure:
+                    message = {**message, "message": failure[-1]}
+                await send(message)
+
+            await app(scope, receive, send_failure_in_one_line)
+
+        return RequestIdMiddleware(service)
+
+
+def startup_failure(name: str, exc: BaseException) -> str:
+    """One line saying why ``name`` could not start (the traceback only at DEBUG level)."""
+    log.debug("start-up failed", exc_info=exc, extra={"subgraph": name})
+    if isinstance(exc, StartupError | DatabaseSetupError):
+        return f"the {name} service cannot start: {exc}"
+    detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    return f"the {name} service cannot start: {type(exc).__name__}" + (
+        f": {detail}" if detail else ""
+    )
+
+
+async def explain_verification_keys(settings: Settings, component: str) -> None:
+    """A service that verifies tokens but does not sign them: learn the identity service's
+    keys now, or say plainly why tokens will be refused and what to set."""
+    keys = token_service(settings).keys
+    if settings.jwt_jwks_url:
+        if not await keys.refresh_jwks(force=True):
+            log.warning(
+                "the identity JWKS (JWT_JWKS_URL) does not answer yet: access tokens are "
+                "refused until it does; it is asked again when a token arrives",
+                extra={"component": component},
+            )
+        elif not keys.has_keys():
+            log.warning(
+                "the identity JWKS (JWT_JWKS_URL) publishes no key yet: access tokens are "
+                "refused until the identity service has started",
+                extra={"component": component},
+            )
+        return
+    if not keys.has_keys():
+        log.warning(
+            "no key to verify access tokens with: JWT_JWKS_URL is unset and the key folder "
+            "(JWT_KEY_DIR) holds none; set JWT_JWKS_URL to the identity service's "
+            "/.well-known/jwks.json (until then access tokens are refused)",
+            extra={"component": component},
+        )

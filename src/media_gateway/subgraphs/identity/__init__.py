@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import strawberry
 
 from media_gateway.auth import AuthorizationExtension, token_service
+from media_gateway.readiness import StartupError
 from media_gateway.resolvers.identity import Mutation, Query
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.identity import User
@@ -45,7 +46,14 @@ def create(runtime: Runtime | None = None) -> Subgraph:
         )
 
     async def startup() -> None:
-        tokens.keys.ensure_signing_key()
+        try:
+            tokens.keys.ensure_signing_key()
+        except OSError as exc:
+            raise StartupError(
+                f"no signing key can be created in the key folder (JWT_KEY_DIR, "
+                f"{tokens.keys.key_dir}): {exc.strerror or exc}; make it writable by this "
+                "service or put the key in it (media-gateway keys rotate)"
+            ) from exc
         if runtime.settings.seed_demo_data:
             await service.ensure_demo_account()
 

@@ -99,7 +99,9 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
         async def claims(headers: Mapping[str, str]) -> Any:
             return identify_caller(headers, identity.settings)[0]
 
-        return await with_api_keys(claims, identity.database)(dict(request.headers))
+        return await with_api_keys(claims, identity.database, identity.settings)(
+            dict(request.headers)
+        )
 
     async def authorize(request: Request) -> Response:
         if request.method == "POST":
