@@ -27,6 +27,7 @@ from media_gateway.subgraphs.catalog.models import (
 from media_gateway.subgraphs.catalog.outbox import CONTENT_TOPIC, record_event
 from media_gateway.subgraphs.catalog.search import (
     AutocompleteHit,
+    IndexBuild,
     SearchEngine,
     SearchFilters,
     SearchOutcome,
@@ -88,8 +89,21 @@ class CatalogService:
                 documents = await self.title_documents()
                 await asyncio.to_thread(engine.build, documents)
                 self._engine = engine
-                log.info("search index built", extra={"titles": len(documents)})
+                build = engine.last_build
+                log.info(
+                    "search index built",
+                    extra={
+                        "titles": len(documents),
+                        "embedded": build.embedded if build else None,
+                        "reused": build.reused if build else None,
+                    },
+                )
             return self._engine
+
+    @property
+    def index_build(self) -> IndexBuild | None:
+        """What building the search index did at start: vectors reused and vectors embedded."""
+        return self._engine.last_build if self._engine is not None else None
 
     async def _last_event_id(self) -> int:
         async with self.database.session() as session:
@@ -180,7 +194,12 @@ class CatalogService:
                         select(CreditRecord, PersonRecord)
                         .join(PersonRecord, col(PersonRecord.id) == col(CreditRecord.person_id))
                         .where(col(CreditRecord.content_id).in_(chunk))
-                        .order_by(col(CreditRecord.position))
+                        # one order on every database, so a title's text (and vector) is stable
+                        .order_by(
+                            col(CreditRecord.position),
+                            col(CreditRecord.role).desc(),
+                            col(CreditRecord.person_id),
+                        )
                     )
                 ).all():
                     people.setdefault(credit.content_id, []).append((person.id, person.name))

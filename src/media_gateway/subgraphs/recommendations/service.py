@@ -148,6 +148,7 @@ class RecommendationService:
         self._exposures: list[dict[str, Any]] = []
         self._flushing: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
+        self.trainings = 0  # models this service has trained (a start that reloads trains none)
 
     # -- model versions -----------------------------------------------------------------------
     @property
@@ -230,12 +231,18 @@ class RecommendationService:
         self._checked_at = 0.0
 
     async def ensure_model(self) -> None:
-        """At start: load the newest model, or train the first one when there is none."""
+        """At start: load the newest stored model, or train the first one when there is none.
+
+        A stored model is served as it is; interactions that arrived since it was trained are
+        folded in at request time and reach a new version at the scheduled retrain.
+        """
         await self.sync_item_features()
         self.invalidate()
         await self.model()
         if self._version is None and not await self.is_empty():
             await self.train()
+        elif self._version is not None:
+            log.info("reloaded the stored recommender model", extra={"version": self._version})
 
     async def retrain_if_changed(self) -> int | None:
         """The scheduled retrain: a new version when interactions arrived since the last."""
@@ -294,6 +301,7 @@ class RecommendationService:
             await session.flush()
             version = int(record.version or 0)
         self._ranker, self._version, self._boosts = ranker, version, {}
+        self.trainings += 1
         self.invalidate()
         log.info(
             "trained the recommender",

@@ -5,6 +5,7 @@ query parser and autocomplete."""
 from media_gateway.subgraphs.catalog.search.engine import (
     AutocompleteHit,
     FacetCounts,
+    IndexBuild,
     SearchEngine,
     SearchFilters,
     SearchOutcome,
@@ -14,6 +15,7 @@ from media_gateway.subgraphs.catalog.search.engine import (
 __all__ = [
     "AutocompleteHit",
     "FacetCounts",
+    "IndexBuild",
     "SearchEngine",
     "SearchFilters",
     "SearchOutcome",

@@ -122,6 +122,22 @@ class SearchOutcome:
     interpretation: ParsedQuery | None = None
 
 
+@dataclass(frozen=True)
+class IndexBuild:
+    """What a full build did: titles indexed, vectors computed, vectors reused from storage."""
+
+    titles: int
+    embedded: int
+    reused: int
+
+
+TEXT_HASH = "text_sha256"  # the payload key naming the text a stored vector was embedded from
+
+
+def text_hash(doc: TitleDocument) -> str:
+    return hashlib.sha256(doc.embedding_text().encode()).hexdigest()
+
+
 def _merge_list(explicit: list[str] | None, parsed: list[str]) -> list[str] | None:
     if explicit:
         return explicit
@@ -159,6 +175,8 @@ class SearchEngine:
         self._people: dict[str, tuple[str, float]] = {}
         self._titles_folded: dict[str, int] = {}
         self.ready = False
+        self.last_build: IndexBuild | None = None  # what the last full build reused and embedded
+        self.embedded = 0  # titles embedded by this engine since it was created
 
     # -- building -------------------------------------------------------------------------
 
@@ -203,7 +221,6 @@ class SearchEngine:
 
     def build(self, documents: Iterable[TitleDocument]) -> None:
         """Index every title from scratch (at start)."""
-        from qdrant_client import models
 
         with self._lock:
             self.docs = []
@@ -221,86 +238,125 @@ class SearchEngine:
             self._index.reload()
             if self._qdrant is None:
                 self._qdrant = self._connect_qdrant()
-            client = self._qdrant
-            self._vectors = np.zeros((0, self.embedder.dimension), dtype=np.float32)
-            fingerprint = self._fingerprint()
-            marker = self._fingerprint_file()
-            reusable = (
-                marker is not None
-                and marker.is_file()
-                and marker.read_text() == fingerprint
-                and client.collection_exists(self._collection)
-            )
-            if not reusable:  # the stored vectors are not those of these titles: re-embed
-                if client.collection_exists(self._collection):
-                    client.delete_collection(self._collection)
-                client.create_collection(
-                    self._collection,
-                    vectors_config=models.VectorParams(
-                        size=self.embedder.dimension, distance=models.Distance.COSINE
-                    ),
-                )
-                self._upsert_vectors(list(range(len(self.docs))))
-                if marker is not None:
-                    marker.write_text(fingerprint)
-            elif not self._qdrant_url:  # stored vectors are current: load them, no re-embedding
-                self._load_vectors()
+            self.last_build = self._restore_vectors()
             self._dirty = True
             self._refresh()
             self.ready = True
 
-    def _load_vectors(self) -> None:
-        self._vectors = np.zeros((len(self.docs), self.embedder.dimension), dtype=np.float32)
+    def _stored_points(self) -> dict[int, tuple[str | None, np.ndarray]]:
+        """The vectors the collection holds, by point id, with the text hash each was made of."""
+        client = self._qdrant
+        points_by_id: dict[int, tuple[str | None, np.ndarray]] = {}
+        if not client.collection_exists(self._collection):
+            return points_by_id
         offset: Any = None
         while True:
-            points, offset = self._qdrant.scroll(
-                self._collection, limit=4096, offset=offset, with_vectors=True, with_payload=False
+            points, offset = client.scroll(
+                self._collection, limit=4096, offset=offset, with_vectors=True, with_payload=True
             )
             for point in points:
-                index = int(point.id)
-                if 0 <= index < len(self.docs):
-                    self._vectors[index] = np.asarray(point.vector, dtype=np.float32)
+                text = (point.payload or {}).get(TEXT_HASH)
+                vector = np.asarray(point.vector, dtype=np.float32)
+                if vector.shape == (self.embedder.dimension,):
+                    points_by_id[int(point.id)] = (text if isinstance(text, str) else None, vector)
             if offset is None:
-                break
+                return points_by_id
 
-    def _fingerprint(self) -> str:
-        digest = hashlib.sha256(self.embedder.name.encode())
-        for doc in self.docs:
-            digest.update(b"\0" + (doc.embedding_text().encode() if doc else b"-"))
-        return digest.hexdigest()
+    def _restore_vectors(self) -> IndexBuild:
+        """Reuse every stored vector whose title text is unchanged; embed only the others.
 
-    def _fingerprint_file(self) -> Path | None:
-        """Where a persistent local collection records which titles its vectors are of."""
-        if self._qdrant_url or self._qdrant_path is None or self._memory_qdrant:
-            return None
-        return self._qdrant_path / f"{self._collection}.fingerprint"
-
-    def _forget_fingerprint(self) -> None:
-        marker = self._fingerprint_file()
-        if marker is not None and marker.is_file():
-            marker.unlink()
-
-    def _upsert_vectors(self, indexes: Sequence[int]) -> None:
+        Each point carries the hash of the text it was embedded from (and the collection's name
+        the embedder's), so a vector is reused exactly when the embedder and the text match.
+        """
         from qdrant_client import models
 
+        client = self._qdrant
+        stored = self._stored_points()
+        hashes = [text_hash(doc) if doc is not None else None for doc in self.docs]
+        alive = [i for i, h in enumerate(hashes) if h is not None]
+        self._vectors = np.zeros((len(self.docs), self.embedder.dimension), dtype=np.float32)
+        unchanged = (
+            client.collection_exists(self._collection)
+            and len(stored) == len(alive)
+            and all(i in stored and stored[i][0] == hashes[i] for i in alive)
+        )
+        if unchanged:
+            for i in alive:
+                self._vectors[i] = stored[i][1]
+            return IndexBuild(titles=len(alive), embedded=0, reused=len(alive))
+        known = {text: vector for text, vector in stored.values() if text is not None}
+        missing: list[int] = []
+        for i in alive:
+            vector = known.get(hashes[i])  # type: ignore[arg-type]
+            if vector is None:
+                missing.append(i)
+            else:
+                self._vectors[i] = vector
+        if client.collection_exists(self._collection):
+            client.delete_collection(self._collection)
+        client.create_collection(
+            self._collection,
+            vectors_config=models.VectorParams(
+                size=self.embedder.dimension, distance=models.Distance.COSINE
+            ),
+        )
+        self._embed(missing)
+        self._store_vectors(alive)
+        return IndexBuild(
+            titles=len(alive), embedded=len(missing), reused=len(alive) - len(missing)
+        )
+
+    def _embed(self, indexes: Sequence[int]) -> None:
+        """Compute the vectors of these titles (in memory; ``_store_vectors`` persists them)."""
+        if len(self._vectors) < len(self.docs):
+            grown = np.zeros((len(self.docs), self.embedder.dimension), dtype=np.float32)
+            grown[: len(self._vectors)] = self._vectors
+            self._vectors = grown
+        for start in range(0, len(indexes), 2048):
+            batch = list(indexes[start : start + 2048])
+            self._vectors[batch] = self.embedder.embed(
+                [self.docs[i].embedding_text() for i in batch]  # type: ignore[union-attr]
+            )
+        self.embedded += len(indexes)
+
+    def _store_vectors(self, indexes: Sequence[int]) -> None:
+        from qdrant_client import models
+
+        if self._vectors_only:
+            return
+        for start in range(0, len(indexes), 2048):
+            batch = list(indexes[start : start + 2048])
+            self._qdrant.upsert(
+                self._collection,
+                points=models.Batch(
+                    ids=list[int | str | uuid.UUID](batch),
+                    vectors=self._vectors[batch].tolist(),
+                    payloads=[
+                        {TEXT_HASH: text_hash(self.docs[i])}  # type: ignore[arg-type]
+                        for i in batch
+                    ],
+                ),
+                wait=True,
+            )
+
+    def _upsert_vectors(
+        self, indexes: Sequence[int], previous: dict[str, np.ndarray] | None = None
+    ) -> None:
+        """Vectors for changed titles: kept when their text is unchanged, else embedded."""
         alive = [i for i in indexes if self.docs[i] is not None]
         if len(self._vectors) < len(self.docs):
             grown = np.zeros((len(self.docs), self.embedder.dimension), dtype=np.float32)
             grown[: len(self._vectors)] = self._vectors
             self._vectors = grown
-        for start in range(0, len(alive), 2048):
-            batch = alive[start : start + 2048]
-            vectors = self.embedder.embed(
-                [self.docs[i].embedding_text() for i in batch]  # type: ignore[union-attr]
-            )
-            self._vectors[batch] = vectors
-            if self._vectors_only:
-                continue
-            self._qdrant.upsert(
-                self._collection,
-                points=models.Batch(ids=list(batch), vectors=vectors.tolist()),
-                wait=True,
-            )
+        missing: list[int] = []
+        for i in alive:
+            vector = (previous or {}).get(text_hash(self.docs[i]))  # type: ignore[arg-type]
+            if vector is None:
+                missing.append(i)
+            else:
+                self._vectors[i] = vector
+        self._embed(missing)
+        self._store_vectors(alive)
 
     def upsert(self, documents: Sequence[TitleDocument]) -> None:
         """Add or replace titles (after an import or an ingested change)."""
@@ -309,10 +365,14 @@ class SearchEngine:
         with self._lock:
             writer = self._index.writer(heap_size=32_000_000, num_threads=1)
             changed: list[int] = []
+            previous: dict[str, np.ndarray] = {}  # vectors of replaced titles, by text hash
             for doc in documents:
                 old = self.by_id.get(doc.id)
                 if old is not None:
                     writer.delete_documents_by_term("idx", old)
+                    replaced = self.docs[old]
+                    if replaced is not None and old < len(self._vectors):
+                        previous[text_hash(replaced)] = self._vectors[old].copy()
                     self.docs[old] = None
                     if self._qdrant is not None:
                         self._qdrant.delete(
@@ -327,8 +387,7 @@ class SearchEngine:
             writer.wait_merging_threads()
             self._index.reload()
             if self._qdrant is not None:
-                self._forget_fingerprint()
-                self._upsert_vectors(changed)
+                self._upsert_vectors(changed, previous)
             self._dirty = True
             self._refresh()
 
@@ -348,7 +407,6 @@ class SearchEngine:
             writer.commit()
             self._index.reload()
             if gone and self._qdrant is not None:
-                self._forget_fingerprint()
                 self._qdrant.delete(
                     self._collection, points_selector=models.PointIdsList(points=gone)
                 )
