@@ -1,11 +1,14 @@
 """deploy/monitoring: alert rules promtool would load and a dashboard on metrics that exist.
 
-The metrics are those a gateway really serves on /metrics: every metric of its telemetry is
-exercised once and the exposition is read back, so a renamed metric fails here.
+The metrics are those the services really serve on /metrics: every metric of a gateway's
+telemetry is exercised once and its exposition is read back, and a subgraph service's
+/metrics is read through its ASGI app, so a renamed metric fails here.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -16,13 +19,19 @@ import pytest
 yaml = pytest.importorskip("yaml")
 promql_parser = pytest.importorskip("promql_parser")
 
+import httpx  # noqa: E402
+
+from media_gateway.app import SUBGRAPHS  # noqa: E402
 from media_gateway.gateway.edge.telemetry import Telemetry  # noqa: E402
+from media_gateway.settings import Settings  # noqa: E402
+from media_gateway.subgraphs.base import Runtime  # noqa: E402
 
 MONITORING = Path(__file__).resolve().parents[2] / "deploy" / "monitoring"
 RULE_FIELDS = {"alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
 DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 SELECTOR_NAME = re.compile(r'name: Some\(\s*"([^"]+)"', re.S)
+TYPE_LINE = re.compile(r"^# TYPE (\S+) (gauge|untyped)$", re.M)
 
 
 def exported_metrics() -> set[str]:
@@ -34,11 +43,33 @@ def exported_metrics() -> set[str]:
     telemetry.breaker_changed("catalog", "open")
     telemetry.subscription_opened()
     body, _ = telemetry.exposition()
+    return sample_names(body.decode())
+
+
+def sample_names(exposition: str) -> set[str]:
     names = set()
-    for line in body.decode().splitlines():
+    for line in exposition.splitlines():
         if line and not line.startswith("#"):
             names.add(re.split(r"[{ ]", line, maxsplit=1)[0])
     return names
+
+
+async def subgraph_service_metrics(data_dir: Path) -> set[str]:
+    """What a subgraph service serves on /metrics. A gauge with labels is declared there
+    before its first series (a consumer group not assigned yet): its name counts too."""
+    settings = Settings.from_env({"MEDIA_GATEWAY_DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"})
+    runtime = Runtime.create(dataclasses.replace(settings, seed_demo_data=False))
+    service = SUBGRAPHS["playback"](runtime)
+    await runtime.database.migrate()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=service.asgi_app()), base_url="http://playback"
+        ) as http:
+            response = await http.get("/metrics")
+        assert response.status_code == 200
+        return sample_names(response.text) | {name for name, _ in TYPE_LINE.findall(response.text)}
+    finally:
+        await runtime.close()
 
 
 def metric_names(expr: str) -> set[str]:
@@ -47,10 +78,12 @@ def metric_names(expr: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def metrics() -> set[str]:
+def metrics(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     names = exported_metrics()
     assert "gateway_requests_total" in names and "gateway_active_subscriptions" in names
-    return names
+    served = asyncio.run(subgraph_service_metrics(tmp_path_factory.mktemp("subgraph")))
+    assert {"outbox_unpublished_events", "kafka_consumer_lag"} <= served
+    return names | served
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +131,8 @@ def test_the_issue_alerts_are_there(rules: list[dict[str, Any]]) -> None:
         "CircuitBreakerOpen",
         "SubscriptionsHigh",
         "SubscriptionsDropped",
+        "OutboxLagHigh",
+        "KafkaConsumerLagHigh",
     } <= alerts
 
 

@@ -29,6 +29,7 @@ from media_gateway.schema.common import forbidden, unauthenticated
 from media_gateway.settings import Settings, get_settings
 from media_gateway.storage.database import Database, DatabaseSetupError
 from media_gateway.subgraphs.events import EventBus
+from media_gateway.subgraphs.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,13 @@ Hook = Callable[[], Awaitable[None]]
 
 @dataclass
 class Runtime:
-    """What subgraphs running in one process share: settings, the database, the event bus."""
+    """What subgraphs running in one process share: settings, the database, the event bus
+    and the metrics registry served on ``/metrics``."""
 
     settings: Settings
     database: Database
     events: EventBus = field(default_factory=EventBus)
+    metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> Runtime:
@@ -216,7 +219,8 @@ class Subgraph:
         )
 
     def asgi_app(self) -> ASGIApp:
-        """POST/GET /graphql, GET /health (liveness), GET /ready (readiness).
+        """POST/GET /graphql, GET /health (liveness), GET /ready (readiness), GET /metrics
+        (Prometheus).
 
         A start-up that fails (the database cannot be used, a key cannot be written) is
         logged in one line saying what to do, and the service exits: never a traceback."""
@@ -231,6 +235,10 @@ class Subgraph:
         async def ready(_: Request) -> Response:
             status, body = await readiness_report(name, dependencies)
             return JSONResponse(body, status_code=status)
+
+        async def metrics(_: Request) -> Response:
+            body, content_type = await self.runtime.metrics.exposition()
+            return Response(body, media_type=content_type)
 
         @asynccontextmanager
         async def lifespan(_: Starlette) -> Any:
@@ -249,6 +257,7 @@ class Subgraph:
             routes=[
                 Route("/health", health, methods=["GET"]),
                 Route("/ready", ready, methods=["GET"]),
+                Route("/metrics", metrics, methods=["GET"]),
                 Route("/graphql", graphql_app, methods=["GET", "POST"]),
                 WebSocketRoute("/graphql", graphql_app),
                 *self.routes,

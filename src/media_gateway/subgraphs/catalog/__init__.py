@@ -53,6 +53,7 @@ def create(runtime: Runtime | None = None) -> Subgraph:
         await runtime.events.publish(Event(topic, key, payload))
 
     relay = OutboxRelay(runtime.database, publish)
+    runtime.metrics.watch_outbox(NAME, runtime.database, CatalogOutboxRecord)
     tasks = [
         PeriodicTask("catalog-index-sync", service.sync_index, 1.0),
         PeriodicTask("catalog-outbox-relay", relay.relay_step, 1.0),

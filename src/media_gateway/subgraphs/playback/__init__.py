@@ -52,6 +52,7 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     )
 
     pruning = outbox_pruning("playback-outbox-pruning", runtime.database, OutboxEventRecord)
+    runtime.metrics.watch_outbox(NAME, runtime.database, OutboxEventRecord)
 
     async def context(headers: Mapping[str, str]) -> PlaybackContext:
         fields = base_context(runtime, headers)

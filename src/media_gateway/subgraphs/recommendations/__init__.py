@@ -16,7 +16,7 @@ from media_gateway.schema.recommendations import Content, User
 from media_gateway.subgraphs.base import Runtime, Subgraph, base_context
 from media_gateway.subgraphs.events import PeriodicTask
 from media_gateway.subgraphs.recommendations.context import RecommendationsContext
-from media_gateway.subgraphs.recommendations.kafka import PlaybackEventConsumer
+from media_gateway.subgraphs.recommendations.kafka import GROUP_ID, PlaybackEventConsumer
 from media_gateway.subgraphs.recommendations.service import (
     RETRAIN_INTERVAL_SECONDS,
     RecommendationService,
@@ -71,7 +71,10 @@ def create(runtime: Runtime | None = None) -> Subgraph:
         await service.ensure_model()
         if runtime.settings.kafka_bootstrap_servers:
             consumer = PlaybackEventConsumer(
-                runtime.settings.kafka_bootstrap_servers, PLAYBACK_TOPIC, service.on_playback_event
+                runtime.settings.kafka_bootstrap_servers,
+                PLAYBACK_TOPIC,
+                service.on_playback_event,
+                lag=runtime.metrics.consumer(GROUP_ID),
             )
             await consumer.start()
             consumers.append(consumer)
