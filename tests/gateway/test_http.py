@@ -220,12 +220,15 @@ async def test_health_once_loaded(http: httpx.AsyncClient) -> None:
     assert r.json()["status"] == "pass"
 
 
-async def test_health_fails_without_a_supergraph() -> None:
+async def test_not_ready_without_a_supergraph() -> None:
     app = create_gateway_app(GatewayConfig(clients={}))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://gateway"
     ) as client:
-        assert (await client.get("/health")).status_code == 503
+        assert (await client.get("/health")).status_code == 200  # alive all the same
+        ready = await client.get("/ready")
+        assert ready.status_code == 503
+        assert ready.json()["failing"] == {"supergraph": "not loaded"}
         r = await client.post("/graphql", json={"query": "{ __typename }"})
         assert r.status_code == 200 and r.json()["errors"]
 

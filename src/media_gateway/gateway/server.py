@@ -3,8 +3,9 @@
 POST with JSON (a single request or a batch array); GET for queries only; responses as
 `application/graphql-response+json` or `application/json` chosen by the Accept header, with
 the status codes the GraphQL-over-HTTP specification prescribes; GraphiQL for browsers;
-`/health` ready once a supergraph is loaded; the supergraph file watched and swapped without
-dropping requests.
+`/health` for liveness (the process answers) and `/ready` for readiness (a supergraph is
+loaded; subgraphs whose circuit breaker is open are listed as degraded); the supergraph file
+watched and swapped without dropping requests.
 """
 
 from __future__ import annotations
@@ -251,6 +252,35 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def readiness(state: GatewayState) -> tuple[int, dict[str, Any]]:
+    """(status code, body) of `/ready`. Not ready (503) only while no supergraph is loaded: a
+    subgraph whose circuit breaker is open is listed under `degraded`, and the gateway stays
+    ready since it still answers every field the other subgraphs resolve."""
+    router = state.router
+    if router is None:
+        return 503, {
+            "status": "unavailable",
+            "dependencies": {"supergraph": "not loaded"},
+            "failing": {"supergraph": "not loaded"},
+            "reason": "no supergraph loaded",
+        }
+    breakers = state.edge.breakers if state.edge is not None else {}
+    subgraphs: dict[str, str] = {}
+    degraded: dict[str, str] = {}
+    for name in sorted(router.supergraph.subgraph_urls):
+        breaker = breakers.get(name)
+        subgraphs[name] = breaker.state if breaker is not None else "unmonitored"
+        if breaker is not None and subgraphs[name] != "closed":
+            degraded[name] = f"circuit breaker {subgraphs[name]}"
+    body: dict[str, Any] = {
+        "status": "ready",
+        "dependencies": {"supergraph": "loaded", "subgraphs": subgraphs},
+    }
+    if degraded:
+        body["degraded"] = degraded
+    return 200, body
+
+
 def create_gateway_app(config: GatewayConfig) -> Starlette:
     state = GatewayState(config)
     if config.supergraph_sdl is not None or config.supergraph_path is not None:
@@ -456,9 +486,11 @@ def create_gateway_app(config: GatewayConfig) -> Starlette:
         return _json(result.body, status, media_type, result.headers or None)
 
     async def health(request: Request) -> Response:
-        if state.router is None:
-            return _json({"status": "fail", "reason": "no supergraph loaded"}, 503)
         return _json({"status": "pass"})
+
+    async def ready(request: Request) -> Response:
+        status, body = readiness(state)
+        return _json(body, status)
 
     routes: list[BaseRoute] = [
         Route("/graphql", graphql_post, methods=["POST"]),
@@ -466,7 +498,7 @@ def create_gateway_app(config: GatewayConfig) -> Starlette:
         WebSocketRoute("/graphql", streaming.websocket),
         Route("/", graphql_post, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
-        Route("/ready", health, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
     ]
     if state.edge is not None:
         from .edge.routes import edge_routes
