@@ -17,6 +17,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "media_gateway.gateway.cli": ("gateway", "plan"),
     "media_gateway.composition.cli": ("schema",),
     "media_gateway.app.cli": ("serve", "subgraph", "import", "migrate", "keys"),
+    "media_gateway.app.cluster": ("cluster",),
     "media_gateway.subgraphs.recommendations.cli": ("recs",),
     "media_gateway.subgraphs.catalog.cli": ("ingest",),
     "media_gateway.gateway.edge.cli": ("persisted",),
