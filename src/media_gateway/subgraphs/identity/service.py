@@ -522,16 +522,23 @@ class IdentityService:
 
     async def revoke_all_sessions(self, user_id: str) -> None:
         async with self.database.transaction() as session:
-            await session.exec(
-                update(RefreshTokenRecord)
-                .where(col(RefreshTokenRecord.user_id) == user_id)
-                .where(col(RefreshTokenRecord.revoked_at).is_(None))
-                .values(revoked_at=utcnow())
-            )
-            ended = await self._end_sessions(
-                session, user_id, await self._live_sessions(session, user_id=user_id)
-            )
+            ended = await self._end_every_session(session, user_id, utcnow())
         await self._announce(ended)
+
+    async def _end_every_session(
+        self, session: Any, user_id: str, now: datetime
+    ) -> list[Revocation]:
+        """In the caller's transaction: revoke every refresh-token family of the account and
+        record its sessions as ended (announce the result once the transaction commits)."""
+        await session.exec(
+            update(RefreshTokenRecord)
+            .where(col(RefreshTokenRecord.user_id) == user_id)
+            .where(col(RefreshTokenRecord.revoked_at).is_(None))
+            .values(revoked_at=now)
+        )
+        return await self._end_sessions(
+            session, user_id, await self._live_sessions(session, user_id=user_id)
+        )
 
     # -- revoked sessions ----------------------------------------------------------------
     async def _live_sessions(
@@ -711,15 +718,7 @@ class IdentityService:
             if user.email_verified_at is None:  # the link proved the mailbox
                 user.email_verified_at = now
             session.add(user)
-            await session.exec(
-                update(RefreshTokenRecord)
-                .where(col(RefreshTokenRecord.user_id) == user.id)
-                .where(col(RefreshTokenRecord.revoked_at).is_(None))
-                .values(revoked_at=now)
-            )
-            ended = await self._end_sessions(
-                session, user.id, await self._live_sessions(session, user_id=user.id)
-            )
+            ended = await self._end_every_session(session, user.id, now)
         await self._announce(ended)
         await self.limiter.reset(f"login-account:{_digest(user.email)[:32]}")
         # the mailbox proved the owner: lift the protection failed sign-ins put on
@@ -754,15 +753,7 @@ class IdentityService:
             stored.password_hash = password_hash
             stored.password_changed_at = now
             session.add(stored)
-            await session.exec(
-                update(RefreshTokenRecord)
-                .where(col(RefreshTokenRecord.user_id) == user.id)
-                .where(col(RefreshTokenRecord.revoked_at).is_(None))
-                .values(revoked_at=now)
-            )
-            ended = await self._end_sessions(
-                session, user.id, await self._live_sessions(session, user_id=user.id)
-            )
+            ended = await self._end_every_session(session, user.id, now)
         await self._announce(ended)
         await self.limiter.reset(f"login-account:{_digest(user.email)[:32]}")
         profile = await self.profile_of(user.id, viewer.profile_id) if viewer.profile_id else None
