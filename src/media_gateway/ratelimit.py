@@ -13,7 +13,6 @@ limits shared between replicas, it never turns every request into an error.
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import time
 import uuid
@@ -21,18 +20,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger(__name__)
-
-REDIS_RETRY_SECONDS = 5.0
-REDIS_TIMEOUT_SECONDS = 2.0
-
-
-def redis_errors() -> tuple[type[BaseException], ...]:
-    """What an unreachable or failing Redis raises."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    return (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+from media_gateway.redis_link import RedisLink, redis_errors
 
 
 @dataclass(frozen=True)
@@ -95,12 +83,15 @@ class SlidingWindowLimiter:
     def __init__(self, redis_url: str | None, prefix: str) -> None:
         self.redis_url = redis_url
         self.prefix = prefix.rstrip(":")
-        self._redis: Any = None
+        self._link = RedisLink(
+            redis_url,
+            "rate limits are counted in this process until it answers again",
+            limiter=self.prefix,
+        )
         self._script: Any = None
         self._local: dict[str, deque[tuple[float, int]]] = {}
         self._longest_window = 0.0
         self._lock = asyncio.Lock()
-        self._redis_down_since: float | None = None
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}:{key}"
@@ -111,75 +102,43 @@ class SlidingWindowLimiter:
         cost = max(1, int(cost))
         if limit <= 0 or cost > limit:
             return RateDecision(False, 0, window_seconds, window_seconds)
-        if self._redis_usable():
+        if self._link.usable:
             try:
                 return await self._hit_redis(self._key(key), limit, window_seconds, cost)
             except redis_errors() as exc:
-                self._redis_failed(exc)
+                self._link.failed(exc)
         return await self._hit_local(self._key(key), limit, window_seconds, cost)
 
     async def usage(self, key: str, window_seconds: float) -> WindowUsage:
         """What ``key`` spent over the last ``window_seconds``, without counting a hit."""
-        if self._redis_usable():
+        if self._link.usable:
             try:
                 return await self._usage_redis(self._key(key), window_seconds)
             except redis_errors() as exc:
-                self._redis_failed(exc)
+                self._link.failed(exc)
         return await self._usage_local(self._key(key), window_seconds)
 
     async def reset(self, key: str) -> None:
         """Forget every hit of ``key``."""
         self._local.pop(self._key(key), None)
-        if self._redis_usable():
+        if self._link.usable:
             try:
-                await self._client().delete(self._key(key))
+                await self._link.client().delete(self._key(key))
             except redis_errors() as exc:
-                self._redis_failed(exc)
+                self._link.failed(exc)
 
     async def aclose(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
-            self._script = None
+        await self._link.aclose()
+        self._script = None
 
     # -- Redis ---------------------------------------------------------------------------
-    def _client(self) -> Any:
-        if self._redis is None:
-            import redis.asyncio as redis
-
-            self._redis = redis.Redis.from_url(
-                self.redis_url or "",
-                decode_responses=True,
-                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                socket_timeout=REDIS_TIMEOUT_SECONDS,
-            )
-            self._script = self._redis.register_script(_SLIDING_WINDOW_LUA)
-        return self._redis
-
-    def _redis_usable(self) -> bool:
-        if not self.redis_url:
-            return False
-        if self._redis_down_since is None:
-            return True
-        return time.monotonic() - self._redis_down_since >= REDIS_RETRY_SECONDS
-
-    def _redis_failed(self, exc: BaseException) -> None:
-        if self._redis_down_since is None:
-            log.warning(
-                "Redis is unreachable: rate limits are counted in this process until it "
-                "answers again",
-                extra={"service": "redis", "limiter": self.prefix, "error": type(exc).__name__},
-            )
-        self._redis_down_since = time.monotonic()
-
     async def _hit_redis(self, key: str, limit: int, window: float, cost: int) -> RateDecision:
-        self._client()
-        if self._redis_down_since is not None:
-            await self._redis.ping()
-            log.info(
-                "Redis answers again: rate limits are shared again", extra={"service": "redis"}
-            )
-            self._redis_down_since = None
+        client = self._link.client()
+        if self._script is None:
+            self._script = client.register_script(_SLIDING_WINDOW_LUA)
+        if self._link.down_since is not None:
+            await client.ping()
+            self._link.answered("rate limits are shared again")
         window_ms = max(1, math.ceil(window * 1000))
         now_ms = int(time.time() * 1000)
         member = f"{now_ms}-{uuid.uuid4().hex[:12]}-{cost}"
@@ -196,7 +155,7 @@ class SlidingWindowLimiter:
         )
 
     async def _usage_redis(self, key: str, window: float) -> WindowUsage:
-        client = self._client()
+        client = self._link.client()
         now_ms = time.time() * 1000
         members = await client.zrangebyscore(key, now_ms - window * 1000, "+inf", withscores=True)
         if not members:

@@ -9,16 +9,13 @@ otherwise (and while Redis cannot be reached).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import logging
-import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-log = logging.getLogger("media_gateway.gateway.apq")
+from media_gateway.redis_link import RedisLink, redis_errors
 
 
 class APQStore(Protocol):
@@ -52,71 +49,42 @@ class MemoryAPQStore:
 
 class RedisAPQStore:
     """APQ entries in Redis, shared by every gateway instance. While Redis cannot be reached
-    the store keeps entries in this process (a warning says so once) and tries Redis again
-    every `RETRY_SECONDS`: a client then at worst registers its query again."""
-
-    RETRY_SECONDS = 5.0
-    TIMEOUT_SECONDS = 2.0
+    the store keeps entries in this process (see `RedisLink`): a client then at worst
+    registers its query again."""
 
     def __init__(self, url: str, prefix: str, ttl_seconds: int) -> None:
-        import redis.asyncio as redis
-
-        self._redis = redis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_connect_timeout=self.TIMEOUT_SECONDS,
-            socket_timeout=self.TIMEOUT_SECONDS,
+        self._link = RedisLink(
+            url, "persisted queries are kept in this process until it answers again"
         )
         self.prefix = prefix + "apq:"
         self.ttl = ttl_seconds
         self._local = MemoryAPQStore()
-        self._down_since: float | None = None
-
-    def _usable(self) -> bool:
-        return self._down_since is None or time.monotonic() - self._down_since >= self.RETRY_SECONDS
-
-    def _failed(self, exc: BaseException) -> None:
-        if self._down_since is None:
-            log.warning(
-                "Redis is unreachable: persisted queries are kept in this process until it "
-                "answers again",
-                extra={"service": "redis", "error": type(exc).__name__},
-            )
-        self._down_since = time.monotonic()
 
     async def get(self, sha256: str) -> str | None:
-        if self._usable():
+        if self._link.usable:
             try:
-                value = await self._redis.get(self.prefix + sha256)
-            except _redis_errors() as exc:
-                self._failed(exc)
+                value = await self._link.client().get(self.prefix + sha256)
+            except redis_errors() as exc:
+                self._link.failed(exc)
             else:
-                self._down_since = None
+                self._link.answered("persisted queries are shared again")
                 if isinstance(value, str):
                     return value
         return await self._local.get(sha256)
 
     async def put(self, sha256: str, query: str) -> None:
-        if self._usable():
+        if self._link.usable:
             try:
-                await self._redis.set(self.prefix + sha256, query, ex=self.ttl or None)
-            except _redis_errors() as exc:
-                self._failed(exc)
+                await self._link.client().set(self.prefix + sha256, query, ex=self.ttl or None)
+            except redis_errors() as exc:
+                self._link.failed(exc)
             else:
-                self._down_since = None
+                self._link.answered("persisted queries are shared again")
                 return
         await self._local.put(sha256, query)
 
     async def aclose(self) -> None:
-        with contextlib.suppress(*_redis_errors()):
-            await self._redis.aclose()
-
-
-def _redis_errors() -> tuple[type[BaseException], ...]:
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    return (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
+        await self._link.aclose()
 
 
 def sha256_hex(text: str) -> str:

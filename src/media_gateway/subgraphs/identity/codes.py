@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -21,12 +19,10 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from media_gateway.ratelimit import REDIS_RETRY_SECONDS, REDIS_TIMEOUT_SECONDS, redis_errors
+from media_gateway.redis_link import RedisLink, redis_errors
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import as_utc, utcnow
 from media_gateway.subgraphs.identity.models import ShortCodeRecord
-
-log = logging.getLogger(__name__)
 
 
 def code_key(kind: str, code: str) -> str:
@@ -39,55 +35,32 @@ class CodeStore:
         self.database = database
         self.redis_url = redis_url
         self.prefix = prefix
-        self._redis: Any = None
-        self._redis_down_since: float | None = None
+        self._link = RedisLink(
+            redis_url, "short-lived codes are kept in the database until it answers again"
+        )
 
     @property
     def uses_redis(self) -> bool:
         """Redis is configured and not known to be down (it is tried again after a pause)."""
-        if self.redis_url is None:
-            return False
-        down = self._redis_down_since
-        return down is None or time.monotonic() - down >= REDIS_RETRY_SECONDS
-
-    def _redis_failed(self, exc: BaseException) -> None:
-        if self._redis_down_since is None:
-            log.warning(
-                "Redis is unreachable: short-lived codes are kept in the database until it "
-                "answers again",
-                extra={"service": "redis", "error": type(exc).__name__},
-            )
-        self._redis_down_since = time.monotonic()
-
-    def _client(self) -> Any:
-        if self._redis is None:
-            import redis.asyncio as redis
-
-            self._redis = redis.Redis.from_url(
-                self.redis_url or "",
-                decode_responses=True,
-                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                socket_timeout=REDIS_TIMEOUT_SECONDS,
-            )
-        return self._redis
+        return self._link.usable
 
     def _rkey(self, key: str) -> str:
         return f"{self.prefix}:{key}"
 
     async def aclose(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
+        await self._link.aclose()
 
     async def put(self, key: str, value: dict[str, Any], ttl_seconds: float) -> None:
         """Store (or replace) a value that disappears after ``ttl_seconds``."""
         text = json.dumps(value)
         if self.uses_redis:
             try:
-                await self._client().set(self._rkey(key), text, px=max(1, int(ttl_seconds * 1000)))
+                await self._link.client().set(
+                    self._rkey(key), text, px=max(1, int(ttl_seconds * 1000))
+                )
                 return
             except redis_errors() as exc:
-                self._redis_failed(exc)
+                self._link.failed(exc)
         expires = utcnow() + timedelta(seconds=ttl_seconds)
         async with self.database.transaction() as session:
             record = await session.get(ShortCodeRecord, key)
@@ -103,12 +76,12 @@ class CodeStore:
         text = json.dumps(value)
         if self.uses_redis:
             try:
-                done = await self._client().set(
+                done = await self._link.client().set(
                     self._rkey(key), text, px=max(1, int(ttl_seconds * 1000)), nx=True
                 )
                 return bool(done)
             except redis_errors() as exc:
-                self._redis_failed(exc)
+                self._link.failed(exc)
         now = utcnow()
         try:
             async with self.database.transaction() as session:
@@ -129,14 +102,14 @@ class CodeStore:
     async def get(self, key: str) -> dict[str, Any] | None:
         if self.uses_redis:
             try:
-                text = await self._client().get(self._rkey(key))
+                text = await self._link.client().get(self._rkey(key))
                 if text:
                     found: dict[str, Any] = json.loads(text)
                     return found
-                if self._redis_down_since is None:
+                if self._link.down_since is None:
                     return None
             except redis_errors() as exc:
-                self._redis_failed(exc)
+                self._link.failed(exc)
         async with self.database.session() as session:
             record = await session.get(ShortCodeRecord, key)
         if record is None or as_utc(record.expires_at) <= utcnow():
@@ -148,14 +121,14 @@ class CodeStore:
         """Remove and return a value, atomically: of concurrent callers, one gets it."""
         if self.uses_redis:
             try:
-                text = await self._client().getdel(self._rkey(key))
+                text = await self._link.client().getdel(self._rkey(key))
                 if text:
                     taken: dict[str, Any] = json.loads(text)
                     return taken
-                if self._redis_down_since is None:
+                if self._link.down_since is None:
                     return None
             except redis_errors() as exc:
-                self._redis_failed(exc)
+                self._link.failed(exc)
         async with self.database.transaction() as session:
             result = await session.exec(select(ShortCodeRecord).where(ShortCodeRecord.key == key))
             record = result.first()
@@ -175,9 +148,9 @@ class CodeStore:
     async def delete(self, key: str) -> None:
         if self.uses_redis:
             try:
-                await self._client().delete(self._rkey(key))
+                await self._link.client().delete(self._rkey(key))
             except redis_errors() as exc:
-                self._redis_failed(exc)
+                self._link.failed(exc)
         async with self.database.transaction() as session:
             await session.exec(delete(ShortCodeRecord).where(col(ShortCodeRecord.key) == key))
 
