@@ -92,7 +92,7 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
         logger.propagate = True
 
 
-_request_notes: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+_request_notes: contextvars.ContextVar[dict[str, list[Any]] | None] = contextvars.ContextVar(
     "media_gateway_request_notes", default=None
 )
 access_log = logging.getLogger("media_gateway.access")
@@ -107,13 +107,7 @@ def note_request(**fields: Any) -> None:
     if notes is None:
         return
     for key, value in fields.items():
-        if key not in notes:
-            notes[key] = value
-        elif isinstance(notes[key], list) and key in notes.get("_lists", ()):
-            notes[key].append(value)
-        else:
-            notes[key] = [notes[key], value]
-            notes.setdefault("_lists", set()).add(key)
+        notes.setdefault(key, []).append(value)
 
 
 class RequestIdMiddleware:
@@ -135,7 +129,7 @@ class RequestIdMiddleware:
                 break
         started = time.perf_counter()
         status: list[int] = []
-        notes: dict[str, Any] = {}
+        notes: dict[str, list[Any]] = {}
         token = _request_notes.set(notes)
         try:
             with request_id_scope(incoming) as request_id:
@@ -157,12 +151,11 @@ class RequestIdMiddleware:
             _request_notes.reset(token)
 
     @staticmethod
-    def _log(scope: Scope, status: list[int], started: float, notes: dict[str, Any]) -> None:
+    def _log(scope: Scope, status: list[int], started: float, notes: dict[str, list[Any]]) -> None:
         path = str(scope.get("path", ""))
         level = logging.DEBUG if path in _QUIET_PATHS else logging.INFO
         if not access_log.isEnabledFor(level):
             return
-        notes.pop("_lists", None)
         client = scope.get("client")
         access_log.log(
             level,
@@ -173,6 +166,6 @@ class RequestIdMiddleware:
                 "status": status[0] if status else None,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                 "client": client[0] if client else None,
-                **notes,
+                **{k: v[0] if len(v) == 1 else v for k, v in notes.items()},
             },
         )

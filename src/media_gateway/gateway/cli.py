@@ -56,16 +56,13 @@ def run_gateway(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from media_gateway.logging import RequestIdMiddleware, configure_logging
+    from media_gateway.logging import RequestIdMiddleware
 
     from .edge.config import graphiql_enabled, profile
     from .server import GatewayConfig, create_gateway_app, subgraph_url
     from .supergraph import Supergraph, SupergraphError
 
-    configure_logging(
-        os.environ.get("LOG_LEVEL", "INFO"),
-        json_lines=os.environ.get("LOG_JSON", "1").lower() not in ("0", "false", "no", "off"),
-    )
+    _configure_logging()
     log = logging.getLogger("media_gateway.gateway")
     path: Path = args.supergraph.resolve()
     try:
@@ -121,6 +118,17 @@ def run_gateway(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_logging() -> None:
+    """JSON lines on stderr as LOG_LEVEL and LOG_JSON say (the router reads no settings
+    object of the product's)."""
+    from media_gateway.logging import configure_logging
+
+    configure_logging(
+        os.environ.get("LOG_LEVEL", "INFO"),
+        json_lines=os.environ.get("LOG_JSON", "1").lower() not in ("0", "false", "no", "off"),
+    )
+
+
 def authenticator_from_env() -> Any:
     """The authenticator named by GATEWAY_AUTHENTICATOR (``module:function``), if any: it
     turns request headers into the caller the @authenticated / @requiresScopes checks use."""
@@ -144,15 +152,12 @@ def edge_config() -> Any:
 
 def worker_app() -> Any:
     """App factory for multi-worker mode (each worker process builds its own router)."""
-    from media_gateway.logging import RequestIdMiddleware, configure_logging
+    from media_gateway.logging import RequestIdMiddleware
 
     from .edge.config import graphiql_enabled
     from .server import GatewayConfig, create_gateway_app
 
-    configure_logging(
-        os.environ.get("LOG_LEVEL", "INFO"),
-        json_lines=os.environ.get("LOG_JSON", "1").lower() not in ("0", "false", "no", "off"),
-    )
+    _configure_logging()
     labels = tuple(x for x in os.environ.get("OVERRIDE_LABELS", "").split(",") if x)
     return RequestIdMiddleware(
         create_gateway_app(
