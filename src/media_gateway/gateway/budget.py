@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -57,7 +58,9 @@ class CpuBudget:
 
                 def deliver(done: concurrent.futures.Future[T]) -> None:
                     if not done.cancelled() and done.exception() is None:
-                        loop.call_soon_threadsafe(on_late_result, done.result())
+                        # the server may have stopped meanwhile: then nobody needs it
+                        with contextlib.suppress(RuntimeError):
+                            loop.call_soon_threadsafe(on_late_result, done.result())
 
                 future.add_done_callback(deliver)
             raise BudgetExceeded(step, self.seconds or 0.0) from None
