@@ -33,7 +33,7 @@ bash scripts/build-graphiql.sh
 
 if [ "${1:-}" = "--dev" ]; then
   # the reference protocol clients the tests drive the gateway with (graphql-ws)
-  clients="tests/protocol/node"
+  clients="tests/e2e/protocol/node"
   lock_hash="$(sha256sum "$clients/package-lock.json" | cut -d' ' -f1)"
   stamp="$clients/node_modules/.media-gateway-lock.sha256"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then

@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwk, jwt
 from jose.exceptions import JOSEError
 
-from media_gateway.settings import Settings, get_settings
+from media_gateway.platform.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from media_gateway.settings import Settings
-from media_gateway.text import STOPWORDS, fold
+from media_gateway.platform.settings import Settings
+from media_gateway.platform.text import STOPWORDS, fold
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from media_gateway.optional_services import PROBE_TIMEOUT_SECONDS, redis_answers
-from media_gateway.settings import Settings
+from media_gateway.platform.optional_services import PROBE_TIMEOUT_SECONDS, redis_answers
+from media_gateway.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import httpx  # noqa: E402
 
 from media_gateway.app import SUBGRAPHS  # noqa: E402
 from media_gateway.gateway.edge.telemetry import Telemetry  # noqa: E402
-from media_gateway.settings import Settings  # noqa: E402
+from media_gateway.platform.settings import Settings  # noqa: E402
 from media_gateway.subgraphs.base import Runtime  # noqa: E402
 
 MONITORING = Path(__file__).resolve().parents[2] / "deploy" / "monitoring"

@@ -20,7 +20,7 @@ from sqlalchemy import DateTime, Update, bindparam, column, event, table, text, 
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import await_only
 
-from media_gateway.settings import Settings
+from media_gateway.platform.settings import Settings
 from media_gateway.storage.database import Database
 from media_gateway.storage.migrate import upgrade
 from media_gateway.subscriptions import InProcessBroker, PendingEvents, Realtime

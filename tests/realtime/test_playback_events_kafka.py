@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from media_gateway.app import Platform
-from media_gateway.settings import Settings
+from media_gateway.platform.settings import Settings
 from media_gateway.subgraphs.base import Runtime
 
 from .conftest import new_viewer

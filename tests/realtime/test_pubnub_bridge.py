@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from media_gateway.app import Platform
-from media_gateway.settings import Settings
+from media_gateway.platform.settings import Settings
 from media_gateway.subgraphs.base import Runtime
 from media_gateway.subscriptions.pubnub_bridge import PubNubBridge
 

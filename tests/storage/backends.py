@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from media_gateway.settings import Settings, normalize_database_url
+from media_gateway.platform.settings import Settings, normalize_database_url
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 BACKENDS = [

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import inspect
 from sqlmodel import select
 
-from media_gateway.settings import Settings, normalize_database_url
+from media_gateway.platform.settings import Settings, normalize_database_url
 from media_gateway.storage.database import Database
 from media_gateway.storage.migrate import current_revision, downgrade, head_revision, upgrade
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from media_gateway.app import Platform
-from media_gateway.settings import Settings
+from media_gateway.platform.settings import Settings
 from media_gateway.subgraphs.base import Runtime, Subgraph
 from media_gateway.subgraphs.demo import DEMO_EMAIL, DEMO_PASSWORD
 

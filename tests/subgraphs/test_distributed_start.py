@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from media_gateway.app import SUBGRAPHS
-from media_gateway.settings import Settings
+from media_gateway.platform.settings import Settings
 from media_gateway.subgraphs.base import Runtime
 from media_gateway.subgraphs.demo import DEMO_EMAIL, DEMO_PASSWORD
 
@@ -111,7 +111,7 @@ def _postgres(schema: str, statement: str) -> None:
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from media_gateway.settings import normalize_database_url
+    from media_gateway.platform.settings import normalize_database_url
 
     assert POSTGRES_URL is not None
 

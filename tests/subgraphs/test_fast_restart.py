@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from media_gateway.app import Platform
-from media_gateway.settings import Settings
+from media_gateway.platform.settings import Settings
 from media_gateway.subgraphs.base import Runtime
 from media_gateway.subgraphs.catalog.models import ContentRecord
 from media_gateway.subgraphs.catalog.service import CatalogService

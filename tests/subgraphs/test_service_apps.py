@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from media_gateway.app import DEFAULT_PORTS, SUBGRAPHS, Platform, subgraph_sdls
-from media_gateway.logging import JsonFormatter, RequestIdFilter
-from media_gateway.settings import Settings
+from media_gateway.platform.logging import JsonFormatter, RequestIdFilter
+from media_gateway.platform.settings import Settings
 from media_gateway.subgraphs.base import Runtime
 
 from .conftest import GraphQLClient
@@ -66,7 +66,7 @@ async def test_request_id_is_echoed_and_logged(
     assert len(generated.headers["x-request-id"]) == 32
 
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "hello %s", ("there",), None)
-    from media_gateway.logging import request_id_scope
+    from media_gateway.platform.logging import request_id_scope
 
     with request_id_scope("abc"):
         RequestIdFilter().filter(record)

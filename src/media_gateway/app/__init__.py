@@ -45,7 +45,7 @@ def default_url(name: str, host: str = "127.0.0.1") -> str:
 
 def subgraph_sdls() -> list[tuple[str, str, str]]:
     """(name, url, federation SDL) of every subgraph, as ``_service { sdl }`` answers it."""
-    from media_gateway.settings import Settings
+    from media_gateway.platform.settings import Settings
 
     # printing SDL needs no storage: an in-memory database that is never connected to
     runtime = Runtime.create(

@@ -23,8 +23,8 @@ from media_gateway.auth import (
     verify_api_key,
 )
 from media_gateway.gateway.authorization import ANONYMOUS, REJECTED, Authenticator, Principal
+from media_gateway.platform.settings import Settings, get_settings
 from media_gateway.revocation import RevokedSessions, revoked_sessions
-from media_gateway.settings import Settings, get_settings
 
 
 def platform_authenticator(

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from media_gateway.app import DEFAULT_PORTS, SUBGRAPHS
-from media_gateway.logging import configure_logging
-from media_gateway.settings import get_settings
+from media_gateway.platform.logging import configure_logging
+from media_gateway.platform.settings import get_settings
 
 
 def _setup_logging() -> None:

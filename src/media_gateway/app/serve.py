@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from media_gateway.app import Platform
-from media_gateway.logging import RequestIdMiddleware
-from media_gateway.settings import Settings
+from media_gateway.platform.logging import RequestIdMiddleware
+from media_gateway.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def build_gateway_app(platform: Platform, supergraph_sdl: str, *, graphiql: bool
 async def serve(settings: Settings, host: str, port: int, supergraph_sdl: str) -> None:
     import uvicorn
 
-    from media_gateway.optional_services import report_missing_services
+    from media_gateway.platform.optional_services import report_missing_services
 
     await report_missing_services(settings, "serve")
     platform = Platform.create()

@@ -56,7 +56,7 @@ def run_gateway(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from media_gateway.logging import RequestIdMiddleware
+    from media_gateway.platform.logging import RequestIdMiddleware
 
     from .edge.config import graphiql_enabled, profile
     from .server import GatewayConfig, create_gateway_app, subgraph_url
@@ -121,7 +121,7 @@ def run_gateway(args: argparse.Namespace) -> int:
 def _configure_logging() -> None:
     """JSON lines on stderr as LOG_LEVEL and LOG_JSON say (the router reads no settings
     object of the product's)."""
-    from media_gateway.logging import configure_logging
+    from media_gateway.platform.logging import configure_logging
 
     configure_logging(
         os.environ.get("LOG_LEVEL", "INFO"),
@@ -152,7 +152,7 @@ def edge_config() -> Any:
 
 def worker_app() -> Any:
     """App factory for multi-worker mode (each worker process builds its own router)."""
-    from media_gateway.logging import RequestIdMiddleware
+    from media_gateway.platform.logging import RequestIdMiddleware
 
     from .edge.config import graphiql_enabled
     from .server import GatewayConfig, create_gateway_app

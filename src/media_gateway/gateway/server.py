@@ -27,8 +27,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from media_gateway.forwarding import TrustedProxies
-from media_gateway.heap import freeze_startup_heap
+from media_gateway.platform.forwarding import TrustedProxies
+from media_gateway.platform.heap import freeze_startup_heap
 
 from . import deadline
 from .authorization import Authenticator

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from media_gateway import ratings
+from media_gateway.platform import ratings
 from media_gateway.schema.catalog import (
     Availability,
     Content,

@@ -17,16 +17,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from media_gateway.auth import Claims, identify_caller, token_service, with_api_keys
-from media_gateway.forwarding import TrustedProxies
-from media_gateway.heap import freeze_startup_heap
-from media_gateway.logging import RequestIdMiddleware, current_request_id
-from media_gateway.optional_services import report_missing_services
+from media_gateway.platform.forwarding import TrustedProxies
+from media_gateway.platform.heap import freeze_startup_heap
+from media_gateway.platform.logging import RequestIdMiddleware, current_request_id
+from media_gateway.platform.optional_services import report_missing_services
+from media_gateway.platform.settings import Settings, get_settings
 from media_gateway.readiness import Dependency, StartupError, service_dependencies
 from media_gateway.readiness import report as readiness_report
 from media_gateway.revocation import close as close_revoked_sessions
 from media_gateway.revocation import revoked_sessions
 from media_gateway.schema.common import forbidden, unauthenticated
-from media_gateway.settings import Settings, get_settings
 from media_gateway.storage.database import Database, DatabaseSetupError
 from media_gateway.subgraphs.events import EventBus
 from media_gateway.subgraphs.metrics import ServiceMetrics

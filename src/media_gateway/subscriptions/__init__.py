@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import weakref
 
-from media_gateway.settings import Settings
+from media_gateway.platform.settings import Settings
 from media_gateway.storage.database import Database
 from media_gateway.subscriptions.broker import (
     Broker,

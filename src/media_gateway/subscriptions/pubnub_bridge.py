@@ -17,7 +17,7 @@ import contextlib
 import logging
 from typing import Any
 
-from media_gateway.settings import Settings
+from media_gateway.platform.settings import Settings
 from media_gateway.subscriptions.broker import Message
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from media_gateway.redis_link import RedisLink, redis_errors
+from media_gateway.platform.redis_link import RedisLink, redis_errors
 
 
 class APQStore(Protocol):

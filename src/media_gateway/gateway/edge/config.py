@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from media_gateway.forwarding import TrustedProxies
+from media_gateway.platform.forwarding import TrustedProxies
 
 PersistedMode = Literal["off", "log-unknown", "safelist"]
 PERSISTED_MODES: tuple[PersistedMode, ...] = ("off", "log-unknown", "safelist")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from graphql import DocumentNode, OperationDefinitionNode
 
-from media_gateway.logging import note_request
+from media_gateway.platform.logging import note_request
 
 from .. import deadline
 from ..clients import SubgraphClient

@@ -3,7 +3,7 @@
 The client is identified by its API key header, else by a digest of its Authorization
 header (the user), else by its address (the peer, or the client a trusted proxy names).
 Windows live in Redis when configured (shared by every gateway instance), in process
-otherwise: that is `media_gateway.ratelimit`'s job.
+otherwise: that is `media_gateway.platform.ratelimit`'s job.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def client_key(headers: Mapping[str, str], address: str | None, config: EdgeConf
 
 
 def make_limiter(redis_url: str | None, prefix: str) -> Any:
-    from media_gateway.ratelimit import SlidingWindowLimiter
+    from media_gateway.platform.ratelimit import SlidingWindowLimiter
 
     return SlidingWindowLimiter(redis_url, prefix)
 

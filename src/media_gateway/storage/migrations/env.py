@@ -39,7 +39,7 @@ def main() -> None:
     if connection is not None:
         run_with_connection(connection)
         return
-    from media_gateway.settings import Settings
+    from media_gateway.platform.settings import Settings
 
     url = context.get_x_argument(as_dictionary=True).get("url") or Settings.from_env().database_url
     asyncio.run(run_standalone(url))

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def _ingest(args: argparse.Namespace) -> int:
-    from media_gateway.settings import get_settings
+    from media_gateway.platform.settings import get_settings
     from media_gateway.storage.database import Database
     from media_gateway.subgraphs.catalog.ingest.canonical import FeedError
     from media_gateway.subgraphs.catalog.ingest.ingester import Ingester

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from media_gateway import ratings
 from media_gateway.dataloaders.catalog import CatalogLoaders
+from media_gateway.platform import ratings
 from media_gateway.subgraphs.base import RequestContext
 from media_gateway.subgraphs.catalog.service import CatalogService
 

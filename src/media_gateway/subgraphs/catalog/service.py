@@ -13,7 +13,7 @@ from sqlalchemy import case, func, literal
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from media_gateway.settings import Settings
+from media_gateway.platform.settings import Settings
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import utcnow
 from media_gateway.subgraphs.catalog.models import (

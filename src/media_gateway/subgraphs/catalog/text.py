@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from media_gateway.text import fold as fold
+from media_gateway.platform.text import fold as fold
 
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 

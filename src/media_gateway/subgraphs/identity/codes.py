@@ -19,7 +19,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from media_gateway.redis_link import RedisLink, redis_errors
+from media_gateway.platform.redis_link import RedisLink, redis_errors
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import as_utc, utcnow
 from media_gateway.subgraphs.identity.models import ShortCodeRecord

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from media_gateway.auth import TokenService, identify_caller, with_api_keys
-from media_gateway.forwarding import TrustedProxies
+from media_gateway.platform.forwarding import TrustedProxies
 from media_gateway.storage.types import utcnow
 from media_gateway.subgraphs.identity.oauth import DEVICE_CODE_GRANT, OAuthError, OAuthService
 from media_gateway.subgraphs.identity.service import IdentityError, Session

@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from sqlmodel import col, select
 
-from media_gateway.settings import Settings
+from media_gateway.platform.settings import Settings
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import utcnow
 from media_gateway.subgraphs.identity.models import EmailOutboxRecord

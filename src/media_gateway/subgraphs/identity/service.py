@@ -33,9 +33,9 @@ from media_gateway.auth import (
     content_rating_rank,
     forget_api_key,
 )
-from media_gateway.ratelimit import SlidingWindowLimiter
+from media_gateway.platform.ratelimit import SlidingWindowLimiter
+from media_gateway.platform.settings import Settings
 from media_gateway.revocation import Revocation, RevokedSessions, revoked_sessions
-from media_gateway.settings import Settings
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import as_utc, new_id, utcnow
 from media_gateway.subgraphs.identity.codes import CodeStore, code_key

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from media_gateway.ratings import allowed
+from media_gateway.platform.ratings import allowed
 from media_gateway.subgraphs.recommendations.ranker import Ranker
 
 MMR_RELEVANCE = 0.8  # 1.0 = no diversity re-ranking

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from media_gateway import ratings
+from media_gateway.platform import ratings
 from media_gateway.subgraphs.catalog.ingest.canonical import (
     CanonicalOffer,
     CanonicalTitle,

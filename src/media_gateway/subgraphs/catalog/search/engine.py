@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import tantivy
 
-from media_gateway import ratings
+from media_gateway.platform import ratings
 from media_gateway.subgraphs.catalog.search.autocomplete import (
     AutocompleteHit,
     Autocompleter,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from media_gateway.text import STOPWORDS as STOPWORDS
+from media_gateway.platform.text import STOPWORDS as STOPWORDS
 
 GENRES: tuple[str, ...] = (
     "Action",

@@ -23,7 +23,7 @@ import pytest
 from sqlmodel import col, select
 
 from media_gateway.app import Platform
-from media_gateway.settings import Settings
+from media_gateway.platform.settings import Settings
 from media_gateway.subgraphs.base import Runtime
 from media_gateway.subgraphs.catalog.ingest.canonical import FeedError
 from media_gateway.subgraphs.catalog.ingest.ingester import Ingester
@@ -145,7 +145,7 @@ async def test_ingest_command(
     monkeypatch: pytest.MonkeyPatch,
     gateway: Gateway,
 ) -> None:
-    from media_gateway.settings import reset_settings_cache
+    from media_gateway.platform.settings import reset_settings_cache
     from media_gateway.subgraphs.catalog.cli import _ingest
 
     feed = copy.deepcopy(FEEDS["peacock"])
@@ -351,7 +351,7 @@ async def test_freshness_ranks_a_newer_equally_rated_title_higher(
     assert titles(result) == [f"New Lighthouse {run}", f"Old Lighthouse {run}"]
 
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BROKER_PORTS = range(5790, 5810)  # where a test may start a broker of its own
 
 

@@ -68,7 +68,7 @@ def test_wilson_interval_contains_the_rate() -> None:
 
 MOVIELENS = Path(
     os.environ.get("MOVIELENS_PATH")
-    or Path(__file__).resolve().parents[2] / "../shared/data/movielens-100k"
+    or Path(__file__).resolve().parents[3] / "../shared/data/movielens-100k"
 )
 
 

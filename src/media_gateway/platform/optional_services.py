@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import Any
 
-from media_gateway.settings import Settings
+from media_gateway.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import pytest
 
 from media_gateway import revocation
 from media_gateway.app import Platform
+from media_gateway.platform.settings import Settings
 from media_gateway.revocation import RevokedSessions
-from media_gateway.settings import Settings
 from media_gateway.subgraphs.base import Runtime
 from media_gateway.subgraphs.identity.service import IdentityService
 

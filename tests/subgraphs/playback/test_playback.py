@@ -11,7 +11,7 @@ from media_gateway.subgraphs.demo import DEMO_USER_ID
 from media_gateway.subgraphs.playback.models import OutboxEventRecord
 from media_gateway.subgraphs.playback.service import resume_point
 
-from .conftest import GraphQLClient, entity_query, error_codes
+from ..conftest import GraphQLClient, entity_query, error_codes
 
 START = """mutation($c: ID!, $d: ID!, $len: Int) {
   startPlayback(contentId: $c, deviceId: $d, durationSeconds: $len) {

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 try:
-    from tests.identity.conftest import (
+    from tests.subgraphs.identity.conftest import (
         PASSWORD,
         Client,
         error_codes,
@@ -28,7 +28,7 @@ try:
         supergraph_sdl,
     )
 except ImportError:  # pragma: no cover
-    from identity.conftest import (  # type: ignore[no-redef,unused-ignore]
+    from subgraphs.identity.conftest import (  # type: ignore[no-redef,unused-ignore]
         PASSWORD,
         Client,
         error_codes,

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from media_gateway.app import Platform
-from media_gateway.forwarding import TrustedProxies
 from media_gateway.gateway.edge.config import EdgeConfig
 from media_gateway.gateway.edge.ratelimiting import client_key
-from media_gateway.settings import Settings
+from media_gateway.platform.forwarding import TrustedProxies
+from media_gateway.platform.settings import Settings
 from media_gateway.subgraphs.base import Runtime
 
 from .conftest import REGISTER, Client, _drop_redis_keys, error_codes
@@ -50,7 +50,7 @@ async def proxied(
     platform = Platform.create(Runtime.create(trusted))
     prefix = None
     if request.node.callspec.params.get("settings") == "redis":
-        from media_gateway.ratelimit import SlidingWindowLimiter
+        from media_gateway.platform.ratelimit import SlidingWindowLimiter
         from media_gateway.subgraphs.identity.codes import CodeStore
 
         from .conftest import REDIS_URL

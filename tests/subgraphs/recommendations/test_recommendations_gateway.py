@@ -15,7 +15,7 @@ import pytest
 
 from media_gateway.app import Platform
 from media_gateway.auth import SESSION_SCOPES, token_service
-from media_gateway.ratings import allowed
+from media_gateway.platform.ratings import allowed
 from media_gateway.subgraphs.demo import DEMO_USER_ID
 
 Gateway = httpx.AsyncClient

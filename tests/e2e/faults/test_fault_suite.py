@@ -131,7 +131,7 @@ def _postgres(statement: str) -> list[Any]:
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from media_gateway.settings import normalize_database_url
+    from media_gateway.platform.settings import normalize_database_url
 
     assert POSTGRES_URL is not None
 

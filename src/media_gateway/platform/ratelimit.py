@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from media_gateway.redis_link import RedisLink, redis_errors
+from media_gateway.platform.redis_link import RedisLink, redis_errors
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from media_gateway.app import Platform
 from media_gateway.auth import token_service
 from media_gateway.subgraphs.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_USER_ID
 
-from .conftest import REGISTER, GraphQLClient, QueryCounter, entity_query, error_codes, login
+from ..conftest import REGISTER, GraphQLClient, QueryCounter, entity_query, error_codes, login
 
 ME = "{ me { id displayName email createdAt } }"
 
@@ -46,7 +46,7 @@ async def test_register_validates_and_hides_duplicates(
 
 
 async def test_login_failures_are_generic(clients: dict[str, GraphQLClient]) -> None:
-    from .conftest import LOGIN
+    from ..conftest import LOGIN
 
     wrong_password = await clients["identity"](
         LOGIN, {"email": DEMO_EMAIL, "password": "nope nope"}

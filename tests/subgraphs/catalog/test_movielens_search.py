@@ -11,7 +11,7 @@ import pytest
 
 from media_gateway.app import Platform
 from media_gateway.app.movielens import import_movielens
-from media_gateway.settings import Settings
+from media_gateway.platform.settings import Settings
 from media_gateway.subgraphs.base import Runtime
 
 from .conftest import Gateway
@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover
         postgres_schema,
     )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MOVIELENS = Path(os.environ.get("MOVIELENS_PATH", REPO / "../shared/data/movielens-100k"))
 
 pytestmark = pytest.mark.skipif(

@@ -6,7 +6,7 @@ from typing import Any
 
 from media_gateway.subgraphs.demo import DEMO_USER_ID, DEMO_WATCHLIST
 
-from .conftest import GraphQLClient, entity_query, error_codes
+from ..conftest import GraphQLClient, entity_query, error_codes
 
 WATCHLIST = entity_query("... on User { watchlist { id } devices { name kind capabilities } }")
 ADD = "mutation($c: ID!) { addToWatchlist(contentId: $c) { id watchlist { id } } }"

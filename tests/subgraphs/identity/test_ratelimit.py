@@ -1,4 +1,4 @@
-"""``media_gateway.ratelimit``: the sliding window in process and in Redis."""
+"""``media_gateway.platform.ratelimit``: the sliding window in process and in Redis."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from media_gateway.ratelimit import RateDecision, SlidingWindowLimiter
+from media_gateway.platform.ratelimit import RateDecision, SlidingWindowLimiter
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 KINDS = [

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from media_gateway.forwarding import TrustedProxies
+from media_gateway.platform.forwarding import TrustedProxies
 
 ALLOWED_JWT_ALGORITHMS = ("RS256", "ES256")
 

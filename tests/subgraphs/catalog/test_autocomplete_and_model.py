@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from media_gateway import ratings
-from media_gateway.settings import Settings
+from media_gateway.platform import ratings
+from media_gateway.platform.settings import Settings
 
 from .conftest import Gateway, error_codes, profile_token
 from .test_search import SEARCH, facet, search, titles

@@ -45,7 +45,7 @@ def test_the_cluster_runs_every_product_service_of_the_compose_file(tmp_path: Pa
 
     yaml = pytest.importorskip("yaml")
     compose = yaml.safe_load(
-        (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()
+        (Path(__file__).resolve().parents[3] / "docker-compose.yml").read_text()
     )
     product = {
         name: service

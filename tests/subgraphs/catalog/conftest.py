@@ -12,7 +12,7 @@ import pytest
 
 from media_gateway.app import Platform, subgraph_sdls
 from media_gateway.auth import token_service
-from media_gateway.settings import Settings
+from media_gateway.platform.settings import Settings
 
 try:  # the test folders are packages; their parent may or may not be one
     from tests.subgraphs.conftest import (
