@@ -11,7 +11,7 @@ import os
 import time
 import uuid
 
-from media_gateway.ratelimit import SlidingWindowLimiter
+from media_gateway.platform.ratelimit import SlidingWindowLimiter
 
 
 async def run(redis_url: str | None, hits: int, concurrency: int) -> tuple[float, float]:

@@ -28,8 +28,8 @@ from media_gateway import revocation
 from media_gateway.app import Platform, subgraph_sdls
 from media_gateway.app.serve import build_gateway_app
 from media_gateway.composition.compose import SubgraphSource, compose
+from media_gateway.platform.settings import Settings
 from media_gateway.revocation import RevokedSessions
-from media_gateway.settings import Settings
 from media_gateway.subgraphs.base import Runtime
 
 ME = {"query": "{ me { id } }"}
@@ -47,7 +47,7 @@ def _settings(data_dir: str, database_url: str | None, schema: str | None) -> Se
 async def _postgres(database_url: str, statement: str) -> None:
     import asyncpg
 
-    from media_gateway.settings import normalize_database_url
+    from media_gateway.platform.settings import normalize_database_url
 
     dsn = normalize_database_url(database_url).replace("postgresql+asyncpg://", "postgresql://")
     connection = await asyncpg.connect(dsn)
