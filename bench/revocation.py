@@ -27,10 +27,10 @@ import httpx
 from media_gateway import revocation
 from media_gateway.app import Platform, subgraph_sdls
 from media_gateway.app.serve import build_gateway_app
+from media_gateway.assembly.base import Runtime
 from media_gateway.composition.compose import SubgraphSource, compose
 from media_gateway.platform.settings import Settings
 from media_gateway.revocation import RevokedSessions
-from media_gateway.subgraphs.base import Runtime
 
 ME = {"query": "{ me { id } }"}
 

@@ -22,9 +22,9 @@ promql_parser = pytest.importorskip("promql_parser")
 import httpx  # noqa: E402
 
 from media_gateway.app import SUBGRAPHS  # noqa: E402
+from media_gateway.assembly.base import Runtime  # noqa: E402
 from media_gateway.gateway.edge.telemetry import Telemetry  # noqa: E402
 from media_gateway.platform.settings import Settings  # noqa: E402
-from media_gateway.subgraphs.base import Runtime  # noqa: E402
 
 MONITORING = Path(__file__).resolve().parents[2] / "deploy" / "monitoring"
 RULE_FIELDS = {"alert", "expr", "for", "keep_firing_for", "labels", "annotations"}

@@ -11,8 +11,8 @@ import uuid
 import pytest
 
 from media_gateway.app import Platform
+from media_gateway.assembly.base import Runtime
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs.base import Runtime
 
 from .conftest import new_viewer
 from .helpers import Gateway

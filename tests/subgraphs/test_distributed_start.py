@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from media_gateway.app import SUBGRAPHS
+from media_gateway.assembly.base import Runtime
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs.base import Runtime
 from media_gateway.subgraphs.demo import DEMO_EMAIL, DEMO_PASSWORD
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")

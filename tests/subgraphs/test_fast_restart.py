@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from media_gateway.app import Platform
+from media_gateway.assembly.base import Runtime
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs.base import Runtime
 from media_gateway.subgraphs.catalog.models import ContentRecord
 from media_gateway.subgraphs.catalog.service import CatalogService
 from media_gateway.subgraphs.catalog.text import fold

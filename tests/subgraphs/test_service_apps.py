@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from media_gateway.app import DEFAULT_PORTS, SUBGRAPHS, Platform, subgraph_sdls
+from media_gateway.assembly.base import Runtime
 from media_gateway.platform.logging import JsonFormatter, RequestIdFilter
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs.base import Runtime
 
 from .conftest import GraphQLClient
 

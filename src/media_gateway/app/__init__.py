@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from media_gateway.subgraphs.base import Runtime, Subgraph
+from media_gateway.assembly.base import Runtime, Subgraph
 
 SubgraphFactory = Callable[[Runtime | None], Subgraph]
 

@@ -14,6 +14,7 @@ from strawberry.federation.schema_directives import RequiresScopes
 
 from media_gateway.profiles import event_profile, profile_of
 from media_gateway.schema.common import ClientError, bad_input
+from media_gateway.schema.context import require_scopes, require_viewer
 from media_gateway.schema.playback import (
     Info,
     PlaybackProgressEvent,
@@ -21,7 +22,6 @@ from media_gateway.schema.playback import (
     PlaybackState,
 )
 from media_gateway.subgraphs import references
-from media_gateway.subgraphs.base import require_scopes, require_viewer
 from media_gateway.subgraphs.playback.service import KIND_PROGRESS, PlaybackError
 from media_gateway.subscriptions import InvalidCursor, parse_cursor
 

@@ -14,6 +14,7 @@ from strawberry.federation.schema_directives import RequiresScopes
 
 from media_gateway.profiles import event_profile, profile_of
 from media_gateway.schema.common import ClientError, bad_input
+from media_gateway.schema.context import require_scopes, require_viewer
 from media_gateway.schema.sync import (
     Device,
     DeviceKind,
@@ -30,7 +31,6 @@ from media_gateway.schema.sync import (
     WatchlistEntry,
 )
 from media_gateway.subgraphs import references
-from media_gateway.subgraphs.base import require_scopes, require_viewer
 from media_gateway.subgraphs.sync import crdt
 from media_gateway.subgraphs.sync.service import (
     KIND_COMMAND,

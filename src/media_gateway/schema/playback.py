@@ -10,9 +10,9 @@ import strawberry
 
 from media_gateway.profiles import profile_of
 from media_gateway.schema.common import PageInfo, clamp_first, decode_cursor, encode_cursor
+from media_gateway.schema.context import require_viewer
 from media_gateway.storage.types import as_utc
 from media_gateway.subgraphs import references
-from media_gateway.subgraphs.base import require_viewer
 from media_gateway.subgraphs.playback.context import PlaybackContext
 from media_gateway.subgraphs.playback.models import (
     PlaybackSessionRecord,

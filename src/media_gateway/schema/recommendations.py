@@ -9,7 +9,7 @@ import strawberry
 
 from media_gateway.profiles import profile_of
 from media_gateway.schema.common import clamp_first
-from media_gateway.subgraphs.base import require_viewer
+from media_gateway.schema.context import require_viewer
 from media_gateway.subgraphs.recommendations.context import RecommendationsContext
 from media_gateway.subgraphs.recommendations.serving import Audience, Scored, Situation
 

@@ -10,9 +10,9 @@ from typing import Any
 import strawberry
 
 from media_gateway.profiles import profile_of
+from media_gateway.schema.context import require_viewer
 from media_gateway.storage.types import as_utc
 from media_gateway.subgraphs import references
-from media_gateway.subgraphs.base import require_viewer
 from media_gateway.subgraphs.sync.context import SyncContext
 from media_gateway.subgraphs.sync.models import (
     DeviceRecord,

@@ -23,8 +23,8 @@ import pytest
 from sqlmodel import col, select
 
 from media_gateway.app import Platform
+from media_gateway.assembly.base import Runtime
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs.base import Runtime
 from media_gateway.subgraphs.catalog.ingest.canonical import FeedError
 from media_gateway.subgraphs.catalog.ingest.ingester import Ingester
 from media_gateway.subgraphs.catalog.ingest.normalizers import normalizer_for

@@ -11,8 +11,8 @@ import pytest
 
 from media_gateway.app import Platform
 from media_gateway.app.movielens import import_movielens
+from media_gateway.assembly.base import Runtime
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs.base import Runtime
 
 from .conftest import Gateway
 from .test_autocomplete_and_model import complete

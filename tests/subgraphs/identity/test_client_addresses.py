@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from media_gateway.app import Platform
+from media_gateway.assembly.base import Runtime
 from media_gateway.gateway.edge.config import EdgeConfig
 from media_gateway.gateway.edge.ratelimiting import client_key
 from media_gateway.platform.forwarding import TrustedProxies
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs.base import Runtime
 
 from .conftest import REGISTER, Client, _drop_redis_keys, error_codes
 

@@ -11,8 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from media_gateway.app import SUBGRAPHS
+from media_gateway.assembly.base import Runtime
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs.base import Runtime
 from media_gateway.subgraphs.demo import DEMO_EMAIL, DEMO_PASSWORD
 from media_gateway.subgraphs.identity.service import IdentityService, Limit
 

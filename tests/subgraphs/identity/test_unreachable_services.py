@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from media_gateway.app import Platform
+from media_gateway.assembly.base import Runtime
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs.base import Runtime
 from media_gateway.subgraphs.demo import DEMO_EMAIL, DEMO_PASSWORD
 from media_gateway.subgraphs.identity.service import IdentityService
 

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 
 import strawberry
 
+from media_gateway.assembly.base import Runtime, Subgraph, base_context
 from media_gateway.dataloaders.catalog import CatalogLoaders
 from media_gateway.resolvers.catalog import Query
 from media_gateway.schema.catalog import CONTENT_TYPES
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.subgraphs import references
-from media_gateway.subgraphs.base import Runtime, Subgraph, base_context
 from media_gateway.subgraphs.catalog.context import CatalogContext
 from media_gateway.subgraphs.catalog.ingest.ingester import Ingester, IngestSummary
 from media_gateway.subgraphs.catalog.ingest.webhook import webhook_route

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from media_gateway.dataloaders.catalog import CatalogLoaders
 from media_gateway.platform import ratings
-from media_gateway.subgraphs.base import RequestContext
+from media_gateway.schema.context import RequestContext
 from media_gateway.subgraphs.catalog.service import CatalogService
 
 

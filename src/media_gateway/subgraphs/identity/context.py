@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from media_gateway.dataloaders.identity import IdentityLoaders
-from media_gateway.subgraphs.base import RequestContext
+from media_gateway.schema.context import RequestContext
 from media_gateway.subgraphs.identity.oauth import OAuthService
 from media_gateway.subgraphs.identity.service import IdentityService
 

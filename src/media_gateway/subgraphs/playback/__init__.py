@@ -6,12 +6,12 @@ from collections.abc import Mapping
 
 import strawberry
 
+from media_gateway.assembly.base import Runtime, Subgraph, base_context
 from media_gateway.auth import AuthorizationExtension
 from media_gateway.dataloaders.playback import PlaybackLoaders
 from media_gateway.resolvers.playback import Mutation, Query, Subscription
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.playback import Content, User
-from media_gateway.subgraphs.base import Runtime, Subgraph, base_context
 from media_gateway.subgraphs.events import PeriodicTask, outbox_pruning
 from media_gateway.subgraphs.playback.context import PlaybackContext
 from media_gateway.subgraphs.playback.kafka import KafkaEventSink, RelayTargets

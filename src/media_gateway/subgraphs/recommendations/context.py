@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from media_gateway.dataloaders.recommendations import RecommendationLoaders
-from media_gateway.subgraphs.base import RequestContext
+from media_gateway.schema.context import RequestContext
 from media_gateway.subgraphs.recommendations.service import RecommendationService
 
 

@@ -6,13 +6,13 @@ from collections.abc import Mapping
 
 import strawberry
 
+from media_gateway.assembly.base import Runtime, Subgraph, base_context
 from media_gateway.auth import AuthorizationExtension
 from media_gateway.dataloaders.sync import SyncLoaders
 from media_gateway.resolvers.sync import Mutation, Query, Subscription
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.sync import Content, User
 from media_gateway.subgraphs import references
-from media_gateway.subgraphs.base import Runtime, Subgraph, base_context
 from media_gateway.subgraphs.events import PeriodicTask
 from media_gateway.subgraphs.sync.context import SyncContext
 from media_gateway.subgraphs.sync.service import SyncService

@@ -26,7 +26,6 @@ from media_gateway.readiness import Dependency, StartupError, service_dependenci
 from media_gateway.readiness import report as readiness_report
 from media_gateway.revocation import close as close_revoked_sessions
 from media_gateway.revocation import revoked_sessions
-from media_gateway.schema.common import forbidden, unauthenticated
 from media_gateway.storage.database import Database, DatabaseSetupError
 from media_gateway.subgraphs.events import EventBus
 from media_gateway.subgraphs.metrics import ServiceMetrics
@@ -61,43 +60,6 @@ class Runtime:
     async def close(self) -> None:
         await close_revoked_sessions(self.database)
         await self.database.dispose()
-
-
-@dataclass
-class RequestContext:
-    """Per-request state every subgraph's context carries."""
-
-    database: Database
-    settings: Settings
-    headers: Mapping[str, str]
-    viewer: Claims | None
-    auth_error: str | None
-    request_id: str | None
-
-    @property
-    def viewer_id(self) -> str | None:
-        return self.viewer.subject if self.viewer else None
-
-
-def require_viewer(context: RequestContext, user_id: str | None = None) -> str:
-    """The caller's user id; UNAUTHENTICATED without a valid token, FORBIDDEN for others' data."""
-    if context.viewer is None:
-        reason = f" ({context.auth_error})" if context.auth_error else ""
-        raise unauthenticated(f"Sign in to do this{reason}.")
-    if user_id is not None and user_id != context.viewer.subject:
-        raise forbidden("You can only see your own data.")
-    return context.viewer.subject
-
-
-def require_scopes(context: RequestContext, scope_sets: Sequence[Sequence[str]]) -> str:
-    """``require_viewer`` plus one of the scope sets. Subscriptions call it: the authorization
-    extension (``@requiresScopes`` on fields) does not see a subscription's root field."""
-    user_id = require_viewer(context)
-    scopes = context.viewer.scopes if context.viewer is not None else frozenset()
-    if not any(set(needed) <= scopes for needed in scope_sets):
-        wanted = " or ".join(" + ".join(sorted(needed)) for needed in scope_sets)
-        raise forbidden(f"This needs the scope {wanted}.")
-    return user_id
 
 
 def identify(headers: Mapping[str, str], settings: Settings) -> tuple[Claims | None, str | None]:
