@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from media_gateway.realtime.hlc import HybridLogicalClock, Timestamp
 from media_gateway.subgraphs.sync import crdt
-from media_gateway.subscriptions.hlc import HybridLogicalClock, Timestamp
 
 from .conftest import new_viewer
 from .helpers import Gateway

@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import await_only
 
 from media_gateway.platform.settings import Settings
+from media_gateway.realtime import InProcessBroker, PendingEvents, Realtime
+from media_gateway.realtime.broker import Message
 from media_gateway.storage.database import Database
 from media_gateway.storage.migrate import upgrade
-from media_gateway.subscriptions import InProcessBroker, PendingEvents, Realtime
-from media_gateway.subscriptions.broker import Message
 
 try:  # the test folders are packages; their parent may or may not be one
     from tests.storage.backends import BACKENDS, make_settings, postgres_schema

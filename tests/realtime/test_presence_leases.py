@@ -17,6 +17,7 @@ import pytest
 from sqlmodel import col, select
 
 from media_gateway.app import Platform
+from media_gateway.realtime import InProcessBroker, Realtime
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import as_utc
 from media_gateway.subgraphs.sync.models import DeviceConnectionRecord
@@ -27,7 +28,6 @@ from media_gateway.subgraphs.sync.service import (
     SyncError,
     SyncService,
 )
-from media_gateway.subscriptions import InProcessBroker, Realtime
 
 from .helpers import Gateway, WsClient
 

@@ -25,7 +25,7 @@ from starlette.routing import Route
 from media_gateway.app import Platform
 from media_gateway.assembly.base import Runtime
 from media_gateway.platform.settings import Settings
-from media_gateway.subscriptions.pubnub_bridge import PubNubBridge
+from media_gateway.realtime.pubnub_bridge import PubNubBridge
 
 from .conftest import new_viewer
 from .helpers import Gateway, listening_socket

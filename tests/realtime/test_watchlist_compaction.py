@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import col, func, select, update
 
 from media_gateway.app import Platform
+from media_gateway.realtime.hlc import Timestamp
 from media_gateway.storage.types import utcnow
 from media_gateway.subgraphs.sync.models import (
     AppliedOperationRecord,
@@ -17,7 +18,6 @@ from media_gateway.subgraphs.sync.models import (
     WatchlistTombstoneRecord,
 )
 from media_gateway.subgraphs.sync.service import MAX_OPERATION_AGE, SyncService
-from media_gateway.subscriptions.hlc import Timestamp
 
 from .conftest import new_viewer
 from .helpers import Gateway

@@ -13,6 +13,7 @@ import strawberry
 from strawberry.federation.schema_directives import RequiresScopes
 
 from media_gateway.profiles import event_profile, profile_of
+from media_gateway.realtime import InvalidCursor, parse_cursor
 from media_gateway.schema.common import ClientError, bad_input
 from media_gateway.schema.context import require_scopes, require_viewer
 from media_gateway.schema.playback import (
@@ -23,7 +24,6 @@ from media_gateway.schema.playback import (
 )
 from media_gateway.subgraphs import references
 from media_gateway.subgraphs.playback.service import KIND_PROGRESS, PlaybackError
-from media_gateway.subscriptions import InvalidCursor, parse_cursor
 
 # what each operation needs (``@requiresScopes``): enforced here by the authorization
 # extension and again by the router

@@ -9,6 +9,7 @@ import strawberry
 from media_gateway.assembly.base import Runtime, Subgraph, base_context
 from media_gateway.auth import AuthorizationExtension
 from media_gateway.dataloaders.playback import PlaybackLoaders
+from media_gateway.realtime import realtime_for
 from media_gateway.resolvers.playback import Mutation, Query, Subscription
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.playback import Content, User
@@ -17,7 +18,6 @@ from media_gateway.subgraphs.playback.context import PlaybackContext
 from media_gateway.subgraphs.playback.kafka import KafkaEventSink, RelayTargets
 from media_gateway.subgraphs.playback.models import OutboxEventRecord
 from media_gateway.subgraphs.playback.service import PlaybackService
-from media_gateway.subscriptions import realtime_for
 
 NAME = "playback"
 DEFAULT_PORT = 4004

@@ -19,6 +19,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from media_gateway.profiles import DEFAULT_PROFILE
+from media_gateway.realtime import PendingEvents, Realtime
 from media_gateway.storage.database import Database, insert_on_conflict
 from media_gateway.storage.types import utcnow
 from media_gateway.subgraphs.events import Event, EventBus
@@ -28,7 +29,6 @@ from media_gateway.subgraphs.playback.models import (
     ProgressRecord,
     WatchEventRecord,
 )
-from media_gateway.subscriptions import PendingEvents, Realtime
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ import strawberry
 from media_gateway.assembly.base import Runtime, Subgraph, base_context
 from media_gateway.auth import AuthorizationExtension
 from media_gateway.dataloaders.sync import SyncLoaders
+from media_gateway.realtime import realtime_for
 from media_gateway.resolvers.sync import Mutation, Query, Subscription
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.sync import Content, User
@@ -16,7 +17,6 @@ from media_gateway.subgraphs import references
 from media_gateway.subgraphs.events import PeriodicTask
 from media_gateway.subgraphs.sync.context import SyncContext
 from media_gateway.subgraphs.sync.service import SyncService
-from media_gateway.subscriptions import realtime_for
 
 NAME = "sync"
 DEFAULT_PORT = 4005

@@ -146,7 +146,7 @@ class ProgressRegisterRecord(SQLModel, table=True):
 
 
 # the real-time event log is written in sync's transactions: register it with these tables
-from media_gateway.subscriptions.models import RealtimeEventRecord  # noqa: E402
+from media_gateway.realtime.models import RealtimeEventRecord  # noqa: E402
 
 __all__ = [
     "AppliedOperationRecord",

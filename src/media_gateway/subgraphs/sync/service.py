@@ -23,6 +23,12 @@ from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from media_gateway.profiles import DEFAULT_PROFILE
+from media_gateway.realtime import (
+    InvalidTimestamp,
+    PendingEvents,
+    Realtime,
+    Timestamp,
+)
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import as_utc, new_id, utcnow
 from media_gateway.subgraphs.sync import crdt
@@ -35,12 +41,6 @@ from media_gateway.subgraphs.sync.models import (
     WatchlistEntryRecord,
     WatchlistHorizonRecord,
     WatchlistTombstoneRecord,
-)
-from media_gateway.subscriptions import (
-    InvalidTimestamp,
-    PendingEvents,
-    Realtime,
-    Timestamp,
 )
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import logging
 from typing import Any
 
 from media_gateway.platform.settings import Settings
-from media_gateway.subscriptions.broker import Message
+from media_gateway.realtime.broker import Message
 
 log = logging.getLogger(__name__)
 

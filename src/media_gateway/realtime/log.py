@@ -34,11 +34,11 @@ from sqlalchemy.sql.expression import Executable
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from media_gateway.realtime.broker import Broker, Message
+from media_gateway.realtime.hlc import HybridLogicalClock
+from media_gateway.realtime.models import RealtimeCursorRecord, RealtimeEventRecord
 from media_gateway.storage.database import Database, insert_on_conflict
 from media_gateway.storage.types import as_utc, utcnow
-from media_gateway.subscriptions.broker import Broker, Message
-from media_gateway.subscriptions.hlc import HybridLogicalClock
-from media_gateway.subscriptions.models import RealtimeCursorRecord, RealtimeEventRecord
 
 log = logging.getLogger(__name__)
 
