@@ -28,7 +28,7 @@ def _factory(name: str) -> SubgraphFactory:
     def create(runtime: Runtime | None = None) -> Subgraph:
         import importlib
 
-        module = importlib.import_module(f"media_gateway.subgraphs.{name}")
+        module = importlib.import_module(f"media_gateway.assembly.{name}")
         subgraph: Subgraph = module.create(runtime)
         return subgraph
 

@@ -230,7 +230,7 @@ async def test_kafka_playback_event_changes_recommendations(
 ) -> None:
     from aiokafka import AIOKafkaProducer
 
-    from media_gateway.subgraphs.recommendations import PLAYBACK_TOPIC
+    from media_gateway.assembly.recommendations import PLAYBACK_TOPIC
     from media_gateway.subgraphs.recommendations.kafka import PlaybackEventConsumer
 
     assert KAFKA

@@ -1,0 +1,95 @@
+"""Catalog subgraph: owns ``Content`` (movies, series, seasons, episodes) and availability."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import strawberry
+
+from media_gateway.assembly.base import Runtime, Subgraph, base_context
+from media_gateway.dataloaders.catalog import CatalogLoaders
+from media_gateway.resolvers.catalog import Query
+from media_gateway.schema.catalog import CONTENT_TYPES
+from media_gateway.schema.common import build_schema as schema_for
+from media_gateway.subgraphs import references
+from media_gateway.subgraphs.catalog.context import CatalogContext
+from media_gateway.subgraphs.catalog.ingest.ingester import Ingester, IngestSummary
+from media_gateway.subgraphs.catalog.ingest.webhook import webhook_route
+from media_gateway.subgraphs.catalog.models import CatalogOutboxRecord
+from media_gateway.subgraphs.catalog.outbox import KafkaPublisher, OutboxRelay
+from media_gateway.subgraphs.catalog.service import CatalogService
+from media_gateway.subgraphs.events import Event, PeriodicTask, outbox_pruning
+
+NAME = "catalog"
+DEFAULT_PORT = 4002
+
+
+def build_schema() -> strawberry.federation.Schema:
+    return schema_for(query=Query, types=CONTENT_TYPES)
+
+
+def create(runtime: Runtime | None = None) -> Subgraph:
+    owns_runtime = runtime is None
+    runtime = runtime or Runtime.create()
+    service = CatalogService(runtime.database, runtime.settings)
+    references.register_local(runtime.database, NAME, service)  # titles others refer to
+
+    async def context(headers: Mapping[str, str]) -> CatalogContext:
+        return CatalogContext(
+            **base_context(runtime, headers),
+            service=service,
+            loaders=CatalogLoaders.create(service),
+        )
+
+    kafka = (
+        KafkaPublisher(runtime.settings.kafka_bootstrap_servers)
+        if runtime.settings.kafka_bootstrap_servers
+        else None
+    )
+
+    async def publish(topic: str, key: str, payload: dict[str, object]) -> None:
+        if kafka is not None:
+            await kafka(topic, key, payload)
+        await runtime.events.publish(Event(topic, key, payload))
+
+    relay = OutboxRelay(runtime.database, publish)
+    runtime.metrics.watch_outbox(NAME, runtime.database, CatalogOutboxRecord)
+    tasks = [
+        PeriodicTask("catalog-index-sync", service.sync_index, 1.0),
+        PeriodicTask("catalog-outbox-relay", relay.relay_step, 1.0),
+        outbox_pruning("catalog-outbox-pruning", runtime.database, CatalogOutboxRecord),
+    ]
+
+    async def ingested(summary: IngestSummary) -> None:
+        await service.sync_index()
+
+    route = webhook_route(
+        runtime.settings.catalog_webhook_secret, Ingester(runtime.database), ingested
+    )
+
+    async def startup() -> None:
+        if runtime.settings.seed_demo_data:
+            await service.seed_demo_catalog()
+        await service.engine()  # the search index is built from storage at start
+        for task in tasks:
+            task.start()
+
+    async def shutdown() -> None:
+        for task in tasks:
+            await task.stop()
+        if kafka is not None:
+            await kafka.close()
+        service.close()
+
+    return Subgraph(
+        name=NAME,
+        schema=build_schema(),
+        context=context,
+        runtime=runtime,
+        default_port=DEFAULT_PORT,
+        on_startup=[startup],
+        on_shutdown=[shutdown],
+        routes=[route],
+        owns_runtime=owns_runtime,
+        service=service,
+    )

@@ -1,0 +1,74 @@
+"""Identity subgraph: owns ``User``; accounts, sign-in, MFA, profiles, API keys, tokens, the
+JWKS and the OAuth endpoints (device authorization, authorize with PKCE, token)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import strawberry
+
+from media_gateway.assembly.base import Runtime, Subgraph, base_context
+from media_gateway.auth import AuthorizationExtension, token_service
+from media_gateway.readiness import StartupError
+from media_gateway.resolvers.identity import Mutation, Query
+from media_gateway.schema.common import build_schema as schema_for
+from media_gateway.schema.identity import User
+from media_gateway.subgraphs.identity.context import IdentityContext
+from media_gateway.subgraphs.identity.http import oauth_routes
+from media_gateway.subgraphs.identity.oauth import OAuthService
+from media_gateway.subgraphs.identity.service import IdentityService
+
+NAME = "identity"
+DEFAULT_PORT = 4001
+
+
+def build_schema() -> strawberry.federation.Schema:
+    return schema_for(
+        query=Query, mutation=Mutation, types=[User], extensions=[AuthorizationExtension]
+    )
+
+
+def create(runtime: Runtime | None = None) -> Subgraph:
+    owns_runtime = runtime is None
+    runtime = runtime or Runtime.create()
+    tokens = token_service(runtime.settings)
+    service = IdentityService(runtime.database, runtime.settings, tokens)
+    oauth = OAuthService(service)
+
+    async def context(headers: Mapping[str, str]) -> IdentityContext:
+        from media_gateway.dataloaders.identity import IdentityLoaders
+
+        return IdentityContext(
+            **base_context(runtime, headers),
+            service=service,
+            oauth=oauth,
+            loaders=IdentityLoaders.create(service),
+        )
+
+    async def startup() -> None:
+        try:
+            tokens.keys.ensure_signing_key()
+        except OSError as exc:
+            raise StartupError(
+                f"no signing key can be created in the key folder (JWT_KEY_DIR, "
+                f"{tokens.keys.key_dir}): {exc.strerror or exc}; make it writable by this "
+                "service or put the key in it (media-gateway keys rotate)"
+            ) from exc
+        if runtime.settings.seed_demo_data:
+            await service.ensure_demo_account()
+
+    async def shutdown() -> None:
+        await service.aclose()
+
+    return Subgraph(
+        name=NAME,
+        schema=build_schema(),
+        context=context,
+        runtime=runtime,
+        default_port=DEFAULT_PORT,
+        on_startup=[startup],
+        on_shutdown=[shutdown],
+        routes=oauth_routes(oauth, tokens),
+        owns_runtime=owns_runtime,
+        service=service,
+    )
