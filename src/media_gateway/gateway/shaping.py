@@ -1,0 +1,355 @@
+"""Response shaping and representation building.
+
+`ResponseShaper` builds the client's response from the merged data: the client's own
+selection (aliases, fragments, `__typename`), which drops every field the planner added, and
+GraphQL null propagation. `representations` turns the objects at an entity group's path
+into deduplicated `_entities` representations. Neither mutates the data it reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    GraphQLUnionType,
+)
+
+from .operation import CField, CSelection
+from .plan import FetchGroup, SelSet
+from .supergraph import Supergraph
+
+_INVALID = object()
+
+Path = list[str | int]
+# a response path built only when an error needs it: (parent, key) pairs, None at the root
+LazyPath = tuple[Any, str | int] | None
+
+# how the shaper treats a selected field
+_SCALAR, _SCALAR_NONNULL, _TYPENAME, _OTHER, _RAW, _UNKNOWN, _DENIED = range(7)
+
+
+def _materialize(path: LazyPath) -> Path:
+    out: Path = []
+    while path is not None:
+        path, key = path
+        out.append(key)
+    out.reverse()
+    return out
+
+
+class _Missing(Exception):
+    pass
+
+
+def _flatten_objects(v: list[Any], out: list[Any]) -> None:
+    for item in v:
+        if isinstance(item, dict):
+            out.append(item)
+        elif isinstance(item, list):
+            _flatten_objects(item, out)
+
+
+def collect(sg: Supergraph, data: dict[str, Any], g: FetchGroup) -> list[dict[str, Any]]:
+    """The objects at the group's path (lists flattened, nulls skipped)."""
+    implements = sg.implements
+    current: list[Any] = [data]
+    for key, cond in g.path:
+        nxt: list[Any] = []
+        for obj in current:
+            if cond is not None:
+                tn = obj.get("__typename")
+                if tn is not None and tn != cond and not implements(tn, cond):
+                    continue
+            v = obj.get(key)
+            if isinstance(v, dict):
+                nxt.append(v)
+            elif isinstance(v, list):
+                _flatten_objects(v, nxt)
+        current = nxt
+    return current
+
+
+def _rep_type(sg: Supergraph, g: FetchGroup, obj: dict[str, Any]) -> tuple[str, str] | None:
+    tn = obj.get("__typename")
+    for k in g.reps:
+        if tn is None or tn == k or sg.implements(tn, k):
+            info = sg.types.get(k)
+            if k == tn or tn is None:
+                return k, k
+            if info is not None and g.graph in info.interface_object_in:
+                return k, k
+            # an entity interface: send the concrete type when the target knows it
+            ti = sg.types.get(tn)
+            if (
+                ti is not None
+                and g.graph in ti.graphs
+                and isinstance(sg.schema.type_map.get(tn), GraphQLObjectType)
+            ):
+                return k, tn
+            return k, k
+    return None
+
+
+def _extract(sg: Supergraph, obj: dict[str, Any], sel: SelSet) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    tn = obj.get("__typename")
+    for key, f in sel.fields.items():
+        if key not in obj:
+            if key == "__typename":
+                continue
+            raise _Missing(key)
+        v = obj[key]
+        if f.sub is not None and v is not None:
+            v = _extract_value(sg, v, f.sub)
+        out[f.original_key or key] = v
+    for tc, frag in sel.fragments.items():
+        if tn is not None and sg.implements(tn, tc):
+            out.update(_extract(sg, obj, frag))
+    return out
+
+
+def _extract_value(sg: Supergraph, v: Any, sel: SelSet) -> Any:
+    if isinstance(v, list):
+        return [_extract_value(sg, i, sel) if i is not None else None for i in v]
+    if isinstance(v, dict):
+        return _extract(sg, v, sel)
+    return v
+
+
+def representations(
+    sg: Supergraph, data: dict[str, Any], g: FetchGroup
+) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """Deduplicated representations of the objects at the group's path, and for each the
+    objects that asked for it."""
+    reps: list[dict[str, Any]] = []
+    index: dict[bytes, int] = {}
+    targets: list[list[dict[str, Any]]] = []
+    for obj in collect(sg, data, g):
+        rt = _rep_type(sg, g, obj)
+        if rt is None:
+            continue
+        k, typename = rt
+        try:
+            rep = {"__typename": typename, **_extract(sg, obj, g.reps[k])}
+        except _Missing:
+            continue
+        rep["__typename"] = typename
+        ident = orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
+        i = index.get(ident)
+        if i is None:
+            i = index[ident] = len(reps)
+            reps.append(rep)
+            targets.append([])
+        targets[i].append(obj)
+    return reps, targets
+
+
+class ResponseShaper:
+    """Builds the client's response from merged data, with null propagation."""
+
+    def __init__(
+        self,
+        api_schema: GraphQLSchema,
+        sg: Supergraph,
+        errors: list[dict[str, Any]],
+        cache: dict[tuple[int, str], Any] | None = None,
+        denied: Mapping[tuple[str, str], str] | None = None,
+    ) -> None:
+        self.denied = denied or {}
+        self.schema = api_schema
+        self.sg = sg
+        self.errors = errors
+        self._error_paths = [tuple(e["path"]) for e in errors if isinstance(e.get("path"), list)]
+        self._pathless_errors = any("path" not in e for e in errors)
+        # (id of a selection list, object type) -> collected fields; kept with the plan so
+        # that every request after the first reuses it
+        self._cache: dict[tuple[int, str], Any] = {} if cache is None else cache
+
+    def shape_root(
+        self, root_type: str, data: dict[str, Any], selections: list[CSelection]
+    ) -> dict[str, Any] | None:
+        out = self._object(root_type, data, selections, None)
+        return None if out is _INVALID else out
+
+    def _fields(
+        self, selections: list[CSelection], type_name: str
+    ) -> list[tuple[str, str, Any, list[CSelection], int]]:
+        key = (id(selections), type_name)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit[1]
+        collected: dict[str, list[CField]] = {}
+
+        def visit(sels: list[CSelection]) -> None:
+            for s in sels:
+                if isinstance(s, CField):
+                    collected.setdefault(s.response_key, []).append(s)
+                elif s.type_condition is None or self.sg.implements(type_name, s.type_condition):
+                    visit(s.selections)
+
+        visit(selections)
+        t = self.schema.type_map.get(type_name)
+        fields_def = t.fields if isinstance(t, GraphQLObjectType | GraphQLInterfaceType) else {}
+        out = []
+        for rkey, cfs in collected.items():
+            name = cfs[0].name
+            sub: list[CSelection] = (
+                cfs[0].selections if len(cfs) == 1 else [s for cf in cfs for s in cf.selections]
+            )
+            fdef = fields_def.get(name)
+            if (type_name, name) in self.denied:
+                kind = _DENIED
+            elif name == "__typename":
+                kind = _TYPENAME
+            elif name in ("__schema", "__type"):
+                kind = _RAW
+            elif fdef is None:
+                kind = _UNKNOWN
+            else:
+                ftype = fdef.type
+                nonnull = isinstance(ftype, GraphQLNonNull)
+                inner = ftype.of_type if nonnull else ftype
+                if isinstance(inner, GraphQLScalarType):
+                    kind = _SCALAR_NONNULL if nonnull else _SCALAR
+                else:
+                    kind = _OTHER
+            out.append((rkey, name, fdef, sub, kind))
+        # the selection list is kept referenced so its id stays unique
+        self._cache[key] = (selections, out)
+        return out
+
+    def _object(
+        self, type_name: str, obj: dict[str, Any], selections: list[CSelection], path: LazyPath
+    ) -> Any:
+        out: dict[str, Any] = {}
+        for key, name, fdef, sub, kind in self._fields(selections, type_name):
+            if kind == _SCALAR:
+                out[key] = obj.get(key)
+            elif kind == _TYPENAME:
+                out[key] = type_name
+            elif kind == _SCALAR_NONNULL:
+                v = obj.get(key)
+                if v is None:
+                    self._null_error((path, key), type_name, name)
+                    return _INVALID
+                out[key] = v
+            elif kind == _OTHER:
+                v = self._value(fdef.type, obj.get(key), sub, (path, key), type_name, name)
+                if v is _INVALID:
+                    return _INVALID
+                out[key] = v
+            elif kind == _RAW:
+                out[key] = obj.get(key)
+            elif kind == _DENIED:
+                if not self._deny((path, key), type_name, name, fdef):
+                    return _INVALID
+                out[key] = None
+            else:
+                out[key] = None
+        return out
+
+    def _deny(self, path: LazyPath, type_name: str, name: str, fdef: Any) -> bool:
+        """Answer a field the caller may not see; False when its null must propagate."""
+        code = self.denied[(type_name, name)]
+        full = _materialize(path)
+        reason = "an authenticated caller" if code == "UNAUTHENTICATED" else "more scopes"
+        self.errors.append(
+            {
+                "message": f"Field '{type_name}.{name}' needs {reason}.",
+                "path": full,
+                "extensions": {"code": code},
+            }
+        )
+        self._error_paths.append(tuple(full))
+        return not isinstance(fdef.type, GraphQLNonNull)
+
+    def _null_error(self, path: LazyPath, parent: str, field_name: str) -> None:
+        full = _materialize(path)
+        if not self._explained(full):
+            self.errors.append(
+                {
+                    "message": f"Cannot return null for non-nullable field {parent}.{field_name}.",
+                    "path": full,
+                }
+            )
+            self._error_paths.append(tuple(full))
+
+    def _explained(self, path: Path) -> bool:
+        if self._pathless_errors:
+            return True
+        tp = tuple(path)
+        for ep in self._error_paths:
+            n = min(len(ep), len(tp))
+            if ep[:n] == tp[:n]:
+                return True
+        return False
+
+    def _value(
+        self,
+        t: GraphQLOutputType,
+        raw: Any,
+        sub: list[CSelection],
+        path: LazyPath,
+        parent: str,
+        field_name: str,
+    ) -> Any:
+        if isinstance(t, GraphQLNonNull):
+            v = self._value(t.of_type, raw, sub, path, parent, field_name)
+            if v is None:
+                self._null_error(path, parent, field_name)
+                return _INVALID
+            return v
+        if raw is None:
+            return None
+        if isinstance(t, GraphQLList):
+            if not isinstance(raw, list):
+                return None
+            items = []
+            inner = t.of_type
+            for i, item in enumerate(raw):
+                v = self._value(inner, item, sub, (path, i), parent, field_name)
+                if v is _INVALID:
+                    return None
+                items.append(v)
+            return items
+        if isinstance(t, GraphQLScalarType):
+            return raw
+        if isinstance(t, GraphQLObjectType):
+            if not isinstance(raw, dict):
+                return None
+            v = self._object(t.name, raw, sub, path)
+            return None if v is _INVALID else v
+        if isinstance(t, GraphQLInterfaceType | GraphQLUnionType):
+            if not isinstance(raw, dict):
+                return None
+            tn = raw.get("__typename")
+            rt = self.schema.type_map.get(tn) if isinstance(tn, str) else None
+            if not isinstance(rt, GraphQLObjectType) or not self.schema.is_sub_type(t, rt):
+                if tn == t.name and isinstance(t, GraphQLInterfaceType):
+                    v = self._object(t.name, raw, sub, path)
+                    return None if v is _INVALID else v
+                return None
+            v = self._object(rt.name, raw, sub, path)
+            return None if v is _INVALID else v
+        if isinstance(t, GraphQLEnumType):
+            if raw not in t.values:
+                self.errors.append(
+                    {
+                        "message": f"Enum '{t.name}' cannot represent value: "
+                        + orjson.dumps(raw).decode(),
+                        "path": _materialize(path),
+                    }
+                )
+                return None
+            return raw
+        return raw
