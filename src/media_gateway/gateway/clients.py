@@ -22,6 +22,20 @@ class SubgraphRequest:
     variables: dict[str, Any] = field(default_factory=dict)
     operation_name: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    # the JSON body, serialised once and shared by whoever needs it (the de-duplication key,
+    # the HTTP client); set by `payload()`
+    body: bytes | None = field(default=None, repr=False, compare=False)
+
+    def payload(self) -> bytes:
+        """The GraphQL-over-HTTP request body, serialised on first use."""
+        if self.body is None:
+            doc: dict[str, Any] = {"query": self.query}
+            if self.variables:
+                doc["variables"] = self.variables
+            if self.operation_name:
+                doc["operationName"] = self.operation_name
+            self.body = orjson.dumps(doc)
+        return self.body
 
 
 class SubgraphFetchError(Exception):
@@ -85,11 +99,6 @@ class HttpSubgraphClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def fetch(self, request: SubgraphRequest) -> dict[str, Any]:
-        body: dict[str, Any] = {"query": request.query}
-        if request.variables:
-            body["variables"] = request.variables
-        if request.operation_name:
-            body["operationName"] = request.operation_name
         headers = {
             "content-type": "application/json",
             "accept": "application/graphql-response+json, application/json",
@@ -97,7 +106,7 @@ class HttpSubgraphClient:
         }
         try:
             async with self._pool.session().post(
-                self.url, data=orjson.dumps(body), headers=headers, timeout=self._timeout
+                self.url, data=request.payload(), headers=headers, timeout=self._timeout
             ) as response:
                 status = response.status
                 content = await response.read()

@@ -9,14 +9,15 @@ selection by `shaping.ResponseShaper`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from graphql import GraphQLObjectType
 
 from .clients import SubgraphClient, SubgraphFetchError, SubgraphRequest
+from .operation import Defer
 from .plan import FetchBatch, FetchGroup, Plan, SelSet
-from .shaping import Path, ResponseShaper, representations
+from .shaping import Owned, OwnedList, Path, ResponseShaper, representations, unaliased
 from .supergraph import Supergraph
 
 __all__ = ["Execution", "ResponseShaper", "deep_merge"]
@@ -25,6 +26,9 @@ _MISSING = object()
 
 
 def deep_merge(dst: dict[str, Any], src: Mapping[str, Any], sg: Supergraph) -> None:
+    """Merge a subgraph result's object into an object of the execution's own tree. `src`
+    is left as it is (it may be shared with other requests); objects of `dst` that the merge
+    goes into are made the execution's own first."""
     for k, v in src.items():
         cur = dst.get(k, _MISSING)
         if cur is _MISSING:
@@ -37,10 +41,16 @@ def deep_merge(dst: dict[str, Any], src: Mapping[str, Any], sg: Supergraph) -> N
             ):
                 dst[k] = v
         elif isinstance(cur, dict) and isinstance(v, dict):
+            if type(cur) is not Owned:
+                cur = dst[k] = Owned(cur)
             deep_merge(cur, v, sg)
         elif isinstance(cur, list) and isinstance(v, list) and len(cur) == len(v):
+            if type(cur) is not OwnedList:
+                cur = dst[k] = OwnedList(cur)
             for i, (a, b) in enumerate(zip(cur, v, strict=True)):
                 if isinstance(a, dict) and isinstance(b, dict):
+                    if type(a) is not Owned:
+                        a = cur[i] = Owned(a)
                     deep_merge(a, b, sg)
                 else:
                     cur[i] = b
@@ -89,16 +99,24 @@ class Execution:
         self.clients = clients
         self.variables = variables
         self.headers = headers
-        self.data: dict[str, Any] = {}
+        # the execution's own tree: subgraph results' objects are copied into it only where
+        # a later fetch merges (see shaping.Owned); results are never changed
+        self.data: dict[str, Any] = Owned()
         self.errors: list[dict[str, Any]] = []
+        # the errors of each deferred fragment's fetches (they go with its increment)
+        self.deferred_errors: dict[Defer, list[dict[str, Any]]] = {}
         self.fetch_count = 0
         self.representation_count = 0
 
-    async def run(self) -> None:
+    async def run(self, finished: Callable[[FetchBatch], None] | None = None) -> None:
+        """Run every fetch; `finished` is told of each as it completes (incremental
+        delivery sends what is complete without waiting for the rest)."""
+        if type(self.data) is not Owned:  # root data given by the caller stays unchanged
+            self.data = Owned(self.data)
         batches = self.plan.batches
         if not batches:
             return
-        if len(batches) == 1:
+        if len(batches) == 1 and finished is None:
             await self._run_batch(batches[0])
             return
         done: dict[int, asyncio.Event] = {b.id: asyncio.Event() for b in batches}
@@ -110,8 +128,15 @@ class Execution:
                 await self._run_batch(b)
             finally:
                 done[b.id].set()
+                if finished is not None:
+                    finished(b)
 
         await asyncio.gather(*(run_one(b) for b in batches))
+
+    def _errors_of(self, b: FetchBatch) -> list[dict[str, Any]]:
+        if b.defer is None:
+            return self.errors
+        return self.deferred_errors.setdefault(b.defer, [])
 
     def _variables_for(self, names: tuple[str, ...]) -> dict[str, Any]:
         return {v: self.variables[v] for v in names if v in self.variables}
@@ -158,10 +183,12 @@ class Execution:
         extensions = {"code": code, "serviceName": b.subgraph}
         paths = self._failed_paths(b, prepared)
         if not paths:
-            self.errors.append({"message": message, "extensions": extensions})
+            self._errors_of(b).append({"message": message, "extensions": extensions})
             return
         for path in paths:
-            self.errors.append({"message": message, "path": path, "extensions": dict(extensions)})
+            self._errors_of(b).append(
+                {"message": message, "path": path, "extensions": dict(extensions)}
+            )
 
     def _failed_paths(
         self,
@@ -200,10 +227,10 @@ class Execution:
             data = result.get("data")
             if isinstance(data, dict):
                 if g.has_aliases:
-                    g.selection.restore_aliases(data)
+                    data = unaliased(g.selection, data)
                 deep_merge(self.data, data, self.sg)
             for e in result.get("errors") or ():
-                self.errors.append(self._subgraph_error(e, g, None, None))
+                self._errors_of(b).append(self._subgraph_error(e, g, None, None))
             return
         prepared = [representations(self.sg, self.data, g) for g in b.members]
         if not any(reps for reps, _t in prepared):
@@ -221,7 +248,7 @@ class Execution:
             if not isinstance(entities, list):
                 continue
             if g.has_aliases:
-                g.selection.restore_aliases(entities)
+                entities = unaliased(g.selection, entities)
             for i, ent in enumerate(entities[: len(reps)]):
                 if isinstance(ent, dict):
                     for obj in targets[i]:
@@ -232,7 +259,9 @@ class Execution:
             if isinstance(path, list) and path and path[0] in b.aliases:
                 member = b.aliases.index(path[0])
             g = b.members[member]
-            self.errors.append(self._subgraph_error(e, g, prepared[member][1], b.aliases[member]))
+            self._errors_of(b).append(
+                self._subgraph_error(e, g, prepared[member][1], b.aliases[member])
+            )
 
     def _paths(self, g: FetchGroup) -> dict[int, Path]:
         """Response path of every object at the group's path (only needed for errors)."""

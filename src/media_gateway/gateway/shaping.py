@@ -3,7 +3,12 @@
 `ResponseShaper` builds the client's response from the merged data: the client's own
 selection (aliases, fragments, `__typename`), which drops every field the planner added, and
 GraphQL null propagation. `representations` turns the objects at an entity group's path
-into deduplicated `_entities` representations. Neither mutates the data it reads.
+into deduplicated `_entities` representations.
+
+Subgraph results are shared: one result may answer several client requests at once (the
+edge's de-duplication of identical in-flight fetches), so nothing here or in the executor
+changes a result. An execution's data tree refers to the results' objects as they are, and
+an object is copied (`Owned`, a shallow copy) only where a later fetch merges into it.
 """
 
 from __future__ import annotations
@@ -38,6 +43,62 @@ LazyPath = tuple[Any, str | int] | None
 _SCALAR, _SCALAR_NONNULL, _TYPENAME, _OTHER, _RAW, _UNKNOWN, _DENIED = range(7)
 
 
+class Owned(dict[str, Any]):
+    """An object of an execution's own data tree: merging into it changes no subgraph
+    result. Every other dict in the tree belongs to a (possibly shared) result."""
+
+    __slots__ = ()
+
+
+class OwnedList(list[Any]):
+    """A list of an execution's own data tree (see `Owned`)."""
+
+    __slots__ = ()
+
+
+def owned(obj: dict[str, Any]) -> Owned:
+    return obj if type(obj) is Owned else Owned(obj)
+
+
+def _own_items(v: list[Any], out: list[Any]) -> OwnedList:
+    """`v` as an owned list whose objects (in nested lists too) are owned; the objects are
+    appended to `out`, lists flattened."""
+    lst = v if type(v) is OwnedList else OwnedList(v)
+    for i, item in enumerate(lst):
+        if isinstance(item, dict):
+            if type(item) is not Owned:
+                item = lst[i] = Owned(item)
+            out.append(item)
+        elif isinstance(item, list):
+            lst[i] = _own_items(item, out)
+    return lst
+
+
+def unaliased(sel: SelSet, value: Any) -> Any:
+    """A subgraph result with the privately aliased fields of `sel` renamed back to the
+    client's keys, as new objects: the result itself is left as it is."""
+    if isinstance(value, list):
+        return [unaliased(sel, item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = dict(value)
+    _unalias_into(sel, out)
+    return out
+
+
+def _unalias_into(sel: SelSet, out: dict[str, Any]) -> None:
+    for f in sel.fields.values():
+        if f.original_key is not None and f.response_key in out:
+            out[f.original_key] = out.pop(f.response_key)
+            key = f.original_key
+        else:
+            key = f.response_key
+        if f.sub is not None and key in out and f.sub.has_aliases():
+            out[key] = unaliased(f.sub, out[key])
+    for frag in sel.fragments.values():
+        _unalias_into(frag, out)
+
+
 def _materialize(path: LazyPath) -> Path:
     out: Path = []
     while path is not None:
@@ -51,16 +112,10 @@ class _Missing(Exception):
     pass
 
 
-def _flatten_objects(v: list[Any], out: list[Any]) -> None:
-    for item in v:
-        if isinstance(item, dict):
-            out.append(item)
-        elif isinstance(item, list):
-            _flatten_objects(item, out)
-
-
 def collect(sg: Supergraph, data: dict[str, Any], g: FetchGroup) -> list[dict[str, Any]]:
-    """The objects at the group's path (lists flattened, nulls skipped)."""
+    """The objects at the group's path (lists flattened, nulls skipped), made the
+    execution's own on the way (each object and list copied once, on first touch, and put in
+    place of the original in `data`), so that the group's result can be merged into them."""
     implements = sg.implements
     current: list[Any] = [data]
     for key, cond in g.path:
@@ -72,9 +127,11 @@ def collect(sg: Supergraph, data: dict[str, Any], g: FetchGroup) -> list[dict[st
                     continue
             v = obj.get(key)
             if isinstance(v, dict):
+                if type(v) is not Owned:
+                    v = obj[key] = Owned(v)
                 nxt.append(v)
             elif isinstance(v, list):
-                _flatten_objects(v, nxt)
+                obj[key] = _own_items(v, nxt)
         current = nxt
     return current
 
@@ -181,6 +238,17 @@ class ResponseShaper:
         out = self._object(root_type, data, selections, None)
         return None if out is _INVALID else out
 
+    def shape_object(
+        self, type_name: str, data: dict[str, Any], selections: list[CSelection], path: Path
+    ) -> dict[str, Any] | None:
+        """An object at `path` of the response (a deferred fragment's increment): None when
+        a null propagates up to it."""
+        lazy: LazyPath = None
+        for key in path:
+            lazy = (lazy, key)
+        out = self._object(type_name, data, selections, lazy)
+        return None if out is _INVALID else out
+
     def _fields(
         self, selections: list[CSelection], type_name: str
     ) -> list[tuple[str, str, Any, list[CSelection], int]]:
@@ -194,6 +262,8 @@ class ResponseShaper:
             for s in sels:
                 if isinstance(s, CField):
                     collected.setdefault(s.response_key, []).append(s)
+                elif s.defer is not None:
+                    continue  # delivered in an increment of its own
                 elif s.type_condition is None or self.sg.implements(type_name, s.type_condition):
                     visit(s.selections)
 

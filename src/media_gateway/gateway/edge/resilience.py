@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-import orjson
-
 from .. import deadline
 from ..clients import SubgraphClient, SubgraphFetchError, SubgraphRequest
 
 BreakerState = Literal["closed", "open", "half_open"]
+# an in-flight fetch: its serialised request and the headers that can change its answer
+_FetchKey = tuple[bytes, tuple[tuple[str, str], ...]]
 
 # headers that carry tracing or identification only: they do not change a fetch's result
 _VOLATILE_HEADERS = frozenset({"traceparent", "tracestate", "x-request-id"})
@@ -169,7 +169,9 @@ class EdgeClient:
         self.headers = headers
         self.dedup = dedup
         self.observer = observer
-        self.inflight: dict[bytes, asyncio.Future[dict[str, Any]]] = {}
+        self.inflight: dict[
+            tuple[bytes, tuple[tuple[str, str], ...]], asyncio.Future[dict[str, Any]]
+        ] = {}
         self.shared_fetches = 0
 
     async def fetch(self, request: SubgraphRequest) -> dict[str, Any]:
@@ -180,7 +182,7 @@ class EdgeClient:
         outcome = "error"
         with self._span(headers) as span:
             request = SubgraphRequest(
-                request.query, request.variables, request.operation_name, headers
+                request.query, request.variables, request.operation_name, headers, request.body
             )
             try:
                 result = await self._fetch(request)
@@ -231,22 +233,18 @@ class EdgeClient:
         return result
 
     async def _shared(self, request: SubgraphRequest) -> dict[str, Any]:
-        key = orjson.dumps(
-            [
-                request.query,
-                request.variables,
-                request.operation_name,
-                sorted((k, v) for k, v in request.headers.items() if k not in _VOLATILE_HEADERS),
-            ],
-            option=orjson.OPT_SORT_KEYS,
+        # the serialised request (the HTTP client sends these same bytes) and the headers
+        # that can change the answer: the dict hashes the bytes and compares them on a match
+        key: _FetchKey = (
+            request.payload(),
+            tuple(sorted((k, v) for k, v in request.headers.items() if k not in _VOLATILE_HEADERS)),
         )
         leader = self.inflight.get(key)
         if leader is not None:
             self.shared_fetches += 1
-            result = await asyncio.shield(leader)
-            # every caller merges into its own response: give each its own copy
-            copied: dict[str, Any] = orjson.loads(orjson.dumps(result))
-            return copied
+            # the leader's result as it is: the executor never changes a subgraph result
+            # (it copies an object only where it merges into it: shaping.Owned)
+            return await asyncio.shield(leader)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.inflight[key] = future
         try:
