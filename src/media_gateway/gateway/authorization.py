@@ -93,7 +93,9 @@ def without_fields(
         for s in sels:
             if isinstance(s, CFragment):
                 out.append(
-                    CFragment(s.type_condition, walk(s.selections, s.type_condition or parent))
+                    CFragment(
+                        s.type_condition, walk(s.selections, s.type_condition or parent), s.defer
+                    )
                 )
             elif (parent, s.name) in denied:
                 continue

@@ -2,7 +2,8 @@
 
 The planner and the response shaper both work on a normalized tree: fragment spreads become
 inline fragments, and @skip/@include are decided from the request's variables (plans are
-cached per document, operation and the values of those condition variables).
+cached per document, operation and the values of those condition variables). A fragment
+under `@defer` whose `if:` holds keeps a `Defer` marker; with `if: false` it is inlined.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     VariableNode,
 )
 
@@ -41,9 +43,18 @@ class CField:
 
 
 @dataclass(eq=False)
+class Defer:
+    """A fragment under `@defer` (its `if:` true): delivered after the initial response. The
+    object itself is the fragment's identity in the plan and in incremental delivery."""
+
+    label: str | None = None
+
+
+@dataclass(eq=False)
 class CFragment:
     type_condition: str | None
     selections: list[CSelection] = field(default_factory=list)
+    defer: Defer | None = None
 
 
 CSelection = CField | CFragment
@@ -129,7 +140,8 @@ def spread_names(node: FragmentDefinitionNode | OperationDefinitionNode) -> list
 
 
 def condition_variables(op: OperationDefinitionNode, document: DocumentNode) -> tuple[str, ...]:
-    """Names of the variables used by @skip/@include anywhere in the operation."""
+    """Names of the variables used by @skip/@include (and by @defer's `if:`) anywhere in the
+    operation: the values that decide the plan."""
     # an explicit stack, not a recursive closure: that closure would be a reference cycle
     # left for the garbage collector on every request
     fragments = {
@@ -144,7 +156,7 @@ def condition_variables(op: OperationDefinitionNode, document: DocumentNode) -> 
             continue
         for sel in sel_set.selections:
             for d in sel.directives or ():
-                if d.name.value in ("skip", "include"):
+                if d.name.value in ("skip", "include", "defer"):
                     for a in d.arguments or ():
                         if isinstance(a.value, VariableNode):
                             found.add(a.value.name.value)
@@ -177,6 +189,24 @@ def _included(directives: Any, variables: dict[str, Any]) -> bool:
     return True
 
 
+def _deferred(directives: Any, variables: dict[str, Any]) -> Defer | None:
+    """The fragment's `@defer`, unless its `if:` is false (then it is inlined)."""
+    for d in directives or ():
+        if d.name.value != "defer":
+            continue
+        label: str | None = None
+        for a in d.arguments or ():
+            if a.name.value == "if":
+                if isinstance(a.value, BooleanValueNode) and not a.value.value:
+                    return None
+                if isinstance(a.value, VariableNode) and not variables.get(a.value.name.value):
+                    return None
+            elif a.name.value == "label" and isinstance(a.value, StringValueNode):
+                label = a.value.value
+        return Defer(label)
+    return None
+
+
 def normalize(
     op: OperationDefinitionNode, document: DocumentNode, variables: dict[str, Any]
 ) -> list[CSelection]:
@@ -207,12 +237,18 @@ def normalize(
                 )
             elif isinstance(sel, InlineFragmentNode):
                 tc = sel.type_condition.name.value if sel.type_condition else None
-                out.append(CFragment(tc, convert(sel.selection_set)))
+                out.append(
+                    CFragment(tc, convert(sel.selection_set), _deferred(sel.directives, variables))
+                )
             elif isinstance(sel, FragmentSpreadNode):
                 frag = fragments.get(sel.name.value)
                 if frag is not None:
                     out.append(
-                        CFragment(frag.type_condition.name.value, convert(frag.selection_set))
+                        CFragment(
+                            frag.type_condition.name.value,
+                            convert(frag.selection_set),
+                            _deferred(sel.directives, variables),
+                        )
                     )
         return out
 

@@ -3,7 +3,9 @@
 A plan is a set of fetch groups forming a DAG. A root group sends a normal operation to one
 subgraph; an entity group collects the objects found at its path in the response so far,
 turns them into representations and sends one `_entities` request. A group runs when every
-group it depends on has finished; independent groups run concurrently.
+group it depends on has finished; independent groups run concurrently. A group planned for a
+deferred fragment (`defer`) fills that fragment's increment; it starts as soon as what it
+depends on has finished, never waiting for the initial response.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 from graphql import ArgumentNode, ObjectValueNode, VariableNode, print_ast
 from graphql.language import ListValueNode, ValueNode
+
+from .operation import Defer
 
 # (response key, type condition of the object the key is read from)
 PathStep = tuple[str, str | None]
@@ -146,6 +150,8 @@ class FetchGroup:
     # representation __typename -> fields each representation carries (keys, @requires)
     reps: dict[str, SelSet] = field(default_factory=dict)
     deps: set[int] = field(default_factory=set)
+    # the deferred fragment whose increment this group fills (None: the initial response)
+    defer: Defer | None = None
     # filled in by finalize()
     document: str = ""
     variable_names: tuple[str, ...] = ()
@@ -201,6 +207,10 @@ class FetchBatch:
     def entity(self) -> bool:
         return self.members[0].entity
 
+    @property
+    def defer(self) -> Defer | None:
+        return self.members[0].defer
+
 
 def batch_groups(
     groups: list[FetchGroup], variable_definitions: dict[str, str]
@@ -218,11 +228,12 @@ def batch_groups(
             level[g.id] = 1 + max((level_of(d) for d in deps), default=-1)
         return level[g.id]
 
-    buckets: dict[tuple[int, str], list[FetchGroup]] = {}
-    order: list[tuple[int, str] | int] = []
+    # a deferred fragment's fetches never share a request with those of another increment
+    buckets: dict[tuple[int, str, Defer | None], list[FetchGroup]] = {}
+    order: list[tuple[int, str, Defer | None] | int] = []
     for g in groups:
         if g.entity:
-            key = (level_of(g), g.graph)
+            key = (level_of(g), g.graph, g.defer)
             if key not in buckets:
                 buckets[key] = []
                 order.append(key)
@@ -292,11 +303,14 @@ class Plan:
     secured: dict[tuple[str, str], Any] | None = None
     denied: dict[tuple[str, str], str] = field(default_factory=dict)
     variants: dict[frozenset[Any], Plan] = field(default_factory=dict)
+    # where `selections` defers fragments and streams lists (incremental.py; first use)
+    delivery: Any = None
 
     def to_text(self) -> str:
         lines = ["QueryPlan {"]
         for b in self.batches:
             deps = f" after [{', '.join(str(d) for d in sorted(b.deps))}]" if b.deps else ""
+            deps += _deferred_text(b.defer)
             if b.entity:
                 paths = ", ".join(f'"{m.path_text()}"' for m in b.members)
                 head = f'Fetch #{b.id} Entity(service: "{b.subgraph}") path {paths}{deps} {{'
@@ -310,17 +324,23 @@ class Plan:
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": "QueryPlan",
-            "fetches": [
-                {
-                    "id": b.id,
-                    "service": b.subgraph,
-                    "kind": "entity" if b.entity else "root",
-                    "paths": [[k for k, _ in m.path] for m in b.members],
-                    "dependsOn": sorted(b.deps),
-                    "operation": b.document,
-                }
-                for b in self.batches
-            ],
-        }
+        fetches: list[dict[str, Any]] = []
+        for b in self.batches:
+            fetch: dict[str, Any] = {
+                "id": b.id,
+                "service": b.subgraph,
+                "kind": "entity" if b.entity else "root",
+                "paths": [[k for k, _ in m.path] for m in b.members],
+                "dependsOn": sorted(b.deps),
+                "operation": b.document,
+            }
+            if b.defer is not None:
+                fetch["deferred"] = {"label": b.defer.label}
+            fetches.append(fetch)
+        return {"kind": "QueryPlan", "fetches": fetches}
+
+
+def _deferred_text(defer: Defer | None) -> str:
+    if defer is None:
+        return ""
+    return " deferred" + (f' "{defer.label}"' if defer.label is not None else "")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from graphql import (
     FieldNode,
@@ -25,7 +26,7 @@ from graphql import (
     print_ast,
 )
 
-from .operation import CField, CFragment, CSelection
+from .operation import CField, CFragment, CSelection, Defer
 from .plan import FetchGroup, PathStep, Plan, SelSet, batch_groups
 from .supergraph import JoinField, Key, Supergraph, parse_field_set
 
@@ -462,6 +463,69 @@ def _size(selections: list[CField] | list[CSelection]) -> int:
     return n
 
 
+def _split_deferred(
+    selections: list[CSelection],
+) -> tuple[list[CSelection], list[tuple[Defer, list[CSelection]]]]:
+    """The selections planned at once, and each fragment deferred at this position with the
+    selections to plan for it (under the type conditions of the fragments around it).
+    Without deferred fragments the same list comes back."""
+    if not _has_deferred(selections):
+        return selections, []
+    deferred: list[tuple[Defer, list[CSelection]]] = []
+
+    def walk(sels: list[CSelection], conditions: tuple[str, ...]) -> list[CSelection]:
+        out: list[CSelection] = []
+        for s in sels:
+            if isinstance(s, CField):
+                out.append(s)
+            elif s.defer is not None:
+                inner: list[CSelection] = (
+                    s.selections
+                    if s.type_condition is None
+                    else [CFragment(s.type_condition, s.selections)]
+                )
+                for tc in reversed(conditions):
+                    inner = [CFragment(tc, inner)]
+                deferred.append((s.defer, inner))
+            else:
+                own = s.type_condition
+                out.append(
+                    CFragment(own, walk(s.selections, (*conditions, own) if own else conditions))
+                )
+        return out
+
+    return walk(selections, ()), deferred
+
+
+def _has_deferred(selections: list[CSelection]) -> bool:
+    return any(
+        isinstance(s, CFragment) and (s.defer is not None or _has_deferred(s.selections))
+        for s in selections
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Position:
+    """Where the planner stands in the operation: the fetch group that resolves the objects
+    here and the subgraph selection set being filled for them, their type and response path,
+    what the subgraph is known to provide here (@provides, @requires), and the deferred
+    fragment being planned (None: the initial response)."""
+
+    group: FetchGroup
+    target: SelSet
+    type_name: str
+    path: tuple[PathStep, ...] = ()
+    provided: list[CSelection] | None = None
+    defer: Defer | None = None
+
+    @property
+    def graph(self) -> str:
+        return self.group.graph
+
+    def at(self, **changes: Any) -> Position:
+        return replace(self, **changes)
+
+
 class _PlanBuilder:
     """Builds the fetch groups of one operation."""
 
@@ -470,12 +534,21 @@ class _PlanBuilder:
         self.sg = planner.sg
         self.kind = kind
         self.groups: list[FetchGroup] = []
-        self.entity_index: dict[tuple[str, tuple[PathStep, ...]], list[FetchGroup]] = {}
+        # (subgraph, path, deferred fragment) -> the entity fetches there
+        self.entity_index: dict[
+            tuple[str, tuple[PathStep, ...], Defer | None], list[FetchGroup]
+        ] = {}
         # (group id, path) -> other subgraphs that share the field at that position
         self.shared: dict[tuple[int, tuple[PathStep, ...]], frozenset[str]] = {}
         self._requiring: set[tuple[int, tuple[PathStep, ...], str, str, str, str]] = set()
 
-    def new_group(self, graph: str, entity: bool, path: tuple[PathStep, ...] = ()) -> FetchGroup:
+    def new_group(
+        self,
+        graph: str,
+        entity: bool,
+        path: tuple[PathStep, ...] = (),
+        defer: Defer | None = None,
+    ) -> FetchGroup:
         g = FetchGroup(
             id=len(self.groups),
             graph=graph,
@@ -483,6 +556,7 @@ class _PlanBuilder:
             entity=entity,
             operation_kind="query" if entity else self.kind,
             path=path,
+            defer=defer,
         )
         self.groups.append(g)
         return g
@@ -503,15 +577,16 @@ class _PlanBuilder:
 
     def entity_group(
         self,
+        pos: Position,
         graph: str,
-        path: tuple[PathStep, ...],
         producers: set[FetchGroup],
         rep_type: str | None = None,
         rep: SelSet | None = None,
     ) -> FetchGroup:
-        """An entity fetch to `graph` for the objects at `path`: an existing one when joining
-        it creates no dependency cycle and no conflicting representation, else a new one."""
-        key = (graph, path)
+        """An entity fetch to `graph` for the objects at the position: an existing one (of
+        the same increment) when joining it creates no dependency cycle and no conflicting
+        representation, else a new one."""
+        key = (graph, pos.path, pos.defer)
         for g in self.entity_index.get(key, []):
             if any(p is g or self.depends_on(p, g) for p in producers):
                 continue
@@ -519,61 +594,42 @@ class _PlanBuilder:
             if existing is not None and rep is not None and _conflicts(existing, rep):
                 continue  # the same field with other arguments: needs its own fetch
             return g
-        g = self.new_group(graph, True, path)
+        g = self.new_group(graph, True, pos.path, pos.defer)
         self.entity_index.setdefault(key, []).append(g)
         return g
 
     # ---------------------------------------------------------------------- planning
-    def plan_object(
-        self,
-        group: FetchGroup,
-        target: SelSet,
-        type_name: str,
-        fields: Fields,
-        path: tuple[PathStep, ...],
-        provided: list[CSelection] | None,
-    ) -> set[FetchGroup]:
-        producers: set[FetchGroup] = {group}
-        graph = group.graph
+    def plan_object(self, pos: Position, fields: Fields) -> set[FetchGroup]:
+        producers: set[FetchGroup] = {pos.group}
         for key, cfs in fields:
-            cf = cfs[0]
-            name = cf.name
+            name = cfs[0].name
             if name == "__typename":
-                target.add_typename()
+                pos.target.add_typename()
                 continue
             if name in ("__schema", "__type"):
                 continue
-            stay = self.p.local_cost(graph, type_name, name, cfs, provided, frozenset())
+            stay = self.p.local_cost(pos.graph, pos.type_name, name, cfs, pos.provided, frozenset())
             if stay < INF:
-                producers |= self._plan_local(group, target, type_name, key, cfs, path, provided)
+                producers |= self._plan_local(pos, key, cfs)
                 continue
-            producers |= self.plan_jump(group, target, type_name, key, cfs, path, provided)
+            producers |= self.plan_jump(pos, key, cfs)
         return producers
 
-    def _plan_local(
-        self,
-        group: FetchGroup,
-        target: SelSet,
-        type_name: str,
-        key: str,
-        cfs: list[CField],
-        path: tuple[PathStep, ...],
-        provided: list[CSelection] | None,
-    ) -> set[FetchGroup]:
+    def _plan_local(self, pos: Position, key: str, cfs: list[CField]) -> set[FetchGroup]:
         cf = cfs[0]
+        group, type_name = pos.group, pos.type_name
         ftype = self.p.position_type(group.graph, type_name, cf.name)
         composite = self.sg.is_composite(ftype)
-        sf = target.add_field(key, cf.name, cf.arguments, composite)
+        sf = pos.target.add_field(key, cf.name, cf.arguments, composite)
         if not composite or sf.sub is None:
             return {group}
-        child_provided = self.p.provided_for_child(group.graph, type_name, cf.name, provided)
-        child_path = (*path, (key, type_name))
-        shared = self._shared_with(group, type_name, cf.name, path)
+        child_provided = self.p.provided_for_child(group.graph, type_name, cf.name, pos.provided)
+        child_path = (*pos.path, (key, type_name))
+        shared = self._shared_with(group, type_name, cf.name, pos.path)
         if shared:
             self.shared[(group.id, child_path)] = shared
-        return self.plan_selection(
-            group, sf.sub, ftype, self.p.merged_sub(cfs), child_path, child_provided
-        )
+        child = pos.at(target=sf.sub, type_name=ftype, path=child_path, provided=child_provided)
+        return self.plan_selection(child, self.p.merged_sub(cfs))
 
     def _shared_with(
         self, group: FetchGroup, type_name: str, name: str, path: tuple[PathStep, ...]
@@ -597,28 +653,23 @@ class _PlanBuilder:
             g for g in reachable if g != group.graph and self.p.resolvable(g, type_name, name, None)
         )
 
-    def plan_selection(
-        self,
-        group: FetchGroup,
-        target: SelSet,
-        type_name: str,
-        selections: list[CSelection],
-        path: tuple[PathStep, ...],
-        provided: list[CSelection] | None,
-    ) -> set[FetchGroup]:
+    def plan_selection(self, pos: Position, selections: list[CSelection]) -> set[FetchGroup]:
+        """Plan a selection at a position; its deferred fragments get fetches of their own
+        (which are not producers of anything at this position)."""
+        selections, deferred = _split_deferred(selections)
+        producers = self._plan_selection(pos, selections)
+        for defer, sels in deferred:
+            self._plan_deferred(pos.at(defer=defer), sels)
+        return producers
+
+    def _plan_selection(self, pos: Position, selections: list[CSelection]) -> set[FetchGroup]:
+        type_name = pos.type_name
         if not self.sg.is_abstract(type_name):
-            return self.plan_object(
-                group,
-                target,
-                type_name,
-                self.p.collect_fields(selections, type_name),
-                path,
-                provided,
-            )
-        graph = group.graph
+            return self.plan_object(pos, self.p.collect_fields(selections, type_name))
+        graph = pos.graph
         info = self.sg.type_info(type_name)
-        target.add_typename()
-        producers: set[FetchGroup] = {group}
+        pos.target.add_typename()
+        producers: set[FetchGroup] = {pos.group}
         if graph in info.interface_object_in:
             # The subgraph knows the interface only as an object: resolve what it can,
             # and learn the concrete type from a subgraph that has the real interface.
@@ -634,17 +685,12 @@ class _PlanBuilder:
                 )
                 if cfs[0].name != "__typename"
             ]
-            producers |= self.plan_object(group, target, type_name, iface_fields, path, provided)
+            producers |= self.plan_object(pos, iface_fields)
             if self.p._needs_concrete(type_name, selections):
                 concrete = _concrete_part(type_name, selections)
-                producers |= self._resolve_concrete(
-                    group, target, type_name, concrete, path, provided
-                )
+                producers |= self._resolve_concrete(pos, concrete)
             return producers
-        possible = self.sg.possible_types_in_graph(type_name, graph)
-        for other in self.shared.get((group.id, path), ()):
-            known = set(self.sg.possible_types_in_graph(type_name, other))
-            possible = [t for t in possible if t in known]
+        possible = self._possible_types(pos)
         if not possible:
             # no implementation is known here: the interface's own fields must still be
             # resolvable (or the operation cannot be planned)
@@ -653,14 +699,25 @@ class _PlanBuilder:
                 for k, cfs in self.p.collect_fields(selections, type_name)
                 if cfs[0].name != "__typename"
             ]
-            return producers | self.plan_object(group, target, type_name, fields, path, provided)
+            return producers | self.plan_object(pos, fields)
         for t in possible:
             fields = self.p.collect_fields(selections, t)
             if not fields:
                 continue
-            producers |= self.plan_object(group, target.fragment(t), t, fields, path, provided)
-        self._alias_conflicts(graph, target)
+            producers |= self.plan_object(
+                pos.at(target=pos.target.fragment(t), type_name=t), fields
+            )
+        self._alias_conflicts(graph, pos.target)
         return producers
+
+    def _possible_types(self, pos: Position) -> list[str]:
+        """The implementations of the abstract type at the position that its subgraph (and
+        every other subgraph sharing the field above) knows."""
+        possible = self.sg.possible_types_in_graph(pos.type_name, pos.graph)
+        for other in self.shared.get((pos.group.id, pos.path), ()):
+            known = set(self.sg.possible_types_in_graph(pos.type_name, other))
+            possible = [t for t in possible if t in known]
+        return possible
 
     def _alias_conflicts(self, graph: str, target: SelSet) -> None:
         """Fields of one response key must have one shape in a selection set, even across
@@ -678,15 +735,8 @@ class _PlanBuilder:
                     f.original_key, f.response_key = key, alias
                     frag.fields[alias] = f
 
-    def _resolve_concrete(
-        self,
-        group: FetchGroup,
-        target: SelSet,
-        iface: str,
-        selections: list[CSelection],
-        path: tuple[PathStep, ...],
-        provided: list[CSelection] | None,
-    ) -> set[FetchGroup]:
+    def _resolve_concrete(self, pos: Position, selections: list[CSelection]) -> set[FetchGroup]:
+        iface = pos.type_name
         info = self.sg.type_info(iface)
         for graph, keys in info.keys.items():
             if graph in info.interface_object_in:
@@ -695,18 +745,15 @@ class _PlanBuilder:
                 if not key.resolvable:
                     continue
                 req = self.plan_object(
-                    group,
-                    target,
-                    iface,
-                    self.p.collect_fields(self.p.fieldset(key.fields), iface),
-                    path,
-                    provided,
+                    pos, self.p.collect_fields(self.p.fieldset(key.fields), iface)
                 )
-                child = self.entity_group(graph, path, req)
+                child = self.entity_group(pos, graph, req)
                 child.deps |= {p.id for p in req}
                 child.reps.setdefault(iface, SelSet()).merge(self._selset(key.fields, iface))
                 frag = child.selection.fragment(iface)
-                self.plan_selection(child, frag, iface, selections, path, None)
+                self.plan_selection(
+                    Position(child, frag, iface, pos.path, None, pos.defer), selections
+                )
                 return req | {child}
         raise PlanningError(f"no subgraph can resolve the concrete type of '{iface}'")
 
@@ -733,19 +780,15 @@ class _PlanBuilder:
                 tc = s.type_condition or type_name
                 self._fill(out.fragment(tc) if tc != type_name else out, s.selections, tc)
 
-    def plan_jump(
-        self,
-        group: FetchGroup,
-        target: SelSet,
-        type_name: str,
-        key: str,
-        cfs: list[CField],
-        path: tuple[PathStep, ...],
-        provided: list[CSelection] | None,
-    ) -> set[FetchGroup]:
+    def plan_jump(self, pos: Position, key: str, cfs: list[CField]) -> set[FetchGroup]:
         name = cfs[0].name
+        group, type_name, provided = pos.group, pos.type_name, pos.provided
         best: tuple[float, Jump] | None = None
-        existing = {graph for (graph, pth), gs in self.entity_index.items() if pth == path and gs}
+        existing = {
+            graph
+            for (graph, pth, defer), gs in self.entity_index.items()
+            if pth == pos.path and defer is pos.defer and gs
+        }
         for j in self.p.jumps(type_name, name):
             if j.graph == group.graph and not j.requires:
                 continue
@@ -774,91 +817,108 @@ class _PlanBuilder:
             for opt, sub_cfs in split[1].items():
                 part = [CField(cf.response_key, name, cf.arguments, list(sub_cfs), cf.directives)]
                 if isinstance(opt, str):
-                    producers |= self._plan_local(
-                        group, target, type_name, key, part, path, provided
-                    )
+                    producers |= self._plan_local(pos, key, part)
                 else:
-                    producers |= self._jump_to(
-                        group, target, type_name, key, part, path, provided, opt
-                    )
+                    producers |= self._jump_to(pos, key, part, opt)
             return producers
-        return self._jump_to(group, target, type_name, key, cfs, path, provided, best[1])
+        return self._jump_to(pos, key, cfs, best[1])
 
-    def _jump_to(
-        self,
-        group: FetchGroup,
-        target: SelSet,
-        type_name: str,
-        key: str,
-        cfs: list[CField],
-        path: tuple[PathStep, ...],
-        provided: list[CSelection] | None,
-        j: Jump,
-    ) -> set[FetchGroup]:
+    def _jump_to(self, pos: Position, key: str, cfs: list[CField], j: Jump) -> set[FetchGroup]:
         # a key whose fields can only come through the jump being planned is a cycle
-        marker = (group.id, path, type_name, j.graph, j.key.fields, cfs[0].name)
+        marker = (pos.group.id, pos.path, pos.type_name, j.graph, j.key.fields, cfs[0].name)
         if marker in self._requiring:
             raise PlanningError(
-                f"Cannot plan '{type_name}': its key fields ({j.key.fields}) cannot be fetched "
-                f"from '{group.subgraph}'."
+                f"Cannot plan '{pos.type_name}': its key fields ({j.key.fields}) cannot be "
+                f"fetched from '{pos.group.subgraph}'."
             )
         self._requiring.add(marker)
         try:
-            return self._plan_jump_to(group, target, type_name, key, cfs, path, provided, j)
+            return self._plan_jump_to(pos, key, cfs, j)
         finally:
             self._requiring.discard(marker)
 
-    def _plan_jump_to(
-        self,
-        group: FetchGroup,
-        target: SelSet,
-        type_name: str,
-        key: str,
-        cfs: list[CField],
-        path: tuple[PathStep, ...],
-        provided: list[CSelection] | None,
-        j: Jump,
-    ) -> set[FetchGroup]:
-        target.add_typename()
+    def _plan_jump_to(self, pos: Position, key: str, cfs: list[CField], j: Jump) -> set[FetchGroup]:
+        type_name = pos.type_name
+        pos.target.add_typename()
         req_fields = self.p.collect_fields(self.p.requirement(j.key.fields), type_name)
-        producers = self.plan_object(group, target, type_name, req_fields, path, provided)
+        producers = self.plan_object(pos, req_fields)
         if j.requires:
             producers |= self.plan_object(
-                group,
-                target,
-                type_name,
-                self.p.collect_fields(self.p.requirement(j.requires), type_name),
-                path,
-                provided,
+                pos, self.p.collect_fields(self.p.requirement(j.requires), type_name)
             )
         new_rep = self._selset(j.key.fields, type_name)
         if j.requires:
             new_rep.merge(self._selset(j.requires, type_name))
-        child = self.entity_group(j.graph, path, producers, j.rep_type, new_rep)
+        child = self.entity_group(pos, j.graph, producers, j.rep_type, new_rep)
         child.deps |= {p.id for p in producers}
         child.reps.setdefault(j.rep_type, SelSet()).merge(new_rep)
         frag = child.selection.fragment(j.rep_type)
         child_provided: list[CSelection] | None = None
         if j.requires:
             child_provided = self.p.fieldset(j.requires)
-        inner = self._plan_in_child(child, frag, j.rep_type, key, cfs, path, child_provided)
-        return producers | inner
+        at_child = Position(child, frag, j.rep_type, pos.path, child_provided, pos.defer)
+        return producers | self._plan_in_child(at_child, key, cfs)
 
-    def _plan_in_child(
-        self,
-        child: FetchGroup,
-        frag: SelSet,
-        type_name: str,
-        key: str,
-        cfs: list[CField],
-        path: tuple[PathStep, ...],
-        provided: list[CSelection] | None,
-    ) -> set[FetchGroup]:
+    def _plan_in_child(self, pos: Position, key: str, cfs: list[CField]) -> set[FetchGroup]:
         name = cfs[0].name
-        if self.p.resolvable(child.graph, type_name, name, None):
+        if self.p.resolvable(pos.graph, pos.type_name, name, None):
             # a @requires field is resolved here with the required fields in the representation
-            return self._plan_local(child, frag, type_name, key, cfs, path, None)
-        return self.plan_object(child, frag, type_name, [(key, cfs)], path, provided)
+            return self._plan_local(pos.at(provided=None), key, cfs)
+        return self.plan_object(pos, [(key, cfs)])
+
+    # ------------------------------------------------------------------ deferred fragments
+    def _plan_deferred(self, pos: Position, selections: list[CSelection]) -> None:
+        """A fragment deferred at a (non-root) position: each field through an entity fetch
+        of its own (to the subgraph that resolves it best, possibly the parent's own), whose
+        key fields the parent's fetch adds. A field that no entity fetch reaches (the type
+        has no key) comes with the parent's fetch and is only delivered later."""
+        type_name = pos.type_name
+        if not self.sg.is_abstract(type_name):
+            self._plan_deferred_fields(pos, self.p.collect_fields(selections, type_name))
+            return
+        if pos.graph in self.sg.type_info(type_name).interface_object_in:
+            self._plan_selection(pos, selections)
+            return
+        pos.target.add_typename()
+        for t in self._possible_types(pos):
+            fields = self.p.collect_fields(selections, t)
+            if fields:
+                self._plan_deferred_fields(
+                    pos.at(target=pos.target.fragment(t), type_name=t), fields
+                )
+        self._alias_conflicts(pos.graph, pos.target)
+
+    def _plan_deferred_fields(self, pos: Position, fields: Fields) -> None:
+        for key, cfs in fields:
+            name = cfs[0].name
+            if name == "__typename":
+                pos.target.add_typename()
+                continue
+            if name in ("__schema", "__type"):
+                continue
+            jump = self._deferred_jump(pos, cfs)
+            if jump is None:
+                self.plan_object(pos, [(key, cfs)])
+            else:
+                self._jump_to(pos, key, cfs, jump)
+
+    def _deferred_jump(self, pos: Position, cfs: list[CField]) -> Jump | None:
+        """The cheapest entity fetch that resolves a deferred field (its own subgraph
+        included), or None."""
+        name = cfs[0].name
+        best: tuple[float, Jump] | None = None
+        for j in self.p.jumps(pos.type_name, name):
+            cost = self.p._cost_in_target(j, name, cfs, frozenset())
+            cost += self.p.requirement_cost(
+                pos.graph, pos.type_name, j.key.fields, pos.provided, frozenset()
+            )
+            if j.requires:
+                cost += self.p.requirement_cost(
+                    pos.graph, pos.type_name, j.requires, pos.provided, frozenset()
+                )
+            if best is None or cost < best[0]:
+                best = (cost, j)
+        return best[1] if best is not None and best[0] < INF else None
 
     # -------------------------------------------------------------------------- roots
     def _plan_split_root(
@@ -868,6 +928,7 @@ class _PlanBuilder:
         cfs: list[CField],
         graphs: list[str],
         root_groups: dict[str, FetchGroup],
+        defer: Defer | None,
     ) -> bool:
         """A shareable root field no single subgraph completes: ask each subgraph for the
         part of the sub-selection it resolves and merge the answers."""
@@ -889,13 +950,20 @@ class _PlanBuilder:
             parts.setdefault(best[1], []).extend(sub_cfs)
         for graph, sels in parts.items():
             group = root_groups.get(graph) or root_groups.setdefault(
-                graph, self.new_group(graph, False)
+                graph, self.new_group(graph, False, (), defer)
             )
             part = CField(cf.response_key, cf.name, cf.arguments, list(sels), cf.directives)
-            self._plan_local(group, group.selection, root_type, key, [part], (), None)
+            self._plan_local(
+                Position(group, group.selection, root_type, (), None, defer), key, [part]
+            )
         return True
 
-    def plan_root(self, root_type: str, selections: list[CSelection]) -> list[str]:
+    def plan_root(
+        self, root_type: str, selections: list[CSelection], defer: Defer | None = None
+    ) -> list[str]:
+        """Plan the root fields; a fragment deferred here gets root fetches of its own, which
+        start at once beside the others."""
+        selections, deferred = _split_deferred(selections)
         introspection: list[str] = []
         root_groups: dict[str, FetchGroup] = {}
         previous: list[FetchGroup] = []
@@ -920,7 +988,7 @@ class _PlanBuilder:
                 (best is None or best[0] == INF)
                 and self.kind == "query"
                 and len(graphs) > 1
-                and self._plan_split_root(root_type, key, cfs, graphs, root_groups)
+                and self._plan_split_root(root_type, key, cfs, graphs, root_groups, defer)
             ):
                 continue
             if best is None or best[0] == INF:
@@ -928,15 +996,21 @@ class _PlanBuilder:
             graph = best[1]
             if self.kind == "mutation":
                 before = len(self.groups)
-                group = self.new_group(graph, False)
+                group = self.new_group(graph, False, (), defer)
                 group.deps |= {g.id for g in previous}
-                self._plan_local(group, group.selection, root_type, key, cfs, (), None)
+                self._plan_local(
+                    Position(group, group.selection, root_type, (), None, defer), key, cfs
+                )
                 previous = self.groups[before:]
             else:
                 group = root_groups.get(graph) or root_groups.setdefault(
-                    graph, self.new_group(graph, False)
+                    graph, self.new_group(graph, False, (), defer)
                 )
-                self._plan_local(group, group.selection, root_type, key, cfs, (), None)
+                self._plan_local(
+                    Position(group, group.selection, root_type, (), None, defer), key, cfs
+                )
+        for inner, sels in deferred:
+            introspection += self.plan_root(root_type, sels, inner)
         return introspection
 
 
