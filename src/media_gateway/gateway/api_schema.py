@@ -23,10 +23,20 @@ from graphql import (
     TypeDefinitionNode,
     UnionTypeDefinitionNode,
     build_ast_schema,
+    parse,
 )
 from graphql.language import TypeNode
 
 _MACHINERY_DIRECTIVES = {"link", "core"}
+_INCREMENTAL = parse(
+    """
+    "Delivers the fragment after the rest of the response, when `if` is true."
+    directive @defer(label: String, if: Boolean! = true) on FRAGMENT_SPREAD | INLINE_FRAGMENT
+
+    "Delivers the list's items after the first `initialCount`, when `if` is true."
+    directive @stream(label: String, if: Boolean! = true, initialCount: Int = 0) on FIELD
+    """
+)
 
 
 def _type_name(t: TypeNode) -> str:
@@ -149,5 +159,8 @@ def build_api_schema(
             definitions.append(UnionTypeDefinitionNode(**kwargs))
         else:
             definitions.append(type(d)(**kwargs))
+    # the router delivers @defer and @stream (incremental.py): clients see them
+    defined = {d.name.value for d in definitions if isinstance(d, DirectiveDefinitionNode)}
+    definitions += [d for d in _INCREMENTAL.definitions if d.name.value not in defined]  # type: ignore[attr-defined]
     schema = build_ast_schema(DocumentNode(definitions=tuple(definitions)), assume_valid_sdl=True)
     return schema
