@@ -221,8 +221,12 @@ class _Delivering:
         self.sg = run.sg
         self.variables = variables
         self.info = delivery(plan, run.sg)
-        # the errors of a deferred fragment not yet sent with one of its increments
-        self._unsent: dict[Defer, list[dict[str, Any]]] = {}
+        # errors (each with a path) waiting for the increment of the object they are about;
+        # those of objects never delivered (a null above them) are dropped, as the
+        # incremental delivery specification says
+        self._pool: list[dict[str, Any]] = []
+        # the deferred fragments whose fetches' errors are in the pool
+        self._pooled: set[Defer] = set()
 
     def instances(
         self, nodes: list[_Deferred], shaped: Body, base: Path
@@ -297,6 +301,20 @@ class _Delivering:
         streamed: list[Body] = []
         if data is not None:
             waiting = self.instances(self.info.children, data, [])
+            # an error of the initial fetches about a deferred field (one fetched with its
+            # parent) goes with the increment holding that field
+            kept = []
+            for e in run.errors:
+                p = e.get("path")
+                if (
+                    isinstance(p, list)
+                    and not _lands(data, p)
+                    and any(p[: len(path)] == path for _node, path in waiting)
+                ):
+                    self._pool.append(e)
+                else:
+                    kept.append(e)
+            run.errors[:] = kept
             streamed = self.streamed(self.info.streams, data, [])
         body: Body = {}
         if run.errors:
@@ -318,7 +336,17 @@ class _Delivering:
             if isinstance(tn, str) and isinstance(self.schema.type_map.get(tn), GraphQLObjectType)
             else node.type_name
         )
-        errors = self._errors_for(node.defer, path)
+        # the errors of the fragment's fetches: those under this object, and those without a
+        # path with the fragment's first increment
+        errors: list[dict[str, Any]] = []
+        if node.defer not in self._pooled:
+            self._pooled.add(node.defer)
+            for e in self.run.deferred_errors.get(node.defer, ()):
+                (self._pool if isinstance(e.get("path"), list) else errors).append(e)
+        n = len(path)
+        candidates = [e for e in self._pool if e["path"][:n] == path]
+        self._pool = [e for e in self._pool if e["path"][:n] != path]
+        errors += candidates
         shaper = ResponseShaper(
             self.schema, self.sg, errors, self.plan.shape_cache, self.plan.denied
         )
@@ -327,6 +355,16 @@ class _Delivering:
         streamed: list[Body] = []
         if data is not None:
             children = self.instances(node.children, data, path)
+            # errors about the fields of fragments nested in this one wait for theirs
+            unclaimed = [
+                e
+                for e in candidates
+                if not _lands(data, e["path"][n:])
+                and any(e["path"][: len(p)] == p for _child, p in children)
+            ]
+            if unclaimed:
+                self._pool += unclaimed
+                errors[:] = [e for e in errors if not any(e is u for u in unclaimed)]
             streamed = self.streamed(node.streams, data, path)
         entry: Body = {"data": data, "path": path}
         if node.defer.label is not None:
@@ -335,24 +373,22 @@ class _Delivering:
             entry["errors"] = errors
         return entry, children, streamed
 
-    def _errors_for(self, defer: Defer, path: Path) -> list[dict[str, Any]]:
-        """The errors of the fragment's fetches at or under `path` (those without a path go
-        with the fragment's first increment)."""
-        unsent = self._unsent.get(defer)
-        first = unsent is None
-        if unsent is None:
-            unsent = list(self.run.deferred_errors.get(defer, ()))
-        mine: list[dict[str, Any]] = []
-        rest: list[dict[str, Any]] = []
-        n = len(path)
-        for e in unsent:
-            p = e.get("path")
-            if (first and not isinstance(p, list)) or (isinstance(p, list) and p[:n] == path):
-                mine.append(e)
-            else:
-                rest.append(e)
-        self._unsent[defer] = rest
-        return mine
+
+def _lands(data: Any, path: list[Any]) -> bool:
+    """Whether a response path lies within shaped data (a null on the way counts: the
+    error explains it)."""
+    for key in path:
+        if data is None:
+            return True
+        if isinstance(key, int):
+            if not isinstance(data, list) or not 0 <= key < len(data):
+                return False
+            data = data[key]
+        else:
+            if not isinstance(data, dict) or key not in data:
+                return False
+            data = data[key]
+    return True
 
 
 async def payloads(
