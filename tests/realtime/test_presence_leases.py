@@ -20,14 +20,15 @@ from media_gateway.app import Platform
 from media_gateway.realtime import InProcessBroker, Realtime
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import as_utc
+from media_gateway.subgraphs.sync.errors import SyncError
 from media_gateway.subgraphs.sync.models import DeviceConnectionRecord
-from media_gateway.subgraphs.sync.service import (
+from media_gateway.subgraphs.sync.presence import (
     HEARTBEAT_SECONDS,
     KIND_PRESENCE,
     LEASE_SECONDS,
-    SyncError,
-    SyncService,
+    PresenceService,
 )
+from media_gateway.subgraphs.sync.services import SyncServices
 
 from .helpers import Gateway, WsClient
 
@@ -41,13 +42,13 @@ DEVICES = "{ me { devices { id presence lastSeenAt } } }"
 class Instances(Protocol):
     def __call__(
         self, lease_seconds: float = ..., heartbeat_seconds: float = ...
-    ) -> SyncService: ...
+    ) -> SyncServices: ...
 
 
 @pytest.fixture
-def sync(platform: Platform) -> SyncService:
+def sync(platform: Platform) -> SyncServices:
     """The platform's own sync service (the instance that keeps running)."""
-    service: SyncService = platform.subgraphs["sync"].service
+    service: SyncServices = platform.subgraphs["sync"].service
     return service
 
 
@@ -60,10 +61,10 @@ async def instances(platform: Platform) -> AsyncIterator[Instances]:
 
     def make(
         lease_seconds: float = LEASE_SECONDS, heartbeat_seconds: float = HEARTBEAT_SECONDS
-    ) -> SyncService:
+    ) -> SyncServices:
         database = Database(shared.url, schema=shared.schema)
         opened.append(database)
-        return SyncService(
+        return SyncServices.create(
             database,
             Realtime(database, InProcessBroker()),
             lease_seconds=lease_seconds,
@@ -75,19 +76,21 @@ async def instances(platform: Platform) -> AsyncIterator[Instances]:
         await database.dispose()
 
 
-async def new_device(service: SyncService) -> tuple[str, str]:
+async def new_device(service: SyncServices) -> tuple[str, str]:
     """A member of their own and their TV: (user id, device id)."""
     user_id = f"user-{uuid.uuid4().hex[:12]}"
-    device = await service.register_device(user_id, "Living room TV", "TV", ["remote-control"])
+    device = await service.devices.register_device(
+        user_id, "Living room TV", "TV", ["remote-control"]
+    )
     return user_id, device.id
 
 
-async def is_online(service: SyncService, user_id: str, device_id: str) -> bool:
-    devices = await service.devices([user_id])
+async def is_online(service: SyncServices, user_id: str, device_id: str) -> bool:
+    devices = await service.devices.devices([user_id])
     return next(d for d in devices if d.id == device_id).online
 
 
-async def leases(service: SyncService, device_id: str) -> list[DeviceConnectionRecord]:
+async def leases(service: SyncServices, device_id: str) -> list[DeviceConnectionRecord]:
     async with service.database.session() as session:
         rows = await session.exec(
             select(DeviceConnectionRecord).where(col(DeviceConnectionRecord.device_id) == device_id)
@@ -95,7 +98,7 @@ async def leases(service: SyncService, device_id: str) -> list[DeviceConnectionR
         return list(rows.all())
 
 
-async def presence_events(service: SyncService, user_id: str) -> list[tuple[str, bool, datetime]]:
+async def presence_events(service: SyncServices, user_id: str) -> list[tuple[str, bool, datetime]]:
     """The user's presence events in the log: (device id, online, lastSeenAt), in order."""
     messages = await service.realtime.replay(user_id, (KIND_PRESENCE,), 0)
     return [
@@ -119,7 +122,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0)
 
 # ------------------------------------------------------------------ through the gateway
 async def test_a_tv_holding_remote_commands_is_online_until_its_socket_closes(
-    gateway: Gateway, viewer: dict[str, Any], sync: SyncService
+    gateway: Gateway, viewer: dict[str, Any], sync: SyncServices
 ) -> None:
     async def presence() -> str:
         body = await gateway.post(DEVICES, token=viewer["token"])
@@ -141,9 +144,9 @@ async def test_a_tv_holding_remote_commands_is_online_until_its_socket_closes(
         held = await leases(sync, viewer["tv"])
         assert len(held) == 1 and held[0].user_id == viewer["id"]
         ahead = (as_utc(held[0].expires_at) - as_utc(held[0].opened_at)).total_seconds()
-        assert ahead == pytest.approx(sync.lease_seconds, abs=1)
+        assert ahead == pytest.approx(sync.presence.lease_seconds, abs=1)
         # a sweep leaves a device with a live lease alone
-        await sync.sweep_presence()
+        await sync.presence.sweep_presence()
         assert await presence() == "ONLINE"
     finally:
         await tv.close()
@@ -159,22 +162,22 @@ async def test_a_tv_holding_remote_commands_is_online_until_its_socket_closes(
 
 # ------------------------------------------------------------------ across instances
 async def test_a_crashed_holder_is_swept_offline_once_its_lease_ran_out(
-    sync: SyncService, instances: Instances
+    sync: SyncServices, instances: Instances
 ) -> None:
     user_id, tv = await new_device(sync)
     crashed = instances(lease_seconds=SHORT_LEASE, heartbeat_seconds=SHORT_LEASE / 3)
-    await crashed.device_connected(user_id, tv)
+    await crashed.presence.device_connected(user_id, tv)
     assert await is_online(sync, user_id, tv)
     [lease] = await leases(sync, tv)
     # the holder dies here: no disconnect, no heartbeat; while its lease runs, nothing changes
-    assert await sync.sweep_presence() == 0
+    assert await sync.presence.sweep_presence() == 0
     assert await is_online(sync, user_id, tv)
 
     await asyncio.sleep(PAST_LEASE)
-    await sync.sweep_presence()
+    await sync.presence.sweep_presence()
     assert not await is_online(sync, user_id, tv)
     assert await leases(sync, tv) == []  # the expired lease is gone too
-    await sync.sweep_presence()  # nothing left to do
+    await sync.presence.sweep_presence()  # nothing left to do
 
     events = await presence_events(sync, user_id)
     assert [(d, online) for d, online, _ in events] == [(tv, True), (tv, False)]
@@ -183,87 +186,87 @@ async def test_a_crashed_holder_is_swept_offline_once_its_lease_ran_out(
 
 
 async def test_a_device_stays_online_while_another_instance_holds_it(
-    sync: SyncService, instances: Instances
+    sync: SyncServices, instances: Instances
 ) -> None:
     user_id, tv = await new_device(sync)
     other = instances()
-    here = await sync.device_connected(user_id, tv)
-    there = await other.device_connected(user_id, tv)
+    here = await sync.presence.device_connected(user_id, tv)
+    there = await other.presence.device_connected(user_id, tv)
     assert len(await leases(sync, tv)) == 2
 
-    await sync.device_disconnected(user_id, tv, here)
+    await sync.presence.device_disconnected(user_id, tv, here)
     assert await is_online(sync, user_id, tv)
     assert [lease.id for lease in await leases(sync, tv)] == [there]
 
-    await other.device_disconnected(user_id, tv, there)
+    await other.presence.device_disconnected(user_id, tv, there)
     assert not await is_online(sync, user_id, tv)
     assert await leases(sync, tv) == []
     events = await presence_events(sync, user_id)
     assert [(d, online) for d, online, _ in events] == [(tv, True), (tv, False)]
 
 
-async def test_two_connections_of_one_instance_count_separately(sync: SyncService) -> None:
+async def test_two_connections_of_one_instance_count_separately(sync: SyncServices) -> None:
     user_id, tv = await new_device(sync)
-    first = await sync.device_connected(user_id, tv)
-    second = await sync.device_connected(user_id, tv)
+    first = await sync.presence.device_connected(user_id, tv)
+    second = await sync.presence.device_connected(user_id, tv)
     assert first != second
-    await sync.device_disconnected(user_id, tv, first)
+    await sync.presence.device_disconnected(user_id, tv, first)
     assert await is_online(sync, user_id, tv)
-    await sync.device_disconnected(user_id, tv, second)
+    await sync.presence.device_disconnected(user_id, tv, second)
     assert not await is_online(sync, user_id, tv)
     events = await presence_events(sync, user_id)
     assert [online for _, online, _ in events] == [True, False]
 
 
 async def test_heartbeats_keep_a_lease_alive_past_its_first_term(
-    sync: SyncService, instances: Instances
+    sync: SyncServices, instances: Instances
 ) -> None:
     user_id, tv = await new_device(sync)
     holder = instances(lease_seconds=SHORT_LEASE, heartbeat_seconds=SHORT_LEASE / 3)
-    await holder.device_connected(user_id, tv)
+    await holder.presence.device_connected(user_id, tv)
     for _ in range(4):  # well past the first lease, renewed every 0.4 s
         await asyncio.sleep(0.4)
-        assert await holder.renew_leases() == 1
-        await sync.sweep_presence()
+        assert await holder.presence.renew_leases() == 1
+        await sync.presence.sweep_presence()
         assert await is_online(sync, user_id, tv)
     # the heartbeats stop (the holder hangs): the lease runs out and the device goes
     await asyncio.sleep(PAST_LEASE)
-    await sync.sweep_presence()
+    await sync.presence.sweep_presence()
     assert not await is_online(sync, user_id, tv)
     events = await presence_events(sync, user_id)
     assert [online for _, online, _ in events] == [True, False]
 
 
 async def test_a_holder_that_stalled_past_its_lease_takes_it_again(
-    sync: SyncService, instances: Instances
+    sync: SyncServices, instances: Instances
 ) -> None:
     user_id, tv = await new_device(sync)
     holder = instances(lease_seconds=SHORT_LEASE, heartbeat_seconds=SHORT_LEASE / 3)
-    connection = await holder.device_connected(user_id, tv)
+    connection = await holder.presence.device_connected(user_id, tv)
     await asyncio.sleep(PAST_LEASE)
-    await sync.sweep_presence()
+    await sync.presence.sweep_presence()
     assert not await is_online(sync, user_id, tv)
     # the holder wakes up with the subscription still open: its next heartbeat notices
-    assert await holder.renew_leases() == 0
+    assert await holder.presence.renew_leases() == 0
     assert await is_online(sync, user_id, tv)
     assert [lease.id for lease in await leases(sync, tv)] == [connection]
-    await holder.device_disconnected(user_id, tv, connection)
+    await holder.presence.device_disconnected(user_id, tv, connection)
     assert not await is_online(sync, user_id, tv)
     events = await presence_events(sync, user_id)
     assert [online for _, online, _ in events] == [True, False, True, False]
 
 
 async def test_instances_sweeping_at_once_take_a_device_offline_once(
-    sync: SyncService, instances: Instances
+    sync: SyncServices, instances: Instances
 ) -> None:
     crashed = instances(lease_seconds=SHORT_LEASE, heartbeat_seconds=SHORT_LEASE / 3)
     devices = [await new_device(sync) for _ in range(3)]
     for user_id, tv in devices:
-        await crashed.device_connected(user_id, tv)
+        await crashed.presence.device_connected(user_id, tv)
     sweepers = [sync, *(instances() for _ in range(3))]
     await asyncio.sleep(PAST_LEASE)
 
-    swept = await asyncio.gather(*(s.sweep_presence() for s in sweepers))
+    swept = await asyncio.gather(*(s.presence.sweep_presence() for s in sweepers))
     assert sum(swept) >= len(devices)  # (other tests may have left devices of their own)
     for user_id, tv in devices:
         assert not await is_online(sync, user_id, tv)
@@ -272,34 +275,37 @@ async def test_instances_sweeping_at_once_take_a_device_offline_once(
         assert [(d, online) for d, online, _ in events] == [(tv, True), (tv, False)]
 
 
-async def test_only_the_owner_takes_a_lease(sync: SyncService) -> None:
+async def test_only_the_owner_takes_a_lease(sync: SyncServices) -> None:
     user_id, tv = await new_device(sync)
     with pytest.raises(SyncError) as refused:
-        await sync.device_connected("someone-else", tv)
+        await sync.presence.device_connected("someone-else", tv)
     assert refused.value.code == "NOT_FOUND"
     assert await leases(sync, tv) == []
     assert not await is_online(sync, user_id, tv)
 
 
-async def test_leases_outlast_heartbeats(sync: SyncService) -> None:
+async def test_leases_outlast_heartbeats(sync: SyncServices) -> None:
     assert 0 < HEARTBEAT_SECONDS < LEASE_SECONDS
-    assert (sync.lease_seconds, sync.heartbeat_seconds) == (LEASE_SECONDS, HEARTBEAT_SECONDS)
+    assert (sync.presence.lease_seconds, sync.presence.heartbeat_seconds) == (
+        LEASE_SECONDS,
+        HEARTBEAT_SECONDS,
+    )
     with pytest.raises(ValueError):
-        SyncService(sync.database, sync.realtime, lease_seconds=1.0, heartbeat_seconds=1.0)
+        PresenceService(sync.database, sync.realtime, lease_seconds=1.0, heartbeat_seconds=1.0)
 
 
 async def test_an_instance_shutting_down_gives_up_its_leases_at_once(
-    sync: SyncService, instances: Instances
+    sync: SyncServices, instances: Instances
 ) -> None:
     user_id, tv = await new_device(sync)
     phone_owner, phone = await new_device(sync)
     leaving, staying = instances(), instances()
-    await leaving.device_connected(user_id, tv)
-    await leaving.device_connected(phone_owner, phone)
-    await staying.device_connected(phone_owner, phone)
+    await leaving.presence.device_connected(user_id, tv)
+    await leaving.presence.device_connected(phone_owner, phone)
+    await staying.presence.device_connected(phone_owner, phone)
 
-    assert await leaving.release_leases() == 2
+    assert await leaving.presence.release_leases() == 2
     assert not await is_online(sync, user_id, tv)  # at once, not when the lease runs out
     assert await leases(sync, tv) == []
     assert await is_online(sync, phone_owner, phone)  # still held by the other instance
-    assert await leaving.release_leases() == 0
+    assert await leaving.presence.release_leases() == 0

@@ -17,7 +17,7 @@ from media_gateway.subgraphs.sync.models import (
     WatchlistAddRecord,
     WatchlistTombstoneRecord,
 )
-from media_gateway.subgraphs.sync.service import MAX_OPERATION_AGE, SyncService
+from media_gateway.subgraphs.sync.replication import MAX_OPERATION_AGE, ReplicationService
 
 from .conftest import new_viewer
 from .helpers import Gateway
@@ -115,7 +115,7 @@ async def test_pruning_forgets_ids_and_waiting_tombstones_past_the_window(
     # a remove of an add that never arrives (its device was lost)
     await _sync(gateway, viewer, "tv", _remove("tv-remove", 20, "tv", ["lost-add"]))
     assert await _rows(platform, viewer["id"]) == (1, 1)
-    service: SyncService = platform.subgraphs["sync"].service
+    service: ReplicationService = platform.subgraphs["sync"].service.replication
     assert await service.prune_operations() == 0  # nothing is old yet
     async with platform.runtime.database.transaction() as session:
         await session.exec(

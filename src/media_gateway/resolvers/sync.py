@@ -1,4 +1,4 @@
-"""Sync queries, mutations and subscriptions: translate GraphQL to ``SyncService`` calls.
+"""Sync queries and mutations: GraphQL arguments in, one call of a sync service, types out.
 
 The watchlist and replicated progress are the active profile's; devices and remote commands
 the account's. A restricted profile receives no event naming a title above its rating.
@@ -6,20 +6,13 @@ the account's. A restricted profile receives no event naming a title above its r
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from typing import Any
-
 import strawberry
-from strawberry.federation.schema_directives import RequiresScopes
 
-from media_gateway.profiles import event_profile, profile_of
-from media_gateway.realtime import InvalidCursor, parse_cursor
-from media_gateway.schema.common import ClientError, bad_input
-from media_gateway.schema.context import require_scopes, require_viewer
+from media_gateway.auth.profiles import event_profile
+from media_gateway.schema.context import require_viewer
 from media_gateway.schema.sync import (
     Device,
     DeviceKind,
-    DevicePresenceChange,
     Info,
     RemoteCommand,
     RemoteCommandInput,
@@ -30,16 +23,16 @@ from media_gateway.schema.sync import (
     User,
     WatchlistChange,
     WatchlistEntry,
+    active_profile,
+    client_error,
+    since_cursor,
+    visible,
 )
 from media_gateway.subgraphs import references
 from media_gateway.subgraphs.sync import crdt
-from media_gateway.subgraphs.sync.service import (
-    KIND_COMMAND,
-    KIND_PRESENCE,
-    KIND_WATCHLIST,
-    RemoteCommandSpec,
-    SyncError,
-)
+from media_gateway.subgraphs.sync.commands import KIND_COMMAND, RemoteCommandSpec
+from media_gateway.subgraphs.sync.errors import SyncError
+from media_gateway.subgraphs.sync.watchlist_set import KIND_WATCHLIST
 
 # what each operation needs (``@requiresScopes``): enforced here by the authorization
 # extension and again by the router
@@ -47,42 +40,15 @@ READ = [["sync:read"]]
 WRITE = [["sync:write"]]
 
 
-def _cursor(since: str | None, argument: str = "since") -> int | None:
-    try:
-        return parse_cursor(since)
-    except InvalidCursor:
-        raise bad_input("Invalid cursor.", argumentName=argument) from None
-
-
-def _client_error(exc: SyncError) -> ClientError:
-    return ClientError(str(exc), exc.code)
-
-
-async def _visible(info: Info, ids: list[str]) -> set[str]:
-    """The titles the active profile may see (a restricted profile sees no id above it)."""
-    return await references.titles(info.context.database).visible(ids, info.context.viewer)
-
-
-async def _shown(info: Info, message: dict[str, Any], field: str = "contentId") -> bool:
-    """Whether a real-time event may reach the subscriber's profile (by the title it names)."""
-    content_id = message["payload"].get(field)
-    titles = references.titles(info.context.database)
-    return await titles.shown(str(content_id) if content_id else None, info.context.viewer)
-
-
-def _profile(info: Info) -> str:
-    return profile_of(info.context.viewer)
-
-
 async def _watchlist(info: Info, user_id: str) -> list[WatchlistEntry]:
-    rows = await info.context.service.watchlists([(user_id, _profile(info))])
-    shown = await _visible(info, [r.content_id for r in rows])
+    rows = await info.context.watchlist.watchlists([(user_id, active_profile(info))])
+    shown = await visible(info, [r.content_id for r in rows])
     return [WatchlistEntry.from_record(r) for r in rows if r.content_id in shown]
 
 
 async def _progress(info: Info, user_id: str) -> list[SyncedProgress]:
-    rows = await info.context.service.progress_registers(user_id, profile_id=_profile(info))
-    shown = await _visible(info, [r.content_id for r in rows])
+    rows = await info.context.progress.registers(user_id, profile_id=active_profile(info))
+    shown = await visible(info, [r.content_id for r in rows])
     return [SyncedProgress.from_record(r) for r in rows if r.content_id in shown]
 
 
@@ -102,16 +68,16 @@ class Query:
         self, info: Info, device_id: strawberry.ID | None = None, since: str | None = None
     ) -> SyncState:
         user_id = require_viewer(info.context)
-        after = _cursor(since) or 0
-        service, realtime = info.context.service, info.context.service.realtime
+        after = since_cursor(since) or 0
+        realtime = info.context.realtime
         if device_id is not None:
             try:
-                await service.owned_device(user_id, str(device_id))
+                await info.context.devices.owned_device(user_id, str(device_id))
             except SyncError as exc:
-                raise _client_error(exc) from None
+                raise client_error(exc) from None
         cursor = await realtime.latest_cursor(user_id)
         events = await realtime.replay(user_id, (KIND_COMMAND, KIND_WATCHLIST), after)
-        profile = _profile(info)
+        profile = active_profile(info)
         commands = [
             RemoteCommand.from_message(m)
             for m in events
@@ -122,7 +88,7 @@ class Query:
             for m in events
             if m["kind"] == KIND_WATCHLIST and event_profile(m) == profile
         ]
-        shown = await _visible(
+        shown = await visible(
             info,
             [str(c.content.id) for c in changes]
             + [str(c.content.id) for c in commands if c.content],
@@ -149,11 +115,11 @@ class Mutation:
         user_id = require_viewer(info.context)
         await _require_titles(info, [str(content_id)])
         try:
-            await info.context.service.add_to_watchlist(
-                user_id, str(content_id), profile_id=_profile(info)
+            await info.context.watchlist.add(
+                user_id, str(content_id), profile_id=active_profile(info)
             )
         except SyncError as exc:
-            raise _client_error(exc) from None
+            raise client_error(exc) from None
         return User(id=strawberry.ID(user_id))
 
     @strawberry.federation.mutation(
@@ -162,8 +128,8 @@ class Mutation:
     )
     async def remove_from_watchlist(self, info: Info, content_id: strawberry.ID) -> User:
         user_id = require_viewer(info.context)
-        await info.context.service.remove_from_watchlist(
-            user_id, str(content_id), profile_id=_profile(info)
+        await info.context.watchlist.remove(
+            user_id, str(content_id), profile_id=active_profile(info)
         )
         return User(id=strawberry.ID(user_id))
 
@@ -175,11 +141,11 @@ class Mutation:
     ) -> Device:
         user_id = require_viewer(info.context)
         try:
-            record = await info.context.service.register_device(
+            record = await info.context.devices.register_device(
                 user_id, name, kind.value, capabilities or []
             )
         except SyncError as exc:
-            raise _client_error(exc) from None
+            raise client_error(exc) from None
         return Device.from_record(record)
 
     @strawberry.federation.mutation(
@@ -209,11 +175,11 @@ class Mutation:
         ]
         await _require_titles(info, [o.content_id for o in ops if o.type != "WATCHLIST_REMOVE"])
         try:
-            outcome = await info.context.service.sync_operations(
-                user_id, str(device_id), ops, profile_id=_profile(info)
+            outcome = await info.context.replication.sync_operations(
+                user_id, str(device_id), ops, profile_id=active_profile(info)
             )
         except SyncError as exc:
-            raise _client_error(exc) from None
+            raise client_error(exc) from None
         return SyncResult(
             applied=outcome.applied,
             duplicates=outcome.duplicates,
@@ -244,7 +210,7 @@ class Mutation:
         )
         await _require_titles(info, [spec.content_id] if spec.content_id else [])
         try:
-            sent = await info.context.service.send_command(
+            sent = await info.context.commands.send_command(
                 user_id,
                 str(target_device_id),
                 spec,
@@ -252,7 +218,7 @@ class Mutation:
                 str(from_device_id) if from_device_id else None,
             )
         except SyncError as exc:
-            raise _client_error(exc) from None
+            raise client_error(exc) from None
         return RemoteCommand.from_message(
             {
                 "id": int(sent["cursor"]),
@@ -261,57 +227,3 @@ class Mutation:
                 "expiresAt": sent["expiresAt"].timestamp(),
             }
         )
-
-
-@strawberry.type
-class Subscription:
-    @strawberry.subscription(
-        directives=[RequiresScopes(scopes=READ)],
-        description="Commands sent to this device (which must be the viewer's); with `since`, "
-        "first those it missed that have not expired. Subscribing marks the device online.",
-    )
-    async def remote_commands(
-        self, info: Info, device_id: strawberry.ID, since: str | None = None
-    ) -> AsyncGenerator[RemoteCommand, None]:
-        user_id = require_scopes(info.context, READ)
-        after = _cursor(since)
-        service, target = info.context.service, str(device_id)
-        try:  # a lease on the device's presence, held while subscribed
-            connection = await service.device_connected(user_id, target)
-        except SyncError as exc:
-            raise _client_error(exc) from None
-        try:
-            async for message in service.realtime.stream(
-                user_id, (KIND_COMMAND,), after, lambda m: m.get("deviceId") == target
-            ):
-                if await _shown(info, message):
-                    yield RemoteCommand.from_message(message)
-        finally:
-            await service.device_disconnected(user_id, target, connection)
-
-    @strawberry.subscription(
-        directives=[RequiresScopes(scopes=READ)],
-        description="Titles added to or removed from the active profile's watchlist.",
-    )
-    async def watchlist_changed(
-        self, info: Info, since: str | None = None
-    ) -> AsyncGenerator[WatchlistChange, None]:
-        user_id = require_scopes(info.context, READ)
-        after, profile = _cursor(since), _profile(info)
-        async for message in info.context.service.realtime.stream(
-            user_id, (KIND_WATCHLIST,), after, lambda m: event_profile(m) == profile
-        ):
-            if await _shown(info, message):
-                yield WatchlistChange.from_message(message)
-
-    @strawberry.subscription(
-        directives=[RequiresScopes(scopes=READ)],
-        description="The viewer's devices coming online and going offline.",
-    )
-    async def device_presence(
-        self, info: Info, since: str | None = None
-    ) -> AsyncGenerator[DevicePresenceChange, None]:
-        user_id = require_scopes(info.context, READ)
-        after = _cursor(since)
-        async for message in info.context.service.realtime.stream(user_id, (KIND_PRESENCE,), after):
-            yield DevicePresenceChange.from_message(message)

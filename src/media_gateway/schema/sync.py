@@ -3,22 +3,41 @@ their subscriptions deliver; extends ``User``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
 import strawberry
 
-from media_gateway.profiles import profile_of
-from media_gateway.schema.context import require_viewer
-from media_gateway.storage.types import as_utc
+from media_gateway.auth.profiles import profile_of
+from media_gateway.dataloaders.sync import SyncLoaders
+from media_gateway.realtime import InvalidCursor, Realtime, parse_cursor
+from media_gateway.schema.common import ClientError, bad_input
+from media_gateway.schema.context import RequestContext, require_viewer
 from media_gateway.subgraphs import references
-from media_gateway.subgraphs.sync.context import SyncContext
-from media_gateway.subgraphs.sync.models import (
-    DeviceRecord,
-    ProgressRegisterRecord,
-    WatchlistEntryRecord,
-)
+from media_gateway.subgraphs.sync.commands import CommandService
+from media_gateway.subgraphs.sync.devices import DeviceService, RegisteredDevice
+from media_gateway.subgraphs.sync.errors import SyncError
+from media_gateway.subgraphs.sync.presence import PresenceService
+from media_gateway.subgraphs.sync.progress import ProgressRegister, ProgressService
+from media_gateway.subgraphs.sync.replication import ReplicationService
+from media_gateway.subgraphs.sync.watchlist import SavedTitle, WatchlistService
+
+
+@dataclass
+class SyncContext(RequestContext):
+    """What sync's resolvers reach per request: each sub-domain's service and the loaders."""
+
+    realtime: Realtime
+    devices: DeviceService
+    watchlist: WatchlistService
+    progress: ProgressService
+    replication: ReplicationService
+    presence: PresenceService
+    commands: CommandService
+    loaders: SyncLoaders
+
 
 Info = strawberry.Info[SyncContext, None]
 READ = [["sync:read"]]  # the profile's watchlist, the account's devices (``@requiresScopes``)
@@ -76,14 +95,14 @@ class Device:
     presence: DevicePresence
 
     @classmethod
-    def from_record(cls, record: DeviceRecord) -> Device:
+    def from_record(cls, record: RegisteredDevice) -> Device:
         return cls(
             id=strawberry.ID(record.id),
             name=record.name,
             kind=DeviceKind(record.kind),
             capabilities=list(record.capabilities),
-            registered_at=as_utc(record.registered_at),
-            last_seen_at=as_utc(record.last_seen_at),
+            registered_at=record.registered_at,
+            last_seen_at=record.last_seen_at,
             presence=DevicePresence.ONLINE if record.online else DevicePresence.OFFLINE,
         )
 
@@ -98,11 +117,11 @@ class WatchlistEntry:
     )
 
     @classmethod
-    def from_record(cls, record: WatchlistEntryRecord) -> WatchlistEntry:
+    def from_record(cls, record: SavedTitle) -> WatchlistEntry:
         return cls(
             content=Content(id=strawberry.ID(record.content_id)),
-            added_at=as_utc(record.added_at),
-            tags=[strawberry.ID(t) for t in record.tags or []],
+            added_at=record.added_at,
+            tags=[strawberry.ID(t) for t in record.tags],
         )
 
 
@@ -125,7 +144,7 @@ class SyncedProgress:
     updated_at: datetime
 
     @classmethod
-    def from_record(cls, record: ProgressRegisterRecord) -> SyncedProgress:
+    def from_record(cls, record: ProgressRegister) -> SyncedProgress:
         return cls(
             content=Content(id=strawberry.ID(record.content_id)),
             position_seconds=record.position_seconds,
@@ -133,7 +152,7 @@ class SyncedProgress:
             state=record.state,
             device_id=strawberry.ID(record.device_id),
             hlc=record.hlc,
-            updated_at=as_utc(record.updated_at),
+            updated_at=record.updated_at,
         )
 
 
@@ -252,9 +271,32 @@ class SyncState:
     watchlist_changes: list[WatchlistChange]
 
 
-async def _visible(info: Info, ids: list[str]) -> set[str]:
+def since_cursor(since: str | None, argument: str = "since") -> int | None:
+    """A cursor a client passed back (BAD_USER_INPUT when it is not one)."""
+    try:
+        return parse_cursor(since)
+    except InvalidCursor:
+        raise bad_input("Invalid cursor.", argumentName=argument) from None
+
+
+def client_error(exc: SyncError) -> ClientError:
+    return ClientError(str(exc), exc.code)
+
+
+def active_profile(info: Info) -> str:
+    return profile_of(info.context.viewer)
+
+
+async def visible(info: Info, ids: list[str]) -> set[str]:
     """The titles the active profile may see (a restricted profile sees no id above it)."""
     return await references.titles(info.context.database).visible(ids, info.context.viewer)
+
+
+async def event_shown(info: Info, message: dict[str, Any], field: str = "contentId") -> bool:
+    """Whether a real-time event may reach the subscriber's profile (by the title it names)."""
+    content_id = message["payload"].get(field)
+    titles = references.titles(info.context.database)
+    return await titles.shown(str(content_id) if content_id else None, info.context.viewer)
 
 
 def _owner(info: Info, user: User) -> tuple[str, str]:
@@ -273,7 +315,7 @@ class User:
     async def watchlist(self, info: Info) -> list[Content] | None:
         require_viewer(info.context, str(self.id))
         rows = await info.context.loaders.watchlists.load(_owner(info, self))
-        shown = await _visible(info, [r.content_id for r in rows])
+        shown = await visible(info, [r.content_id for r in rows])
         return [Content(id=strawberry.ID(r.content_id)) for r in rows if r.content_id in shown]
 
     @strawberry.federation.field(
@@ -283,7 +325,7 @@ class User:
     async def watchlist_entries(self, info: Info) -> list[WatchlistEntry] | None:
         require_viewer(info.context, str(self.id))
         rows = await info.context.loaders.watchlists.load(_owner(info, self))
-        shown = await _visible(info, [r.content_id for r in rows])
+        shown = await visible(info, [r.content_id for r in rows])
         return [WatchlistEntry.from_record(r) for r in rows if r.content_id in shown]
 
     @strawberry.federation.field(

@@ -16,8 +16,8 @@
 - Playback progress per title is a last-writer-wins register ordered by the same clock
   (timestamps are unique per device, so there are no ties).
 
-``SyncService`` applies the same rules to its tables; these functions are the reference
-the property-based tests check convergence on.
+``watchlist_set.py`` and ``progress.py`` apply the same rules to sync's tables; these
+functions are the reference the property-based tests check convergence on.
 """
 
 from __future__ import annotations
