@@ -7,17 +7,18 @@ from collections.abc import Mapping
 import strawberry
 
 from media_gateway.assembly.base import Runtime, Subgraph, base_context
-from media_gateway.auth import AuthorizationExtension
 from media_gateway.dataloaders.playback import PlaybackLoaders
 from media_gateway.realtime import realtime_for
-from media_gateway.resolvers.playback import Mutation, Query, Subscription
+from media_gateway.resolvers.playback import Mutation, Query
+from media_gateway.schema.authorization import AuthorizationExtension
 from media_gateway.schema.common import build_schema as schema_for
-from media_gateway.schema.playback import Content, User
+from media_gateway.schema.playback import Content, PlaybackContext, User
 from media_gateway.subgraphs.events import PeriodicTask, outbox_pruning
-from media_gateway.subgraphs.playback.context import PlaybackContext
+from media_gateway.subgraphs.playback.demo import seed_demo_history
 from media_gateway.subgraphs.playback.kafka import KafkaEventSink, RelayTargets
 from media_gateway.subgraphs.playback.models import OutboxEventRecord
-from media_gateway.subgraphs.playback.service import PlaybackService
+from media_gateway.subgraphs.playback.services import PlaybackServices
+from media_gateway.subscriptions.playback import Subscription
 
 NAME = "playback"
 DEFAULT_PORT = 4004
@@ -38,7 +39,7 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     owns_runtime = runtime is None
     runtime = runtime or Runtime.create()
     realtime = realtime_for(runtime.database, runtime.settings)
-    service = PlaybackService(runtime.database, realtime)
+    services = PlaybackServices.create(runtime.database, realtime)
     kafka = (
         KafkaEventSink(runtime.settings.kafka_bootstrap_servers)
         if runtime.settings.kafka_bootstrap_servers
@@ -47,7 +48,7 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     targets = RelayTargets(runtime.events, kafka)
     relay = PeriodicTask(
         "playback-outbox-relay",
-        lambda: service.relay_outbox(targets),
+        lambda: services.outbox.relay(targets),
         OUTBOX_INTERVAL_SECONDS,
     )
 
@@ -56,13 +57,19 @@ def create(runtime: Runtime | None = None) -> Subgraph:
 
     async def context(headers: Mapping[str, str]) -> PlaybackContext:
         fields = base_context(runtime, headers)
-        loaders = PlaybackLoaders.create(service, fields["viewer"])
-        return PlaybackContext(**fields, service=service, loaders=loaders)
+        loaders = PlaybackLoaders.create(services.history, fields["viewer"])
+        return PlaybackContext(
+            **fields,
+            realtime=realtime,
+            sessions=services.sessions,
+            history=services.history,
+            loaders=loaders,
+        )
 
     async def startup() -> None:
         realtime.retain()
         if runtime.settings.seed_demo_data:
-            await service.seed_demo_history()
+            await seed_demo_history(runtime.database)
         relay.start()
         pruning.start()
 
@@ -82,5 +89,5 @@ def create(runtime: Runtime | None = None) -> Subgraph:
         on_startup=[startup],
         on_shutdown=[shutdown],
         owns_runtime=owns_runtime,
-        service=service,
+        service=services,
     )

@@ -1,29 +1,18 @@
-"""Playback queries, mutations and subscriptions: GraphQL to ``PlaybackService`` calls.
+"""Playback queries and mutations: GraphQL arguments in, one call of a playback service.
 
-Sessions, progress and history are the active profile's; a restricted profile receives no
-progress event naming a title above its rating.
+Sessions, progress and history are the active profile's.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from typing import Any
-
 import strawberry
-from strawberry.federation.schema_directives import RequiresScopes
 
-from media_gateway.profiles import event_profile, profile_of
-from media_gateway.realtime import InvalidCursor, parse_cursor
-from media_gateway.schema.common import ClientError, bad_input
-from media_gateway.schema.context import require_scopes, require_viewer
-from media_gateway.schema.playback import (
-    Info,
-    PlaybackProgressEvent,
-    PlaybackSession,
-    PlaybackState,
-)
+from media_gateway.auth.profiles import profile_of
+from media_gateway.schema.common import ClientError
+from media_gateway.schema.context import require_viewer
+from media_gateway.schema.playback import Info, PlaybackSession, PlaybackState
 from media_gateway.subgraphs import references
-from media_gateway.subgraphs.playback.service import KIND_PROGRESS, PlaybackError
+from media_gateway.subgraphs.playback.sessions import PlaybackError
 
 # what each operation needs (``@requiresScopes``): enforced here by the authorization
 # extension and again by the router
@@ -37,17 +26,11 @@ class Query:
         requires_scopes=READ, description="One of the active profile's playback sessions."
     )
     async def playback_session(self, info: Info, id: strawberry.ID) -> PlaybackSession | None:
-        from media_gateway.subgraphs.playback.models import PlaybackSessionRecord
-
         user_id = require_viewer(info.context)
-        async with info.context.database.session() as session:
-            record = await session.get(PlaybackSessionRecord, str(id))
-        if record is None or (record.user_id, record.profile_id) != (
-            user_id,
-            profile_of(info.context.viewer),
-        ):
-            return None
-        return PlaybackSession.from_record(record)
+        found = await info.context.sessions.session(
+            user_id, profile_of(info.context.viewer), str(id)
+        )
+        return PlaybackSession.from_record(found) if found else None
 
 
 @strawberry.type
@@ -68,7 +51,7 @@ class Mutation:
         await references.titles(database).require([str(content_id)], info.context.viewer)
         await references.devices(database).require(user_id, str(device_id), info.context.headers)
         try:
-            record = await info.context.service.start(
+            record = await info.context.sessions.start(
                 user_id,
                 str(content_id),
                 str(device_id),
@@ -87,7 +70,7 @@ class Mutation:
     ) -> PlaybackSession:
         user_id = require_viewer(info.context)
         try:
-            record = await info.context.service.update(
+            record = await info.context.sessions.update(
                 user_id, str(session_id), position_seconds, state.value
             )
         except PlaybackError as exc:
@@ -100,40 +83,7 @@ class Mutation:
     async def end_playback(self, info: Info, session_id: strawberry.ID) -> PlaybackSession:
         user_id = require_viewer(info.context)
         try:
-            record = await info.context.service.end(user_id, str(session_id))
+            record = await info.context.sessions.end(user_id, str(session_id))
         except PlaybackError as exc:
             raise ClientError(str(exc), exc.code) from None
         return PlaybackSession.from_record(record)
-
-
-@strawberry.type
-class Subscription:
-    @strawberry.subscription(
-        directives=[RequiresScopes(scopes=READ)],
-        description="Progress of the active profile reported by the account's devices other "
-        "than `deviceId` (all of them without it); with `since`, first what was missed "
-        "(within a day).",
-    )
-    async def playback_progress(
-        self, info: Info, device_id: strawberry.ID | None = None, since: str | None = None
-    ) -> AsyncGenerator[PlaybackProgressEvent, None]:
-        user_id = require_scopes(info.context, READ)
-        try:
-            after = parse_cursor(since)
-        except InvalidCursor:
-            raise bad_input("Invalid cursor.", argumentName="since") from None
-        realtime = info.context.service.realtime
-        if realtime is None:
-            return
-        own = str(device_id) if device_id is not None else None
-        profile, viewer = profile_of(info.context.viewer), info.context.viewer
-        titles = references.titles(info.context.database)
-
-        def mine(message: dict[str, Any]) -> bool:
-            return event_profile(message) == profile and (
-                own is None or message.get("deviceId") != own
-            )
-
-        async for message in realtime.stream(user_id, (KIND_PROGRESS,), after, mine):
-            if await titles.shown(message["payload"].get("contentId"), viewer):
-                yield PlaybackProgressEvent.from_message(message)

@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
 import strawberry
 
-from media_gateway.profiles import profile_of
+from media_gateway.auth.profiles import profile_of
+from media_gateway.dataloaders.playback import PlaybackLoaders
+from media_gateway.realtime import Realtime
 from media_gateway.schema.common import PageInfo, clamp_first, decode_cursor, encode_cursor
-from media_gateway.schema.context import require_viewer
-from media_gateway.storage.types import as_utc
+from media_gateway.schema.context import RequestContext, require_viewer
 from media_gateway.subgraphs import references
-from media_gateway.subgraphs.playback.context import PlaybackContext
-from media_gateway.subgraphs.playback.models import (
-    PlaybackSessionRecord,
-    ProgressRecord,
-    WatchEventRecord,
-)
-from media_gateway.subgraphs.playback.service import resume_point
+from media_gateway.subgraphs.playback.history import HistoryService, ResumePosition, Viewing
+from media_gateway.subgraphs.playback.resume import resume_point
+from media_gateway.subgraphs.playback.sessions import Playback, SessionService
+
+
+@dataclass
+class PlaybackContext(RequestContext):
+    """What playback's resolvers reach per request: its services and the loaders."""
+
+    realtime: Realtime | None
+    sessions: SessionService
+    history: HistoryService
+    loaders: PlaybackLoaders
+
 
 Info = strawberry.Info[PlaybackContext, None]
 # the active profile's progress and history (``@requiresScopes``)
@@ -71,13 +80,13 @@ class PlaybackProgress:
         return round(min(1.0, self.position_seconds / self.duration_seconds), 4)
 
     @classmethod
-    def from_record(cls, record: ProgressRecord) -> PlaybackProgress:
+    def from_record(cls, record: ResumePosition) -> PlaybackProgress:
         return cls(
             content=Content(id=strawberry.ID(record.content_id)),
             position_seconds=record.position_seconds,
             duration_seconds=record.duration_seconds,
             completed=record.completed,
-            updated_at=as_utc(record.updated_at),
+            updated_at=record.updated_at,
         )
 
 
@@ -97,7 +106,7 @@ class PlaybackSession:
     ended_at: datetime | None
 
     @classmethod
-    def from_record(cls, record: PlaybackSessionRecord) -> PlaybackSession:
+    def from_record(cls, record: Playback) -> PlaybackSession:
         return cls(
             id=strawberry.ID(record.id),
             content=Content(id=strawberry.ID(record.content_id)),
@@ -106,9 +115,9 @@ class PlaybackSession:
             position_seconds=record.position_seconds,
             duration_seconds=record.duration_seconds,
             resume_from_seconds=record.resume_from_seconds,
-            started_at=as_utc(record.started_at),
-            updated_at=as_utc(record.updated_at),
-            ended_at=as_utc(record.ended_at) if record.ended_at else None,
+            started_at=record.started_at,
+            updated_at=record.updated_at,
+            ended_at=record.ended_at,
         )
 
 
@@ -156,10 +165,10 @@ class WatchHistoryEntry:
     completed: bool
 
     @classmethod
-    def from_record(cls, record: WatchEventRecord) -> WatchHistoryEntry:
+    def from_record(cls, record: Viewing) -> WatchHistoryEntry:
         return cls(
             content=Content(id=strawberry.ID(record.content_id)),
-            watched_at=as_utc(record.watched_at),
+            watched_at=record.watched_at,
             position_seconds=record.position_seconds,
             duration_seconds=record.duration_seconds,
             completed=record.completed,
@@ -191,7 +200,7 @@ class User:
         self, info: Info, first: int | None = 20
     ) -> list[PlaybackProgress] | None:
         user_id = require_viewer(info.context, str(self.id))
-        rows = await info.context.service.continue_watching(
+        rows = await info.context.history.continue_watching(
             user_id, clamp_first(first), profile_id=profile_of(info.context.viewer)
         )
         shown = await references.titles(info.context.database).visible(
@@ -207,7 +216,7 @@ class User:
     ) -> WatchHistoryConnection | None:
         user_id = require_viewer(info.context, str(self.id))
         offset = decode_cursor(after)
-        page = await info.context.service.history(
+        page = await info.context.history.history(
             user_id, clamp_first(first), offset, profile_id=profile_of(info.context.viewer)
         )
         shown = await references.titles(info.context.database).visible(

@@ -142,7 +142,7 @@ async def test_recommendations_learn_from_the_profiles_own_history(
     _, second = await profile_token(gateway, main, name="Second")
     device = (await ok(gateway, DEVICE, token=main))["registerDevice"]["id"]
     await _play(gateway, main, device, TOY_STORY, 4860)  # watched to the end
-    await platform["playback"].service.relay_outbox(platform.runtime.events)
+    await platform["playback"].service.outbox.relay(platform.runtime.events)
     picked = (await ok(gateway, RECS, token=main))["me"]["recommendations"]
     assert {"id": TOY_STORY} in [r["basedOn"] for r in picked]
     assert TOY_STORY not in {r["content"]["id"] for r in picked}

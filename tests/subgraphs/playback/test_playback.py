@@ -6,12 +6,13 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from media_gateway.app import Platform
+from media_gateway.assembly.base import Runtime
 from media_gateway.subgraphs.demo import DEMO_USER_ID
 from media_gateway.subgraphs.playback.models import OutboxEventRecord
-from media_gateway.subgraphs.playback.service import resume_point
+from media_gateway.subgraphs.playback.resume import resume_point
 
 from ..conftest import GraphQLClient, entity_query, error_codes
+from .conftest import KnownDevices, subject_of
 
 START = """mutation($c: ID!, $d: ID!, $len: Int) {
   startPlayback(contentId: $c, deviceId: $d, durationSeconds: $len) {
@@ -35,8 +36,9 @@ class NamedDevices:
     """The playback subgraph, with devices named in the variables ("tv", "phone"): each name
     is registered once per account (a session starts only on one of the caller's devices)."""
 
-    def __init__(self, clients: dict[str, GraphQLClient]) -> None:
+    def __init__(self, clients: dict[str, GraphQLClient], devices: KnownDevices) -> None:
         self.clients = clients
+        self.devices = devices
         self.ids: dict[tuple[str, str], str] = {}
 
     async def __call__(
@@ -45,12 +47,7 @@ class NamedDevices:
         if variables and "d" in variables and token:
             key = (token, str(variables["d"]))
             if key not in self.ids:
-                body = await self.clients["sync"](
-                    "mutation($n: String!) { registerDevice(name: $n, kind: TV) { id } }",
-                    {"n": key[1]},
-                    token=token,
-                )
-                self.ids[key] = body["data"]["registerDevice"]["id"]
+                self.ids[key] = self.devices.register(subject_of(token))
             variables = {**variables, "d": self.ids[key]}
         return await self.clients["playback"](query, variables, token=token)
 
@@ -65,9 +62,9 @@ async def _play(
 
 
 async def test_start_update_resume_end(
-    clients: dict[str, GraphQLClient], new_user: dict[str, Any]
+    clients: dict[str, GraphQLClient], devices: KnownDevices, new_user: dict[str, Any]
 ) -> None:
-    playback, token = NamedDevices(clients), new_user["token"]
+    playback, token = NamedDevices(clients, devices), new_user["token"]
     first = await playback(START, {"c": "movie:heat-1995", "d": "tv", "len": 10200}, token=token)
     assert first["data"]["startPlayback"]["resumeFromSeconds"] == 0
     session_id = first["data"]["startPlayback"]["id"]
@@ -86,9 +83,12 @@ async def test_start_update_resume_end(
 
 
 async def test_progress_stays_within_the_title_and_the_owners_sessions(
-    clients: dict[str, GraphQLClient], new_user: dict[str, Any], demo_token: str
+    clients: dict[str, GraphQLClient],
+    devices: KnownDevices,
+    new_user: dict[str, Any],
+    demo_token: str,
 ) -> None:
-    playback, token = NamedDevices(clients), new_user["token"]
+    playback, token = NamedDevices(clients, devices), new_user["token"]
     started = await playback(START, {"c": "movie:up-2009", "d": "tv", "len": 600}, token=token)
     session_id = started["data"]["startPlayback"]["id"]
     past_end = await playback(UPDATE, {"s": session_id, "p": 9999, "state": "PLAYING"}, token=token)
@@ -113,9 +113,9 @@ async def test_progress_stays_within_the_title_and_the_owners_sessions(
 
 
 async def test_short_and_finished_viewings_do_not_resume(
-    clients: dict[str, GraphQLClient], new_user: dict[str, Any]
+    clients: dict[str, GraphQLClient], devices: KnownDevices, new_user: dict[str, Any]
 ) -> None:
-    playback, token = NamedDevices(clients), new_user["token"]
+    playback, token = NamedDevices(clients, devices), new_user["token"]
     await _play(playback, token, "movie:up-2009", 20)
     await _play(playback, token, "movie:coco-2017", 5900)
     for content in ("movie:up-2009", "movie:coco-2017"):
@@ -124,9 +124,9 @@ async def test_short_and_finished_viewings_do_not_resume(
 
 
 async def test_continue_watching_and_history(
-    clients: dict[str, GraphQLClient], new_user: dict[str, Any]
+    clients: dict[str, GraphQLClient], devices: KnownDevices, new_user: dict[str, Any]
 ) -> None:
-    playback, token, user_id = NamedDevices(clients), new_user["token"], new_user["id"]
+    playback, token, user_id = NamedDevices(clients, devices), new_user["token"], new_user["id"]
     for content, position in (
         ("movie:jaws-1975", 600),
         ("movie:rocky-1976", 900),
@@ -189,12 +189,15 @@ async def test_only_the_owner_sees_progress(
 
 
 async def test_events_are_written_to_the_outbox_with_the_change(
-    platform: Platform, clients: dict[str, GraphQLClient], new_user: dict[str, Any]
+    runtime: Runtime,
+    clients: dict[str, GraphQLClient],
+    devices: KnownDevices,
+    new_user: dict[str, Any],
 ) -> None:
-    playback, token = NamedDevices(clients), new_user["token"]
+    playback, token = NamedDevices(clients, devices), new_user["token"]
     session_id = await _play(playback, token, "movie:seven-samurai-1954", 700)
     await playback(END, {"s": session_id}, token=token)
-    async with platform.runtime.database.session() as session:
+    async with runtime.database.session() as session:
         rows = (
             await session.exec(
                 select(OutboxEventRecord)
@@ -227,7 +230,10 @@ async def test_viewer_progress_on_content_is_batched(
 
 
 async def test_published_outbox_rows_are_pruned_after_a_day(
-    platform: Platform, clients: dict[str, GraphQLClient], new_user: dict[str, Any]
+    runtime: Runtime,
+    clients: dict[str, GraphQLClient],
+    devices: KnownDevices,
+    new_user: dict[str, Any],
 ) -> None:
     from datetime import timedelta
 
@@ -236,9 +242,9 @@ async def test_published_outbox_rows_are_pruned_after_a_day(
     from media_gateway.storage.types import utcnow
     from media_gateway.subgraphs.events import OUTBOX_RETENTION, prune_published
 
-    playback, token = NamedDevices(clients), new_user["token"]
+    playback, token = NamedDevices(clients, devices), new_user["token"]
     await _play(playback, token, "movie:heat-1995", 700)  # "started" and "progress"
-    database = platform.runtime.database
+    database = runtime.database
     mine = OutboxEventRecord.key == new_user["id"]
 
     async def types() -> list[str]:

@@ -132,7 +132,7 @@ async def test_finishing_a_title_changes_the_next_answer(
         token,
     )
     await ask(gateway, f'mutation {{ endPlayback(sessionId: "{session_id}") {{ id }} }}', token)
-    await platform["playback"].service.relay_outbox(platform.runtime.events)
+    await platform["playback"].service.outbox.relay(platform.runtime.events)
     after = (await ask(gateway, RECS, token, first=5))["data"]["me"]["recommendations"]
     assert [r["content"]["id"] for r in after] != [r["content"]["id"] for r in before]
     assert after[0]["reasonKind"] == "WATCHED_SIMILAR"

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from media_gateway.profiles import DEFAULT_PROFILE, PROFILE_ID_LENGTH
+from media_gateway.auth.profiles import DEFAULT_PROFILE, PROFILE_ID_LENGTH
 from media_gateway.storage.types import new_id, timestamp_field
 
 

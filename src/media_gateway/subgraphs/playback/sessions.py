@@ -1,40 +1,34 @@
-"""Playback sessions, resume points, continue-watching and history, with an event outbox.
+"""Playback sessions: one playback of a title on a device, from start to end.
 
-Progress and history belong to the viewing profile that played (``profile_id``; see
-``media_gateway.profiles``): a session remembers the profile that started it.
+A session belongs to the viewing profile that started it (``profile_id``; see
+``media_gateway.auth.profiles``), and resumes where that profile left the title. Each change
+moves the profile's resume point, writes the playback event to the outbox and records a
+progress event for the account's other devices, in one transaction.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import Executable
-from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from media_gateway.profiles import DEFAULT_PROFILE
+from media_gateway.auth.profiles import DEFAULT_PROFILE
 from media_gateway.realtime import PendingEvents, Realtime
 from media_gateway.storage.database import Database, insert_on_conflict
-from media_gateway.storage.types import utcnow
-from media_gateway.subgraphs.events import Event, EventBus
+from media_gateway.storage.types import as_utc, utcnow
 from media_gateway.subgraphs.playback.models import (
-    OutboxEventRecord,
     PlaybackSessionRecord,
     ProgressRecord,
     WatchEventRecord,
 )
+from media_gateway.subgraphs.playback.outbox import write_outbox
+from media_gateway.subgraphs.playback.resume import COMPLETION_RATIO, is_complete, resume_point
 
-log = logging.getLogger(__name__)
-
-PLAYBACK_TOPIC = "playback.events"
-MIN_RESUME_SECONDS = 30
-COMPLETION_RATIO = 0.95
 STATES = ("PLAYING", "PAUSED", "BUFFERING", "ENDED")
 # the kind of real-time event the ``playbackProgress`` subscription follows
 KIND_PROGRESS = "progress"
@@ -47,58 +41,43 @@ class PlaybackError(Exception):
         self.code = code
 
 
-class EventSink(Protocol):
-    async def publish(self, event: Event) -> None: ...
-
-
-def resume_point(position: int, duration: int | None, completed: bool) -> int:
-    """Where to resume: nowhere under 30 s watched, nor once 95% or more was watched."""
-    if completed or position < MIN_RESUME_SECONDS:
-        return 0
-    if duration and position >= COMPLETION_RATIO * duration:
-        return 0
-    return position
-
-
-def is_complete(position: int, duration: int | None) -> bool:
-    return bool(duration) and position >= COMPLETION_RATIO * (duration or 0)
-
-
 @dataclass(frozen=True)
-class HistoryPage:
-    items: list[WatchEventRecord]
-    total_count: int
-    offset: int
+class Playback:
+    """A playback session as its viewer sees it."""
+
+    id: str
+    user_id: str
+    profile_id: str
+    content_id: str
+    device_id: str
+    state: str
+    position_seconds: int
+    duration_seconds: int | None
+    resume_from_seconds: int
+    started_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+
+    @classmethod
+    def of(cls, record: PlaybackSessionRecord) -> Playback:
+        return cls(
+            id=record.id,
+            user_id=record.user_id,
+            profile_id=record.profile_id,
+            content_id=record.content_id,
+            device_id=record.device_id,
+            state=record.state,
+            position_seconds=record.position_seconds,
+            duration_seconds=record.duration_seconds,
+            resume_from_seconds=record.resume_from_seconds,
+            started_at=as_utc(record.started_at),
+            updated_at=as_utc(record.updated_at),
+            ended_at=as_utc(record.ended_at) if record.ended_at else None,
+        )
 
 
 _SESSIONS: sa.Table = PlaybackSessionRecord.__table__  # type: ignore[attr-defined]
 _PROGRESS: sa.Table = ProgressRecord.__table__  # type: ignore[attr-defined]
-_OUTBOX: sa.Table = OutboxEventRecord.__table__  # type: ignore[attr-defined]
-
-
-async def _write_outbox(
-    session: AsyncSession, kind: str, record: PlaybackSessionRecord, **extra: Any
-) -> None:
-    """The playback event for Kafka, in the change's transaction."""
-    now = utcnow()
-    payload: dict[str, Any] = {
-        "type": kind,
-        "sessionId": record.id,
-        "userId": record.user_id,
-        "profileId": record.profile_id,
-        "contentId": record.content_id,
-        "deviceId": record.device_id,
-        "positionSeconds": record.position_seconds,
-        "durationSeconds": record.duration_seconds,
-        "state": record.state,
-        "occurredAt": now.isoformat(),
-        **extra,
-    }
-    connection = await session.connection()
-    await connection.execute(
-        _OUTBOX.insert(),
-        {"topic": PLAYBACK_TOPIC, "key": record.user_id, "payload": payload, "created_at": now},
-    )
 
 
 # Progress reports are the hottest write of the platform (every playing device, every few
@@ -167,10 +146,18 @@ def _progress_payload(session: PlaybackSessionRecord) -> dict[str, Any]:
     }
 
 
-class PlaybackService:
+class SessionService:
     def __init__(self, database: Database, realtime: Realtime | None = None) -> None:
         self.database = database
         self.realtime = realtime
+
+    async def session(self, user_id: str, profile_id: str, session_id: str) -> Playback | None:
+        """One of the profile's sessions (None for anyone else's, existing or not)."""
+        async with self.database.session() as session:
+            record = await session.get(PlaybackSessionRecord, session_id)
+        if record is None or (record.user_id, record.profile_id) != (user_id, profile_id):
+            return None
+        return Playback.of(record)
 
     async def _record_progress(
         self, session: AsyncSession, pending: PendingEvents, record: PlaybackSessionRecord
@@ -200,7 +187,7 @@ class PlaybackService:
         duration_seconds: int | None,
         *,
         profile_id: str = DEFAULT_PROFILE,
-    ) -> PlaybackSessionRecord:
+    ) -> Playback:
         """A session of the profile's, resuming where that profile left the title."""
         if duration_seconds is not None and duration_seconds <= 0:
             raise PlaybackError("`durationSeconds` must be positive.")
@@ -224,10 +211,10 @@ class PlaybackService:
             )
             session.add(record)
             await session.flush()
-            await _write_outbox(session, "started", record)
+            await write_outbox(session, "started", record)
             await self._record_progress(session, pending, record)
         await self._publish(pending)
-        return record
+        return Playback.of(record)
 
     async def _owned_session(
         self, session: AsyncSession, user_id: str, session_id: str
@@ -239,7 +226,7 @@ class PlaybackService:
 
     async def update(
         self, user_id: str, session_id: str, position_seconds: int, state: str
-    ) -> PlaybackSessionRecord:
+    ) -> Playback:
         if position_seconds < 0:
             raise PlaybackError("`positionSeconds` must not be negative.")
         if state not in STATES:
@@ -265,18 +252,18 @@ class PlaybackService:
                 raise PlaybackError("This playback session has ended.", "SESSION_ENDED")
             record = PlaybackSessionRecord(**row._mapping)
             await self._save_progress(session, record, now)
-            await _write_outbox(session, "progress", record)
+            await write_outbox(session, "progress", record)
             await self._record_progress(session, pending, record)
         await self._publish(pending)
-        return record
+        return Playback.of(record)
 
-    async def end(self, user_id: str, session_id: str) -> PlaybackSessionRecord:
+    async def end(self, user_id: str, session_id: str) -> Playback:
         now = utcnow()
         pending = PendingEvents()
         async with self.database.transaction() as session:
             record = await self._owned_session(session, user_id, session_id)
             if record.ended_at is not None:
-                return record
+                return Playback.of(record)
             record.state = "ENDED"
             record.ended_at = now
             record.updated_at = now
@@ -293,10 +280,10 @@ class PlaybackService:
                     completed=completed,
                 )
             )
-            await _write_outbox(session, "ended", record, completed=completed)
+            await write_outbox(session, "ended", record, completed=completed)
             await self._record_progress(session, pending, record)
         await self._publish(pending)
-        return record
+        return Playback.of(record)
 
     @staticmethod
     async def _save_progress(
@@ -319,116 +306,3 @@ class PlaybackService:
             },
         )
         return bool(result.scalar_one())
-
-    async def continue_watching(
-        self, user_id: str, first: int, *, profile_id: str = DEFAULT_PROFILE
-    ) -> list[ProgressRecord]:
-        async with self.database.session() as session:
-            result = await session.exec(
-                select(ProgressRecord)
-                .where(
-                    ProgressRecord.user_id == user_id,
-                    ProgressRecord.profile_id == profile_id,
-                    col(ProgressRecord.completed).is_(False),
-                    col(ProgressRecord.position_seconds) >= MIN_RESUME_SECONDS,
-                )
-                .order_by(col(ProgressRecord.updated_at).desc())
-                .limit(first)
-            )
-            return list(result.all())
-
-    async def history(
-        self, user_id: str, first: int, offset: int, *, profile_id: str = DEFAULT_PROFILE
-    ) -> HistoryPage:
-        mine = (WatchEventRecord.user_id == user_id, WatchEventRecord.profile_id == profile_id)
-        async with self.database.session() as session:
-            total = (
-                await session.exec(select(func.count()).select_from(WatchEventRecord).where(*mine))
-            ).one()
-            result = await session.exec(
-                select(WatchEventRecord)
-                .where(*mine)
-                .order_by(col(WatchEventRecord.watched_at).desc(), col(WatchEventRecord.id).desc())
-                .offset(offset)
-                .limit(first)
-            )
-            return HistoryPage(list(result.all()), int(total), offset)
-
-    async def progress_for(
-        self, user_id: str, content_ids: Sequence[str], *, profile_id: str = DEFAULT_PROFILE
-    ) -> list[ProgressRecord]:
-        async with self.database.session() as session:
-            result = await session.exec(
-                select(ProgressRecord).where(
-                    ProgressRecord.user_id == user_id,
-                    ProgressRecord.profile_id == profile_id,
-                    col(ProgressRecord.content_id).in_(content_ids),
-                )
-            )
-            return list(result.all())
-
-    async def relay_outbox(self, bus: EventBus | EventSink, batch_size: int = 200) -> int:
-        """Publish unpublished outbox events in order and mark them; returns how many."""
-        published = 0
-        while True:
-            async with self.database.transaction() as session:
-                result = await session.exec(
-                    select(OutboxEventRecord)
-                    .where(col(OutboxEventRecord.published_at).is_(None))
-                    .order_by(col(OutboxEventRecord.id))
-                    .limit(batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-                rows = list(result.all())
-                if not rows:
-                    return published
-                now = utcnow()
-                for row in rows:
-                    await bus.publish(Event(row.topic, row.key, row.payload))
-                    row.published_at = now
-                    session.add(row)
-                published += len(rows)
-
-    async def seed_demo_history(self) -> int:
-        """The demo account's history and continue-watching rows (once)."""
-        from datetime import timedelta
-
-        from media_gateway.subgraphs.demo import DEMO_HISTORY, DEMO_USER_ID
-
-        async with self.database.session() as session:
-            exists = (
-                await session.exec(
-                    select(WatchEventRecord.id)
-                    .where(WatchEventRecord.user_id == DEMO_USER_ID)
-                    .limit(1)
-                )
-            ).first()
-            if exists is not None:
-                return 0
-        now = utcnow()
-        async with self.database.transaction() as session:
-            for content_id, minutes, runtime, days_ago, finished in DEMO_HISTORY:
-                when = now - timedelta(days=days_ago)
-                position, duration = minutes * 60, runtime * 60
-                session.add(
-                    ProgressRecord(
-                        user_id=DEMO_USER_ID,
-                        content_id=content_id,
-                        position_seconds=position,
-                        duration_seconds=duration,
-                        completed=finished,
-                        updated_at=when,
-                    )
-                )
-                session.add(
-                    WatchEventRecord(
-                        user_id=DEMO_USER_ID,
-                        content_id=content_id,
-                        watched_at=when,
-                        position_seconds=position,
-                        duration_seconds=duration,
-                        completed=finished,
-                        source="demo",
-                    )
-                )
-        return len(DEMO_HISTORY)
