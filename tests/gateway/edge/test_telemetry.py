@@ -66,3 +66,41 @@ async def test_errors_counted_by_code(make_gateway: GatewayFactory) -> None:
     await gw.query("{ nope }")
     metrics = (await gw.http.get("/metrics")).text
     assert 'gateway_errors_total{code="GRAPHQL_VALIDATION_FAILED"} 1.0' in metrics
+
+
+def test_unsampled_requests_make_no_spans_but_pass_their_context_on() -> None:
+    from media_gateway.gateway.edge.telemetry import Telemetry
+
+    telemetry = Telemetry(sample_ratio=0.0)
+    with telemetry.request_span({}) as span:
+        assert span is None  # nothing recorded: no attributes, no plan text, no kept plan
+        headers: dict[str, str] = {}
+        with telemetry.fetch_span("products", headers) as fetch:
+            assert fetch is None
+        version, trace_id, _parent, flags = headers["traceparent"].split("-")
+        assert version == "00" and int(trace_id, 16) != 0
+        assert int(flags, 16) & 1 == 0  # not sampled
+
+
+def test_a_sampled_caller_is_always_followed() -> None:
+    from media_gateway.gateway.edge.telemetry import Telemetry
+
+    telemetry = Telemetry(sample_ratio=0.0)
+    with telemetry.request_span({"traceparent": PARENT}) as span:
+        assert span is not None and span.is_recording()
+        assert Telemetry.trace_id(span) == "0af7651916cd43dd8448eb211c80319c"
+        headers: dict[str, str] = {}
+        with telemetry.fetch_span("products", headers) as fetch:
+            assert fetch is not None and fetch.is_recording()
+        assert int(headers["traceparent"].rsplit("-", 1)[1], 16) & 1 == 1
+    unsampled = PARENT[:-2] + "00"
+    with telemetry.request_span({"traceparent": unsampled}) as span:
+        assert span is None
+
+
+def test_every_request_is_sampled_at_ratio_one() -> None:
+    from media_gateway.gateway.edge.telemetry import Telemetry
+
+    telemetry = Telemetry(sample_ratio=1.0)
+    with telemetry.request_span({}) as span:
+        assert span is not None and span.is_recording()

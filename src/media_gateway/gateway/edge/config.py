@@ -97,6 +97,9 @@ class EdgeConfig:
     # telemetry
     metrics: bool = True
     tracing: bool = True
+    # share of traces recorded by the gateway's own tracer provider (parent-based: a caller's
+    # sampled `traceparent` is always followed); GATEWAY_TRACE_SAMPLE_RATIO
+    trace_sample_ratio: float = 0.01
     plans_kept: int = 200
 
     @classmethod
@@ -179,6 +182,7 @@ class EdgeConfig:
             cache_hints=hints,
             metrics=_bool(e, "GATEWAY_METRICS", d.metrics),
             tracing=_bool(e, "GATEWAY_TRACING", d.tracing),
+            trace_sample_ratio=_ratio(e, "GATEWAY_TRACE_SAMPLE_RATIO", d.trace_sample_ratio),
         )
 
 
@@ -227,6 +231,15 @@ def _opt_int(env: Mapping[str, str], name: str, default: int | None) -> int | No
     if value.lower() in {"off", "none", "0"}:
         return None
     return int(value)
+
+
+def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _opt_float(env, name)
+    if value is None:
+        return default
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1, not {value}")
+    return value
 
 
 def _opt_float(env: Mapping[str, str], name: str) -> float | None:

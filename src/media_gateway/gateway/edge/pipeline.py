@@ -119,6 +119,7 @@ class Edge:
             tracing=config.tracing,
             tracer_provider=tracer_provider,
             plans_kept=config.plans_kept,
+            sample_ratio=config.trace_sample_ratio,
         )
         self.apq: APQStore | None = None
         if config.apq:

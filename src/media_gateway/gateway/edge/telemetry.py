@@ -6,6 +6,13 @@ process's SDK provider when the operator configured one, else a private SDK prov
 that trace ids are real and propagate to subgraphs (W3C `traceparent`) even when no
 exporter is installed. The query plan of every traced request is kept (a bounded number)
 and served by trace id.
+
+What it costs when nobody is looking: the private provider samples a share of the traces
+(`sample_ratio`) and follows the caller's decision when the request carries a
+`traceparent` (parent-based); a request that is not sampled gets no span objects of its
+own (its trace context still reaches the subgraphs, marked not sampled), so no attribute,
+no plan text and no kept plan is made for it. Metric series are looked up once per label
+set, not per request.
 """
 
 from __future__ import annotations
@@ -34,17 +41,25 @@ log = logging.getLogger("media_gateway.gateway.edge")
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 MAX_OPERATION_LABELS = 500
+_NO_PARENT = Context()
 
 
-def _tracer_provider(given: TracerProvider | None) -> TracerProvider:
+# the share of traces a gateway's own tracer provider records (a request whose caller sent
+# a sampled `traceparent` is always recorded)
+DEFAULT_SAMPLE_RATIO = 0.01
+
+
+def _tracer_provider(given: TracerProvider | None, sample_ratio: float) -> TracerProvider:
     if given is not None:
         return given
     from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
     current = trace.get_tracer_provider()
     if isinstance(current, SdkTracerProvider):
         return current
-    return SdkTracerProvider()
+    ratio = min(1.0, max(0.0, sample_ratio))
+    return SdkTracerProvider(sampler=ParentBased(TraceIdRatioBased(ratio)))
 
 
 class Telemetry:
@@ -55,14 +70,17 @@ class Telemetry:
         tracing: bool = True,
         tracer_provider: TracerProvider | None = None,
         plans_kept: int = 200,
+        sample_ratio: float = DEFAULT_SAMPLE_RATIO,
     ) -> None:
         self.metrics_enabled = metrics
         self.tracing = tracing
         self.registry = CollectorRegistry(auto_describe=True)
         self.propagator = TraceContextTextMapPropagator()
-        self.tracer: Tracer = _tracer_provider(tracer_provider if tracing else None).get_tracer(
-            "media_gateway.gateway"
-        )
+        self.tracer: Tracer = _tracer_provider(
+            tracer_provider if tracing else None, sample_ratio
+        ).get_tracer("media_gateway.gateway")
+        # metric children by label values: `labels()` once per series, not per request
+        self._series: dict[tuple[Any, ...], Any] = {}
         self.plans: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.plans_kept = plans_kept
         self._operation_labels: set[str] = set()
@@ -116,21 +134,29 @@ class Telemetry:
         self._operation_labels.add(label)
         return label
 
+    def _child(self, metric: Any, *values: str) -> Any:
+        key = (id(metric), *values)
+        child = self._series.get(key)
+        if child is None:
+            child = self._series[key] = metric.labels(*values)
+        return child
+
     def record_request(
         self, operation: str | None, kind: str | None, seconds: float, errors: list[Any]
     ) -> None:
         if not self.metrics_enabled:
             return
         label = self.operation_label(operation)
-        self.requests.labels(label, kind or "unknown", "error" if errors else "ok").inc()
-        self.latency.labels(label).observe(seconds)
+        outcome = "error" if errors else "ok"
+        self._child(self.requests, label, kind or "unknown", outcome).inc()
+        self._child(self.latency, label).observe(seconds)
         for e in errors:
             code = (e.get("extensions") or {}).get("code") if isinstance(e, Mapping) else None
-            self.errors.labels(str(code or "INTERNAL")).inc()
+            self._child(self.errors, str(code or "INTERNAL")).inc()
 
     def cache(self, cache: str, hit: bool) -> None:
         if self.metrics_enabled:
-            (self.cache_hits if hit else self.cache_misses).labels(cache).inc()
+            self._child(self.cache_hits if hit else self.cache_misses, cache).inc()
 
     def breaker_changed(self, subgraph: str, state: str) -> None:
         self.breaker_state.labels(subgraph).set(_BREAKER_VALUES.get(state, 0))
@@ -152,18 +178,28 @@ class Telemetry:
 
     @contextlib.contextmanager
     def request_span(self, headers: Mapping[str, str]) -> Iterator[Any]:
+        """The request's server span, or None when tracing is off or the request is not
+        sampled (its context is current all the same, so that subgraphs receive it)."""
         if not self.tracing:
             yield None
             return
+        context = self.extract(headers) if "traceparent" in headers else _NO_PARENT
         with self.tracer.start_as_current_span(
-            "graphql.request", context=self.extract(headers), kind=SpanKind.SERVER
+            "graphql.request", context=context, kind=SpanKind.SERVER
         ) as span:
-            yield span
+            yield span if span.is_recording() else None
 
     @contextlib.contextmanager
     def fetch_span(self, subgraph: str, headers: dict[str, str]) -> Iterator[Any]:
-        """A client span per subgraph fetch; its context goes to the subgraph."""
+        """A client span per subgraph fetch of a sampled request; its context goes to the
+        subgraph. A request that is not sampled passes its own context on, and no span."""
         if not self.tracing:
+            yield None
+            return
+        if not trace.get_current_span().is_recording():
+            headers.pop("traceparent", None)
+            headers.pop("tracestate", None)
+            self.propagator.inject(headers)
             yield None
             return
         with self.tracer.start_as_current_span(
@@ -181,7 +217,7 @@ class Telemetry:
 
     def fetch_done(self, subgraph: str, seconds: float, outcome: str) -> None:
         if self.metrics_enabled:
-            self.fetch_latency.labels(subgraph, outcome).observe(seconds)
+            self._child(self.fetch_latency, subgraph, outcome).observe(seconds)
 
     @staticmethod
     def trace_id(span: Any) -> str | None:
