@@ -64,7 +64,8 @@ async def main(path: Path, requests: int, viewers: int) -> None:
     from media_gateway.app.movielens import import_movielens
     from media_gateway.app.serve import build_gateway_app, load_supergraph
     from media_gateway.assembly.base import Runtime
-    from media_gateway.auth import SESSION_SCOPES, token_service
+    from media_gateway.auth.scopes import SESSION_SCOPES
+    from media_gateway.auth.tokens import token_service
     from media_gateway.platform.settings import Settings
     from media_gateway.subgraphs.recommendations.models import InteractionRecord
 

@@ -24,13 +24,13 @@ from typing import Any
 
 import httpx
 
-from media_gateway import revocation
 from media_gateway.app import Platform, subgraph_sdls
 from media_gateway.app.serve import build_gateway_app
 from media_gateway.assembly.base import Runtime
+from media_gateway.auth import revocation
+from media_gateway.auth.revocation import RevokedSessions
 from media_gateway.composition.compose import SubgraphSource, compose
 from media_gateway.platform.settings import Settings
-from media_gateway.revocation import RevokedSessions
 
 ME = {"query": "{ me { id } }"}
 

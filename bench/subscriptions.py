@@ -357,7 +357,7 @@ async def main_async(args: argparse.Namespace, data_dir: Path) -> None:
                 await asyncio.sleep(0.2)
             else:
                 raise SystemExit("the gateway did not start")
-        from media_gateway.auth import TokenService
+        from media_gateway.auth.tokens import TokenService
         from media_gateway.platform.settings import Settings
 
         tokens = TokenService(Settings.from_env({"MEDIA_GATEWAY_DATA_DIR": str(data_dir)}))

@@ -288,7 +288,7 @@ async def test_an_expired_token_ends_the_subscription(
 
     import websockets
 
-    from media_gateway.auth import TokenService
+    from media_gateway.auth.tokens import TokenService
 
     short = TokenService(dataclasses.replace(settings, jwt_access_token_ttl_seconds=1))
     token, _ = short.issue_access_token(viewer["id"])

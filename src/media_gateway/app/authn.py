@@ -1,11 +1,14 @@
-"""Who is calling, for the gateway's @authenticated / @requiresScopes checks.
+"""The router's authenticator for the platform: the platform's callers as the router's
+`Principal`s.
 
-The router knows only `Principal`s; this adapter makes one from the platform's access tokens
-(verified against the identity keys or JWKS) and API keys (looked up in storage when the
-database is at hand, as in the embedded mode). An access token whose session was revoked is
-rejected (see `media_gateway.revocation`): in the embedded mode through what the subgraphs'
-process knows, for the standalone router through Redis (``REDIS_URL``) and the database
-(``DATABASE_URL``) when they are configured.
+The router (``media_gateway.gateway.authorization``) enforces @authenticated and
+@requiresScopes and knows only `Principal`s; the platform identifies callers
+(``media_gateway.auth.callers``: access tokens verified against the identity keys or JWKS,
+API keys found through the identity subgraph when the database is at hand, as in the
+embedded mode). This module only connects the two. An access token whose session was revoked
+is rejected (see `media_gateway.auth.revocation`): in the embedded mode through what the
+subgraphs' process knows, for the standalone router through Redis (``REDIS_URL``) and the
+database (``DATABASE_URL``) when they are configured.
 """
 
 from __future__ import annotations
@@ -14,17 +17,12 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from media_gateway.auth import (
-    InvalidTokenError,
-    api_key_secret,
-    bearer_token,
-    prepare_token,
-    verify_access_token,
-    verify_api_key,
-)
+from media_gateway.auth.callers import api_key_secret, bearer_token, verify_api_key
+from media_gateway.auth.revocation import RevokedSessions, revoked_sessions
+from media_gateway.auth.tokens import InvalidTokenError, prepare_token, verify_access_token
 from media_gateway.gateway.authorization import ANONYMOUS, REJECTED, Authenticator, Principal
 from media_gateway.platform.settings import Settings, get_settings
-from media_gateway.revocation import RevokedSessions, revoked_sessions
+from media_gateway.subgraphs.identity.api_key_lookup import ApiKeys
 
 
 def platform_authenticator(
@@ -35,6 +33,7 @@ def platform_authenticator(
     """``revocations``: where revoked sessions are learnt (by default, through ``database``
     when one is given)."""
     settings = settings or get_settings()
+    api_keys = ApiKeys(database) if database is not None else None
 
     def sessions() -> RevokedSessions | None:
         if revocations is not None:
@@ -54,9 +53,9 @@ def platform_authenticator(
                     return REJECTED
             else:
                 secret = api_key_secret(headers)
-                if secret is None or database is None:
+                if secret is None or api_keys is None:
                     return ANONYMOUS
-                claims = await verify_api_key(secret, database)
+                claims = await verify_api_key(secret, api_keys.find)
         except InvalidTokenError:
             return REJECTED
         return Principal(True, frozenset(claims.scopes))

@@ -96,7 +96,7 @@ def cmd_import_movielens(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from media_gateway.auth import KeyRing
+    from media_gateway.auth.keys import KeyRing
 
     settings = get_settings()
     try:

@@ -16,7 +16,10 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
-from media_gateway.auth import Claims, identify_caller, token_service, with_api_keys
+from media_gateway.auth.callers import ApiKeyLookup, identify_caller, with_api_keys
+from media_gateway.auth.revocation import close as close_revoked_sessions
+from media_gateway.auth.revocation import revoked_sessions
+from media_gateway.auth.tokens import Claims, token_service
 from media_gateway.platform.forwarding import TrustedProxies
 from media_gateway.platform.heap import freeze_startup_heap
 from media_gateway.platform.logging import RequestIdMiddleware, current_request_id
@@ -24,10 +27,9 @@ from media_gateway.platform.optional_services import report_missing_services
 from media_gateway.platform.settings import Settings, get_settings
 from media_gateway.readiness import Dependency, StartupError, service_dependencies
 from media_gateway.readiness import report as readiness_report
-from media_gateway.revocation import close as close_revoked_sessions
-from media_gateway.revocation import revoked_sessions
 from media_gateway.storage.database import Database, DatabaseSetupError
 from media_gateway.subgraphs.events import EventBus
+from media_gateway.subgraphs.identity.api_key_lookup import ApiKeys
 from media_gateway.subgraphs.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ class Runtime:
     database: Database
     events: EventBus = field(default_factory=EventBus)
     metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
+    # how API keys are found (the identity subgraph's lookup, by default)
+    api_keys: ApiKeyLookup | None = None
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> Runtime:
@@ -56,6 +60,8 @@ class Runtime:
         # what this process knows of revoked sessions, kept up to date through Redis when
         # configured and the database otherwise, shared by every subgraph on this runtime
         revoked_sessions(self.database, self.settings.redis_url)
+        if self.api_keys is None:
+            self.api_keys = ApiKeys(self.database).find
 
     async def close(self) -> None:
         await close_revoked_sessions(self.database)
@@ -133,7 +139,12 @@ class Subgraph:
 
     def __post_init__(self) -> None:
         # API keys are checked against the key table before the context is built
-        self.context = with_api_keys(self.context, self.runtime.database, self.runtime.settings)
+        self.context = with_api_keys(
+            self.context,
+            self.runtime.database,
+            self.runtime.settings,
+            api_keys=self.runtime.api_keys,
+        )
 
     @property
     def default_url(self) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import strawberry
 
-from media_gateway.auth import Claims
+from media_gateway.auth.tokens import Claims
 from media_gateway.schema.common import ClientError, forbidden, unauthenticated
 from media_gateway.schema.identity import (
     ApiKey,

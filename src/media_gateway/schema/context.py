@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from media_gateway.auth import Claims
+from media_gateway.auth.tokens import Claims
 from media_gateway.platform.settings import Settings
 from media_gateway.schema.common import forbidden, unauthenticated
 from media_gateway.storage.database import Database

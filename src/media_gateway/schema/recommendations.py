@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from media_gateway.profiles import profile_of
+from media_gateway.auth.profiles import profile_of
 from media_gateway.schema.common import clamp_first
 from media_gateway.schema.context import require_viewer
 from media_gateway.subgraphs.recommendations.context import RecommendationsContext

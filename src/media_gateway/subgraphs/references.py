@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import httpx
 from aiodataloader import DataLoader
 
-from media_gateway.auth import Claims, rating_allowed
+from media_gateway.auth.tokens import Claims, rating_allowed
 from media_gateway.schema.common import ClientError, forbidden, not_found
 
 KNOWN_SECONDS = 60.0  # how long a title's existence and rating are remembered

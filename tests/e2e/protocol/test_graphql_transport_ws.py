@@ -15,7 +15,7 @@ import orjson
 import pytest
 import websockets
 
-from media_gateway.auth import TokenService
+from media_gateway.auth.tokens import TokenService
 from media_gateway.gateway import transports_ws
 
 from .conftest import Gateway, new_viewer

@@ -152,7 +152,7 @@ async def callers(
     gateway: Client, identity_app: Client, member: dict[str, Any]
 ) -> dict[str, Caller]:
     """The five kinds of caller the scope policy is declared for, all of one account."""
-    from media_gateway.auth import SESSION_SCOPES
+    from media_gateway.auth.scopes import SESSION_SCOPES
 
     token = member["token"]
     key = await api_key(gateway, token, READ_SCOPES)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from media_gateway.app import Platform, subgraph_sdls
-from media_gateway.auth import token_service
+from media_gateway.auth.tokens import token_service
 from media_gateway.platform.settings import Settings
 
 try:  # the test folders are packages; their parent may or may not be one

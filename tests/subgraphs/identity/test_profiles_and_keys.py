@@ -7,7 +7,7 @@ from typing import Any
 from jose import jwt
 
 from media_gateway.app import Platform
-from media_gateway.auth import Claims, rating_allowed, verify_access_token
+from media_gateway.auth.tokens import Claims, rating_allowed, verify_access_token
 
 from .conftest import PASSWORD, Client, error_codes
 

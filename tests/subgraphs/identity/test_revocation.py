@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from media_gateway import revocation
 from media_gateway.app import Platform
 from media_gateway.assembly.base import Runtime
+from media_gateway.auth import revocation
+from media_gateway.auth.revocation import RevokedSessions
 from media_gateway.platform.settings import Settings
-from media_gateway.revocation import RevokedSessions
 from media_gateway.subgraphs.identity.service import IdentityService
 
 from .conftest import REDIS_URL, REGISTER, Client, error_codes, login

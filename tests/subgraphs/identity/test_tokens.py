@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwt
 
 from media_gateway.app import Platform
-from media_gateway.auth import token_service
+from media_gateway.auth.tokens import token_service
 
 from .conftest import Client, error_codes, login
 

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from media_gateway.app import Platform
-from media_gateway.auth import SESSION_SCOPES, token_service
+from media_gateway.auth.scopes import SESSION_SCOPES
+from media_gateway.auth.tokens import token_service
 from media_gateway.platform.ratings import allowed
 from media_gateway.subgraphs.demo import DEMO_USER_ID
 

@@ -16,7 +16,7 @@ import pytest
 
 from media_gateway.assembly import sync as sync_assembly
 from media_gateway.assembly.base import Runtime, Subgraph
-from media_gateway.auth import token_service
+from media_gateway.auth.tokens import token_service
 from media_gateway.platform.settings import Settings
 from media_gateway.subgraphs import references
 from media_gateway.subgraphs.demo import DEMO_USER_ID, DEMO_WATCHLIST

@@ -11,9 +11,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from media_gateway.auth import TokenService, identify_caller, with_api_keys
+from media_gateway.auth.callers import identify_caller, with_api_keys
+from media_gateway.auth.tokens import TokenService
 from media_gateway.platform.forwarding import TrustedProxies
 from media_gateway.storage.types import utcnow
+from media_gateway.subgraphs.identity.api_key_lookup import ApiKeys
 from media_gateway.subgraphs.identity.oauth import DEVICE_CODE_GRANT, OAuthError, OAuthService
 from media_gateway.subgraphs.identity.service import IdentityError, Session
 
@@ -70,6 +72,7 @@ def _required(form: Mapping[str, str], *names: str) -> list[str]:
 
 def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
     identity = oauth.identity
+    api_keys = ApiKeys(identity.database)
 
     async def jwks(_: Request) -> Response:
         return JSONResponse(tokens.keys.jwks(), headers={"cache-control": "public, max-age=300"})
@@ -99,9 +102,9 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
         async def claims(headers: Mapping[str, str]) -> Any:
             return identify_caller(headers, identity.settings)[0]
 
-        return await with_api_keys(claims, identity.database, identity.settings)(
-            dict(request.headers)
-        )
+        return await with_api_keys(
+            claims, identity.database, identity.settings, api_keys=api_keys.find
+        )(dict(request.headers))
 
     async def authorize(request: Request) -> Response:
         if request.method == "POST":

@@ -133,7 +133,7 @@ class SessionRevocationRecord(SQLModel, table=True):
     """A session (the ``sid`` of its access tokens) ended before its tokens expire: signed
     out, signed out everywhere, password changed or reset, refresh token reused.
 
-    Every service reads these rows in ``seq`` order (see ``media_gateway.revocation``); a row
+    Every service reads these rows in ``seq`` order (see ``media_gateway.auth.revocation``); a row
     matters only until ``expires_at`` (Unix seconds), when every access token it could
     refuse has expired anyway."""
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from media_gateway.auth import DELEGABLE_SCOPES, Claims
+from media_gateway.auth.scopes import DELEGABLE_SCOPES
+from media_gateway.auth.tokens import Claims
 from media_gateway.subgraphs.identity.codes import code_key
 from media_gateway.subgraphs.identity.models import OAuthClientRecord
 from media_gateway.subgraphs.identity.service import (

@@ -21,21 +21,13 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from media_gateway.auth import (
-    API_KEY_PREFIX,
-    CLOCK_SKEW_SECONDS,
-    CONTENT_RATINGS,
-    DELEGABLE_SCOPES,
-    SESSION_SCOPES,
-    Claims,
-    TokenService,
-    api_key_digest,
-    content_rating_rank,
-    forget_api_key,
-)
+from media_gateway.auth.callers import API_KEY_PREFIX, api_key_digest, forget_api_key
+from media_gateway.auth.revocation import Revocation, RevokedSessions, revoked_sessions
+from media_gateway.auth.scopes import DELEGABLE_SCOPES, SESSION_SCOPES
+from media_gateway.auth.tokens import CLOCK_SKEW_SECONDS, Claims, TokenService
+from media_gateway.platform import ratings
 from media_gateway.platform.ratelimit import SlidingWindowLimiter
 from media_gateway.platform.settings import Settings
-from media_gateway.revocation import Revocation, RevokedSessions, revoked_sessions
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import as_utc, new_id, utcnow
 from media_gateway.subgraphs.identity.codes import CodeStore, code_key
@@ -169,13 +161,13 @@ def normalize_rating(rating: str | None) -> str | None:
     """A rating on the G..NC-17 scale (TV ratings accepted and mapped), or an error."""
     if rating is None:
         return None
-    rank = content_rating_rank(rating)
-    if rank is None:
+    known = ratings.normalize(rating)
+    if known is None:
         raise IdentityError(
             "Use a rating among G, PG, PG-13, R, NC-17 (or a TV rating).",
             field="maxContentRating",
         )
-    return CONTENT_RATINGS[rank]
+    return ratings.SCALE[ratings.rank(known)]
 
 
 class IdentityService:
@@ -1090,7 +1082,7 @@ def _apply_profile(
     if kids:  # a kids profile always has a maximum, and never above KIDS_MAX_RATING
         if rating is None:
             rating = KIDS_MAX_RATING
-        elif CONTENT_RATINGS.index(rating) > CONTENT_RATINGS.index(KIDS_MAX_RATING):
+        elif ratings.rank(rating) > ratings.rank(KIDS_MAX_RATING):
             raise IdentityError(
                 f"A kids profile allows at most {KIDS_MAX_RATING}.", field="maxContentRating"
             )

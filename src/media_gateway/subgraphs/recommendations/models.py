@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from media_gateway.profiles import DEFAULT_PROFILE, PROFILE_ID_LENGTH
+from media_gateway.auth.profiles import DEFAULT_PROFILE, PROFILE_ID_LENGTH
 from media_gateway.storage.types import timestamp_field
 
 

@@ -2,7 +2,7 @@
 
 Serving reads the viewing profile's history at request time, so a newly finished title
 changes the next answer at once (EASE's fold-in is exact: the member vector is the history
-row). Each profile of an account has a history of its own (``media_gateway.profiles``). Full
+row). Each profile of an account has a history of its own (``media_gateway.auth.profiles``). Full
 retraining (``train``) writes a new model version to storage; every replica checks for a
 newer version every few seconds and loads it.
 """
@@ -26,8 +26,8 @@ import numpy as np
 from sqlalchemy import insert
 from sqlmodel import col, delete, func, select
 
+from media_gateway.auth.profiles import DEFAULT_PROFILE
 from media_gateway.embeddings import Embedder, HashingEmbedder
-from media_gateway.profiles import DEFAULT_PROFILE
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import as_utc, utcnow
 from media_gateway.subgraphs.events import Event

@@ -19,7 +19,7 @@ down_revision: str | None = "0009_session_revocations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-DEFAULT_PROFILE = ""  # as ``media_gateway.profiles.DEFAULT_PROFILE``
+DEFAULT_PROFILE = ""  # as ``media_gateway.auth.profiles.DEFAULT_PROFILE``
 
 # tables keyed by the account: the profile joins their primary key, after the account
 REKEYED: dict[str, tuple[str, ...]] = {
