@@ -17,12 +17,13 @@ from typing import Any, Generic, TypeVar
 
 from graphql import (
     DocumentNode,
+    ExperimentalIncrementalExecutionResults,
     FieldNode,
     GraphQLError,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    execute,
+    experimental_execute_incrementally,
     parse,
     validate,
 )
@@ -431,10 +432,17 @@ class Router:
             selection_set=SelectionSetNode(selections=only),
         )
         defs = tuple(d for d in document.definitions if not isinstance(d, OperationDefinitionNode))
-        result = execute(
+        # the API schema declares @defer and @stream, which graphql-core's plain `execute`
+        # refuses
+        executed = experimental_execute_incrementally(
             self.supergraph.api_schema,
             DocumentNode(definitions=(op_only, *defs)),
             variable_values=variables,
+        )
+        result = (
+            executed.initial_result
+            if isinstance(executed, ExperimentalIncrementalExecutionResults)
+            else executed
         )
         if result.data:  # type: ignore[union-attr]
             run.data.update(result.data)  # type: ignore[union-attr]
