@@ -58,7 +58,7 @@ def run_gateway(args: argparse.Namespace) -> int:
 
     from media_gateway.platform.logging import RequestIdMiddleware
 
-    from .edge.config import graphiql_enabled, profile
+    from .edge.config import EdgeConfig, graphiql_enabled, profile
     from .server import GatewayConfig, create_gateway_app, subgraph_url
     from .supergraph import Supergraph, SupergraphError
 
@@ -90,7 +90,7 @@ def run_gateway(args: argparse.Namespace) -> int:
             "listen": f"http://{args.host}:{args.port}/graphql",
             "workers": args.workers,
             "profile": profile(),
-            "edge": edge is not None,
+            "edge": edge != EdgeConfig.off(),
             "graphiql": config.graphiql,
             "authenticator": os.environ.get("GATEWAY_AUTHENTICATOR") or None,
         },
@@ -142,11 +142,12 @@ def authenticator_from_env() -> Any:
 
 
 def edge_config() -> Any:
-    """The edge stages from the environment (see gateway/edge); GATEWAY_EDGE=0 turns them off."""
-    if os.environ.get("GATEWAY_EDGE", "1").lower() in ("0", "false", "no", "off"):
-        return None
+    """The edge stages from the environment (see gateway/edge); GATEWAY_EDGE=0 configures
+    every one of them off."""
     from .edge import EdgeConfig
 
+    if os.environ.get("GATEWAY_EDGE", "1").lower() in ("0", "false", "no", "off"):
+        return EdgeConfig.off()
     return EdgeConfig.from_env()
 
 
@@ -173,35 +174,33 @@ def worker_app() -> Any:
 
 
 def run_plan(args: argparse.Namespace) -> int:
+    import asyncio
+    import concurrent.futures
     import json
 
-    from graphql import parse, validate
-
-    from .operation import OperationError, normalize, select_operation
-    from .planner import PlanningError, QueryPlanner, plan_operation
+    from .pipeline import GraphQLRequest, GraphQLResponse, Pipeline
     from .supergraph import Supergraph
 
-    supergraph = Supergraph(args.supergraph.read_text())
+    pipeline = Pipeline.for_supergraph(
+        Supergraph(args.supergraph.read_text()), override_labels=_labels(args)
+    )
     text = args.query
     if text.startswith("@"):
         text = Path(text[1:]).read_text()
-    try:
-        document = parse(text)
-    except Exception as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    request = GraphQLRequest(
+        {"query": text, "operationName": args.operation_name},
+        {},
+        {},
+        subscriptions=True,
+        plan_only=True,
+    )
+    # its own event loop, on a thread of its own (the caller may be running one already)
+    with concurrent.futures.ThreadPoolExecutor(1) as worker:
+        prepared = worker.submit(asyncio.run, pipeline.prepare(request)).result()
+    if isinstance(prepared, GraphQLResponse):
+        for e in prepared.body.get("errors") or ():
+            print(f"error: {e.get('message')}", file=sys.stderr)
         return 2
-    errors = validate(supergraph.api_schema, document)
-    if errors:
-        for e in errors:
-            print(f"error: {e.message}", file=sys.stderr)
-        return 2
-    try:
-        op = select_operation(document, args.operation_name)
-        plan = plan_operation(
-            QueryPlanner(supergraph, _labels(args)), op, normalize(op, document, {})
-        )
-    except (OperationError, PlanningError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    plan = prepared.plan
     print(json.dumps(plan.to_json(), indent=2) if args.json else plan.to_text())
     return 0

@@ -1,9 +1,12 @@
-"""The router: one GraphQL request in, one response out.
+"""The router's stages for one supergraph, and their caches.
 
-Stages, in order: parse (cached), validate against the API schema (cached), select the
-operation, coerce variables, plan (cached per document, operation name, the values of the
-@skip/@include variables and the override labels), execute, shape. Request errors (the
-operation cannot run) are reported before any subgraph is called.
+Parse and validate against the API schema (`load_document`, cached per text with the edge's
+analyses of the document beside it), the request checks (`check`: the request's shape, the
+operation kinds allowed, variables), plan (`load_plan`, cached per document, operation name,
+the values of the @skip/@include variables and the override labels) and authorize
+(`authorized_plan`). `pipeline.Pipeline.prepare` calls them in order for every transport;
+`execution.execute_plan` runs the result. Request errors (the operation cannot run) are
+reported before any subgraph is called.
 """
 
 from __future__ import annotations
@@ -13,17 +16,12 @@ import random
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from graphql import (
     DocumentNode,
-    ExperimentalIncrementalExecutionResults,
-    FieldNode,
     GraphQLError,
     OperationDefinitionNode,
-    OperationType,
-    SelectionSetNode,
-    experimental_execute_incrementally,
     parse,
     validate,
 )
@@ -33,17 +31,18 @@ from graphql.validation.validate import ValidationAbortedError
 from .authorization import Authenticator, denied_fields, secured_fields, without_fields
 from .budget import BudgetExceeded, CpuBudget
 from .clients import SubgraphClient
-from .executor import Execution, ResponseShaper
 from .operation import (
     OperationError,
     condition_variables,
     normalize,
-    select_operation,
     validation_errors_to_dicts,
 )
 from .plan import Plan
-from .planner import PlanningError, QueryPlanner, plan_operation
+from .planner import QueryPlanner, plan_operation
 from .supergraph import Supergraph
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -91,10 +90,14 @@ class GraphQLResponse:
 class _Document:
     document: DocumentNode | None
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # what the edge's analyses found in this document (per analysis and operation name): kept
+    # with the document, so they go when it leaves the cache or the supergraph changes
+    analyses: dict[Any, Any] = field(default_factory=dict)
 
 
-# looks at a parsed document before it is validated: None, or the error refusing it
-Precheck = Callable[[DocumentNode], dict[str, Any] | None]
+# looks at a parsed document before it is validated (may record its analyses in the dict):
+# None, or the error refusing it
+Precheck = Callable[[DocumentNode, dict[Any, Any]], dict[str, Any] | None]
 # a plan per document, operation, values of the @skip/@include variables, override labels
 _PlanKey = tuple[str, str | None, tuple[Any, ...], frozenset[str]]
 
@@ -131,6 +134,7 @@ class Router:
         self.planner = self._planner(self.override_labels)
         self._documents: LRU[str, _Document] = LRU(cache_size)
         self._plans: LRU[_PlanKey, Plan] = LRU(cache_size)
+        self._pipeline: Pipeline | None = None  # for `execute` (a pipeline with no edge stage)
 
     def _planner(self, labels: frozenset[str]) -> QueryPlanner:
         planner = self._planners.get(labels)
@@ -171,7 +175,7 @@ class Router:
                 lambda late: self._documents.put(query, late),
             )
         except BudgetExceeded as exc:
-            return _Document(None, [_too_complex(exc)])
+            return _Document(None, [too_complex(exc)])
         self._documents.put(query, result)
         return result
 
@@ -180,12 +184,13 @@ class Router:
             doc = parse(query, max_tokens=max_tokens)
         except GraphQLError as exc:
             return _Document(None, [_syntax_error(exc)])
-        refusal = precheck(doc) if precheck is not None else None
+        analyses: dict[Any, Any] = {}
+        refusal = precheck(doc, analyses) if precheck is not None else None
         if refusal is not None:
             return _Document(None, [refusal])
         errors = validate(self.supergraph.api_schema, doc)
         if not errors:
-            return _Document(doc)
+            return _Document(doc, analyses=analyses)
         if any(isinstance(e, ValidationAbortedError) for e in errors):
             # graphql-core's own budget for the work a document may ask of validation
             return _Document(
@@ -198,7 +203,7 @@ class Router:
                     }
                 ],
             )
-        return _Document(doc, validation_errors_to_dicts(errors))
+        return _Document(doc, validation_errors_to_dicts(errors), analyses)
 
     def plan(
         self,
@@ -289,34 +294,35 @@ class Router:
             plan.variants[key] = variant
         return variant
 
-    # ---------------------------------------------------------------- request
-    def prepare(
+    # ---------------------------------------------------------------- request checks
+    def check(
         self,
         query: Any,
         variables: Any,
         operation_name: Any,
+        document: DocumentNode | None,
+        operation: OperationDefinitionNode | OperationError | None,
         allowed_operations: frozenset[str] | None = None,
-        loaded: _Document | None = None,
-    ) -> tuple[DocumentNode, OperationDefinitionNode, dict[str, Any], dict[str, Any]] | (
-        GraphQLResponse
-    ):
-        """Check a request and select its operation: the document, the operation, the
-        variables as the client sent them with the operation's defaults added (what subgraphs
-        get), and the coerced values; or the request error. `loaded`: the document of
-        `query` when the caller has it already (see `load_document`)."""
+        *,
+        coerce: bool = True,
+    ) -> tuple[OperationDefinitionNode, dict[str, Any], dict[str, Any]] | GraphQLResponse:
+        """The request checks that follow parsing: the request's shape, the selected
+        operation (`operation`: what `select_operation` gave for `document`), the operation
+        kinds the transport allows, and the variables. Returns the operation, the variables
+        as the client sent them with the operation's defaults added (what subgraphs get) and
+        the coerced values; or the request error. `coerce=False`: no variables to check (a
+        plan printed without a request)."""
         if not isinstance(query, str) or not query.strip():
-            return _request_error("Must provide query string.", "BAD_REQUEST")
+            return request_error("Must provide query string.", "BAD_REQUEST")
         if variables is not None and not isinstance(variables, Mapping):
-            return _request_error("Variables must be provided as a JSON object.", "BAD_REQUEST")
+            return request_error("Variables must be provided as a JSON object.", "BAD_REQUEST")
         if operation_name is not None and not isinstance(operation_name, str):
-            return _request_error("operationName must be a string.", "BAD_REQUEST")
-        doc = loaded if loaded is not None else self.document(query)
-        if doc.errors or doc.document is None:
-            return GraphQLResponse({"errors": doc.errors}, request_error=True)
-        try:
-            op = select_operation(doc.document, operation_name)
-        except OperationError as exc:
-            return _request_error(str(exc), exc.code)
+            return request_error("operationName must be a string.", "BAD_REQUEST")
+        if isinstance(operation, OperationError):
+            return request_error(str(operation), operation.code)
+        if document is None or operation is None:
+            return request_error("Must provide query string.", "BAD_REQUEST")
+        op = operation
         kind = op.operation.value
         if allowed_operations is not None and kind not in allowed_operations:
             return GraphQLResponse(
@@ -332,6 +338,8 @@ class Router:
                 operation_kind=kind,
             )
         raw_variables = dict(variables or {})
+        if not coerce:
+            return op, raw_variables, {}
         coerced = get_variable_values(
             self.supergraph.api_schema, op.variable_definitions or (), raw_variables
         )
@@ -344,7 +352,7 @@ class Router:
         values: dict[str, Any] = coerced.coerced  # graphql-core 3.3 keeps the sources beside
         for name, value in values.items():
             raw_variables.setdefault(name, value)
-        return doc.document, op, raw_variables, values
+        return op, raw_variables, values
 
     async def execute(
         self,
@@ -357,104 +365,30 @@ class Router:
         allowed_operations: frozenset[str] | None = None,
         caller_headers: Mapping[str, str] | None = None,
     ) -> GraphQLResponse:
-        """Run one request. `headers` go to the subgraphs; `caller_headers` (all the client's
-        headers, default `headers`) identify the caller for authorization."""
-        loaded = await self.load_document(query) if isinstance(query, str) else None
-        ready = self.prepare(query, variables, operation_name, allowed_operations, loaded)
-        if isinstance(ready, GraphQLResponse):
-            return ready
-        document, op, raw_variables, values = ready
-        assert isinstance(query, str)  # prepare() refused anything else
-        kind = op.operation.value
-        if kind == OperationType.SUBSCRIPTION.value:
-            return _request_error(
-                "Subscriptions are served over WebSocket, SSE or multipart HTTP.", "BAD_REQUEST"
-            )
-        try:
-            labels = self.labels_for_request()
-            plan = await self.load_plan(query, document, op, operation_name, values, labels)
-            if self.authenticator is not None:
-                plan = await self.authorized_plan(
-                    plan,
-                    op,
-                    caller_headers if caller_headers is not None else headers or {},
-                    labels,
-                )
-        except PlanningError as exc:
-            return GraphQLResponse(
-                {
-                    "errors": [
-                        {"message": str(exc), "extensions": {"code": "QUERY_PLANNING_FAILED"}}
-                    ]
-                },
-                operation_kind=kind,
-            )
-        except BudgetExceeded as exc:
-            return GraphQLResponse({"errors": [_too_complex(exc)]}, operation_kind=kind)
-        run = Execution(plan, self.supergraph, self.clients, raw_variables, headers or {})
-        await run.run()
-        if plan.introspection_fields:
-            self._introspect(document, op, raw_variables, run)
-        shaper = ResponseShaper(
-            self.supergraph.api_schema, self.supergraph, run.errors, plan.shape_cache, plan.denied
-        )
-        data = shaper.shape_root(plan.root_type, run.data, plan.selections)
-        body: dict[str, Any] = {}
-        if run.errors:
-            body["errors"] = run.errors
-        body["data"] = data
-        if expose_plan:
-            body["extensions"] = {
-                "queryPlan": plan.to_json(),
-                "queryPlanText": plan.to_text(),
-                "fetches": run.fetch_count,
-                "representations": run.representation_count,
-            }
-        return GraphQLResponse(body, operation_kind=kind, plan=plan)
+        """Run one request through this router's pipeline (with every edge stage off):
+        `headers` go to the subgraphs; `caller_headers` (all the client's headers, default
+        `headers`) identify the caller for authorization."""
+        from .pipeline import GraphQLRequest, Pipeline
 
-    def _introspect(
-        self,
-        document: DocumentNode,
-        op: OperationDefinitionNode,
-        variables: dict[str, Any],
-        run: Execution,
-    ) -> None:
-        only = tuple(
-            s
-            for s in op.selection_set.selections
-            if isinstance(s, FieldNode) and s.name.value in ("__schema", "__type")
+        if self._pipeline is None:
+            self._pipeline = Pipeline.for_router(self)
+        forwarded = dict(headers or {})
+        return await self._pipeline.handle(
+            GraphQLRequest(
+                {"query": query, "variables": variables, "operationName": operation_name},
+                caller_headers if caller_headers is not None else forwarded,
+                forwarded,
+                expose_plan=expose_plan,
+                allowed_operations=allowed_operations,
+            )
         )
-        op_only = OperationDefinitionNode(
-            operation=op.operation,
-            name=op.name,
-            variable_definitions=op.variable_definitions,
-            directives=op.directives,
-            selection_set=SelectionSetNode(selections=only),
-        )
-        defs = tuple(d for d in document.definitions if not isinstance(d, OperationDefinitionNode))
-        # the API schema declares @defer and @stream, which graphql-core's plain `execute`
-        # refuses
-        executed = experimental_execute_incrementally(
-            self.supergraph.api_schema,
-            DocumentNode(definitions=(op_only, *defs)),
-            variable_values=variables,
-        )
-        result = (
-            executed.initial_result
-            if isinstance(executed, ExperimentalIncrementalExecutionResults)
-            else executed
-        )
-        if result.data:  # type: ignore[union-attr]
-            run.data.update(result.data)  # type: ignore[union-attr]
-        for e in result.errors or ():  # type: ignore[union-attr]
-            run.errors.append(dict(e.formatted))
 
     async def aclose(self) -> None:
         for c in self.clients.values():
             await c.aclose()
 
 
-def _too_complex(exc: BudgetExceeded) -> dict[str, Any]:
+def too_complex(exc: BudgetExceeded) -> dict[str, Any]:
     return {
         "message": f"The operation is too complex: {exc}. Send a smaller operation.",
         "extensions": {"code": "OPERATION_TOO_COMPLEX", "budgetSeconds": exc.seconds},
@@ -473,7 +407,7 @@ def _with_code(formatted: Mapping[str, Any], code: str) -> dict[str, Any]:
     return d
 
 
-def _request_error(message: str, code: str) -> GraphQLResponse:
+def request_error(message: str, code: str) -> GraphQLResponse:
     return GraphQLResponse(
         {"errors": [{"message": message, "extensions": {"code": code}}]}, request_error=True
     )

@@ -1,9 +1,10 @@
 """Subscriptions through the router, for any subgraph that defines Subscription fields.
 
-A subscription is planned like any operation: the root field goes to the subgraph that owns
-it, the rest of the selection becomes entity fetches. The router subscribes to the owning
-subgraph (see ``upstream.py``) and, for each event the subgraph sends, treats the event as
-the root data and runs the entity fetches of the plan, then shapes the client's response.
+A subscription is prepared like any operation (`pipeline.Pipeline.prepare`): the root field
+goes to the subgraph that owns it, the rest of the selection becomes entity fetches. The
+router subscribes to the owning subgraph (see ``upstream.py``) and, for each event the
+subgraph sends, treats the event as the root data and runs the entity fetches of the plan
+(`execution.execute_plan`), then shapes the client's response.
 
 Identical client subscriptions (same document, operation name, variables and credentials)
 share one upstream subscription and one resolution of each event. A stream ends with
@@ -21,16 +22,17 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-from graphql import OperationType
 
-from .executor import Execution, ResponseShaper
+from .execution import execute_plan
 from .plan import Plan
-from .planner import PlanningError
-from .router import GraphQLResponse, Router
 from .upstream import upstream_events
+
+if TYPE_CHECKING:
+    from .pipeline import PreparedOperation
+    from .router import Router
 
 log = logging.getLogger("media_gateway.gateway.subscriptions")
 
@@ -141,31 +143,13 @@ def _without(plan: Plan, root_ids: set[int]) -> Plan:
     return out
 
 
-async def prepare(
-    router: Router,
-    query: Any,
-    variables: Any,
-    operation_name: Any,
-    headers: Mapping[str, str],
-) -> Prepared | Body:
-    """Validate and plan a subscription for this caller, or the request error body.
+def subscription_of(prepared: PreparedOperation) -> Prepared | Body:
+    """The subscription a prepared operation opens, or the error body refusing it.
 
-    The router's @authenticated / @requiresScopes check applies as for any operation: a
+    The router's @authenticated / @requiresScopes check applied when it was prepared: a
     subscription field the caller may not see refuses the subscription; other fields are
     answered null with their error in every event."""
-    ready = router.prepare(query, variables, operation_name)
-    if isinstance(ready, GraphQLResponse):
-        return ready.body
-    document, op, raw, values = ready
-    if op.operation != OperationType.SUBSCRIPTION:
-        return error_body("Not a subscription operation.", "BAD_REQUEST")
-    try:
-        labels = router.labels_for_request()
-        plan = router.plan(query, document, op, operation_name, values, labels)
-        if router.authenticator is not None:
-            plan = await router.authorized_plan(plan, op, headers, labels)
-    except PlanningError as exc:
-        return error_body(str(exc), "QUERY_PLANNING_FAILED")
+    plan = prepared.plan
     for (parent, name), code in plan.denied.items():
         if parent == plan.root_type:
             verb = "Sign in" if code == "UNAUTHENTICATED" else "You need more permissions"
@@ -176,6 +160,7 @@ async def prepare(
             "A subscription must select exactly one field of one subgraph.", "BAD_REQUEST"
         )
     root = roots[0]
+    raw = prepared.variables
     return Prepared(
         plan=plan,
         entity_plan=_without(plan, {root.id}),
@@ -210,25 +195,15 @@ async def resolve_event(
         return {"data": None, "errors": errors} if errors else {"data": None}
     if prepared.restore_aliases is not None:
         prepared.restore_aliases(data)
-    run = Execution(
-        prepared.entity_plan, router.supergraph, router.clients, prepared.variables, headers
+    return await execute_plan(
+        router,
+        prepared.entity_plan,
+        prepared.variables,
+        headers,
+        data=data,
+        errors=errors,
+        shape=prepared.plan,
     )
-    run.data = data
-    run.errors = errors
-    await run.run()
-    shaper = ResponseShaper(
-        router.supergraph.api_schema,
-        router.supergraph,
-        run.errors,
-        prepared.plan.shape_cache,
-        prepared.plan.denied,
-    )
-    body: Body = {}
-    shaped = shaper.shape_root(prepared.plan.root_type, run.data, prepared.plan.selections)
-    if run.errors:
-        body["errors"] = run.errors
-    body["data"] = shaped
-    return body
 
 
 class _Shared:
@@ -346,7 +321,7 @@ class SubscriptionObserver(Protocol):
 
 
 class SubscriptionHub:
-    """Opens client subscriptions on the current router, sharing identical upstreams."""
+    """Opens prepared client subscriptions, sharing identical upstreams."""
 
     def __init__(
         self,
@@ -375,28 +350,21 @@ class SubscriptionHub:
             del self._shared[shared.key]
 
     async def open(
-        self,
-        query: Any,
-        variables: Any,
-        operation_name: Any,
-        headers: Mapping[str, str],
+        self, operation: PreparedOperation, expires_at: float | None = None
     ) -> ClientStream | Body:
-        """A stream of payloads, or the error body when the subscription cannot start."""
-        router = self._router()
-        if router is None:
-            return error_body("No supergraph loaded.", "NOT_READY")
-        expires_at = token_expiry(headers)
-        if expires_at is not None and expires_at <= time.time():
-            raise TokenExpired
-        prepared = await prepare(router, query, variables, operation_name, headers)
+        """A stream of payloads of a prepared subscription, or the error body when it
+        cannot start. `expires_at`: when the caller's access token expires."""
+        prepared = subscription_of(operation)
         if not isinstance(prepared, Prepared):
             return prepared
+        router = operation.router
+        headers = operation.request.forwarded
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         key = (
             id(router),
             prepared.subgraph,
-            query,
-            operation_name,
+            operation.query,
+            operation.operation_name,
             orjson.dumps(prepared.variables, option=orjson.OPT_SORT_KEYS),
             auth,
         )

@@ -142,7 +142,12 @@ async def serve_stream(
             status_code=400,
             media_type="application/json",
         )
-    items = _bodies(start, params, headers)
+    return stream_response(kind, _bodies(start, params, headers))
+
+
+def stream_response(kind: str, items: AsyncIterator[tuple[str, dict[str, Any]]]) -> Response:
+    """("result" | "error" | "expired", body) items as Server-Sent Events (`kind` "sse") or
+    an Apollo multipart body ("multipart")."""
     if kind == "sse":
         return StreamingResponse(
             _sse(items),

@@ -42,6 +42,23 @@ class LimitsConfig:
     # runs beside the event loop); over it: OPERATION_TOO_COMPLEX
     cpu_budget_seconds: float | None = 2.0
 
+    @classmethod
+    def off(cls) -> LimitsConfig:
+        """No operation limit (the CPU budget for new documents stays: it guards the event
+        loop, not the operation)."""
+        return cls(
+            max_body_bytes=None,
+            max_document_bytes=None,
+            max_tokens=None,
+            max_depth=None,
+            max_aliases=None,
+            max_root_fields=None,
+            max_directives_per_field=None,
+            max_expanded_fields=None,
+            max_cost=None,
+            max_batch_operations=None,
+        )
+
 
 @dataclass(frozen=True)
 class CacheHint:
@@ -51,6 +68,11 @@ class CacheHint:
 
 @dataclass(frozen=True)
 class EdgeConfig:
+    """Every edge stage is always in the request path; this says what each one does
+    (`EdgeConfig.off()`: nothing, the router as a plain GraphQL server)."""
+
+    # whether the request's `extensions` (APQ) and persisted document ids are read at all
+    request_extensions: bool = True
     # automatic persisted queries
     apq: bool = True
     apq_ttl_seconds: int = 24 * 3600
@@ -77,7 +99,8 @@ class EdgeConfig:
     client_id_header: str = "x-api-key"
     # proxies whose forwarded header names the client (TRUSTED_PROXIES, as in every service)
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
-    # subgraph resilience
+    # subgraph resilience (off: the subgraph clients as they are, none of the below)
+    resilience: bool = True
     # one deadline per client request: every subgraph fetch and retry fits in it
     request_timeout: float | None = 30.0
     subgraph_timeout: float | None = None
@@ -94,6 +117,8 @@ class EdgeConfig:
     response_cache: bool = True
     response_cache_size: int = 1000
     cache_hints: Mapping[str, CacheHint] = field(default_factory=dict)
+    # every response says whether it may be cached (`cache-control`)
+    cache_control: bool = True
     # telemetry
     metrics: bool = True
     tracing: bool = True
@@ -101,6 +126,29 @@ class EdgeConfig:
     # sampled `traceparent` is always followed); GATEWAY_TRACE_SAMPLE_RATIO
     trace_sample_ratio: float = 0.01
     plans_kept: int = 200
+    # one log line (and the access log's notes) per GraphQL request
+    request_log: bool = True
+
+    @classmethod
+    def off(cls) -> EdgeConfig:
+        """Every stage configured off: no limits, persisted documents, CSRF, CORS, rate
+        limits, response cache or cache headers, no subgraph resilience, no telemetry and
+        no request deadline; proxies trusted as `TRUSTED_PROXIES` says."""
+        return cls(
+            request_extensions=False,
+            apq=False,
+            limits=LimitsConfig.off(),
+            csrf=False,
+            trusted_proxies=TrustedProxies.from_env(),
+            request_timeout=None,
+            resilience=False,
+            dedup=False,
+            response_cache=False,
+            cache_control=False,
+            metrics=False,
+            tracing=False,
+            request_log=False,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EdgeConfig:

@@ -1,9 +1,11 @@
-"""The edge pipeline: the stages around `Router.execute`, for one gateway app.
+"""The edge's layers of the request path, for one gateway app (see `pipeline.py`).
 
-`Edge.http_refusal` runs before the body is read (CSRF, body size); `Edge.handle` runs per
-GraphQL request: APQ / persisted-document resolution → text prescan → parse and validate
-(cached by the router) → operation limits and static cost → rate limit → response cache →
-plan and execute → cache hints. Every refusal is a GraphQL error with an
+Always present, each as its `EdgeConfig` says (off is a configuration): `http_refusal`
+before the body is read (CSRF, body size); `admit` before planning (APQ / persisted-document
+resolution → text prescan → parse and validate, by the router → operation limits and static
+cost → rate limit); `cached` around execution (response cache, cache hints); `observed`
+around the whole request (deadline, span, metrics, the request log); `wrap_clients` around
+each subgraph client (resilience). Every refusal is a GraphQL error with an
 `extensions.code`, returned before any subgraph is called.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +26,9 @@ from media_gateway.platform.logging import note_request
 from .. import deadline
 from ..clients import SubgraphClient
 from ..operation import OperationError, select_operation
-from ..router import LRU, GraphQLResponse
+from ..router import GraphQLResponse
 from .apq import APQError, APQStore, MemoryAPQStore, RedisAPQStore, resolve_apq, sha256_hex
-from .cache import NO_STORE, CachePolicy, CachePolicyModel, ResponseCache
+from .cache import NO_STORE, CachePolicyModel, ResponseCache
 from .config import EdgeConfig
 from .csrf import csrf_refusal
 from .limits import (
@@ -91,10 +93,15 @@ class Admission:
     id: str | None = None
     name: str | None = None
     document: DocumentNode | None = None
-    op: OperationDefinitionNode | None = None
+    # the selected operation, or why none could be selected
+    op: OperationDefinitionNode | OperationError | None = None
     client: str | None = None
     cost: int = 0
     headers: dict[str, str] = field(default_factory=dict)
+    # the edge's analyses of the document, cached with it by the router
+    analyses: dict[Any, Any] = field(default_factory=dict)
+    # every check of the edge ran (else the request checks report what stopped them)
+    checked: bool = False
 
 
 @dataclass
@@ -140,9 +147,6 @@ class Edge:
         self.clients: dict[str, EdgeClient] = {}
         self.response_cache = ResponseCache(config.response_cache_size)
         self._limiter: Any = None
-        # per document text and operation: what the analyses found
-        self._measures: LRU[tuple[str, str | None], Measures] = LRU(1000)
-        self._policies: LRU[tuple[str, str | None], CachePolicy] = LRU(1000)
         self._models: dict[int, tuple[Supergraph, CostModel, CachePolicyModel]] = {}
 
     # ------------------------------------------------------------------ assembly
@@ -162,6 +166,14 @@ class Edge:
         return b
 
     def wrap_clients(self, clients: Mapping[str, SubgraphClient]) -> dict[str, SubgraphClient]:
+        """The subgraph layer: each client behind its timeout, retries, circuit breaker,
+        de-duplication, header rules and fetch telemetry (as they are configured: with
+        resilience off, the clients as they are)."""
+        if not self.config.resilience:
+            return {
+                name: client.inner if isinstance(client, EdgeClient) else client
+                for name, client in clients.items()
+            }
         retry = RetryPolicy(
             self.config.retries,
             self.config.retry_backoff_seconds,
@@ -188,7 +200,6 @@ class Edge:
         hit = self._models.get(id(supergraph))
         if hit is None or hit[0] is not supergraph:
             self._models.clear()  # a new supergraph replaces the old one
-            self._policies.clear()  # its cache hints may differ
             hit = self._models[id(supergraph)] = (
                 supergraph,
                 CostModel(supergraph.schema, self.config.limits.default_list_size),
@@ -232,45 +243,33 @@ class Edge:
         return None
 
     # ------------------------------------------------------------------ GraphQL stage
-    async def handle(
+    async def observed(
         self,
-        router: Router,
         params: Mapping[str, Any],
         request: RequestInfo,
-        forwarded: Mapping[str, str],
-        *,
-        expose_plan: bool = False,
-        allowed_operations: frozenset[str] | None = None,
-        admitted: Admission | None = None,
-        batch: Batch | None = None,
+        call: Callable[[], Awaitable[GraphQLResponse]],
+        admission: Callable[[], Admission | None],
     ) -> GraphQLResponse:
-        """Run one request through the edge (`admitted`: `admit` has already passed it;
-        `batch`: the batched request it is part of), under the request deadline."""
+        """The telemetry layer around one request (`call` prepares and executes it): the
+        request deadline, its span, metrics, the access-log notes and the request log, and
+        field suggestions removed when so configured. `admission`: what the edge admitted
+        (its operation id and name for the log), once `call` has run."""
         started = time.perf_counter()
         name = params.get("operationName")
         op_name = name if isinstance(name, str) else None
-        info: dict[str, Any] = {}
         with (
             deadline.within(self.config.request_timeout),
             self.telemetry.request_span(request.headers) as span,
         ):
-            result = await self._handle(
-                router,
-                params,
-                request,
-                forwarded,
-                span,
-                expose_plan,
-                allowed_operations,
-                info,
-                admitted,
-                batch,
-            )
-            op_name = op_name or info.get("name")
+            result = await call()
+            admitted = admission()
+            op_name = op_name or (admitted.name if admitted is not None else None)
             seconds = time.perf_counter() - started
             errors = result.body.get("errors") or []
             trace_id = Telemetry.trace_id(span)
             if span is not None:
+                if admitted is not None and admitted.checked:
+                    span.set_attribute("graphql.operation.cost", admitted.cost)
                 span.set_attribute("graphql.operation.name", op_name or "")
                 if result.operation_kind:
                     span.set_attribute("graphql.operation.type", result.operation_kind)
@@ -296,32 +295,55 @@ class Edge:
                     },
                 )
             self.telemetry.record_request(op_name, result.operation_kind, seconds, errors)
-            note_request(
-                operation_name=op_name,
-                error_codes=[
+            if self.config.request_log:
+                codes_list = [
                     (e.get("extensions") or {}).get("code") for e in errors if isinstance(e, dict)
-                ],
-            )
-            log.info(
-                "graphql request",
-                extra={
-                    "operation_name": op_name,
-                    "operation_id": info.get("id"),
-                    "operation_type": result.operation_kind,
-                    "trace_id": trace_id,
-                    "duration_ms": round(seconds * 1000, 3),
-                    "error_codes": [
-                        (e.get("extensions") or {}).get("code")
-                        for e in errors
-                        if isinstance(e, dict)
-                    ],
-                },
-            )
+                ]
+                note_request(operation_name=op_name, error_codes=codes_list)
+                log.info(
+                    "graphql request",
+                    extra={
+                        "operation_name": op_name,
+                        "operation_id": admitted.id if admitted is not None else None,
+                        "operation_type": result.operation_kind,
+                        "trace_id": trace_id,
+                        "duration_ms": round(seconds * 1000, 3),
+                        "error_codes": list(codes_list),
+                    },
+                )
             if not self.config.field_suggestions and errors:
                 for e in errors:
                     if isinstance(e, dict) and isinstance(e.get("message"), str):
                         e["message"] = _SUGGESTION.sub("", e["message"])
             return result
+
+    async def handle(
+        self,
+        router: Router,
+        params: Mapping[str, Any],
+        request: RequestInfo,
+        forwarded: Mapping[str, str],
+        *,
+        expose_plan: bool = False,
+        allowed_operations: frozenset[str] | None = None,
+        batch: Batch | None = None,
+    ) -> GraphQLResponse:
+        """One request through the request path with this edge in front of `router` (for a
+        caller holding an edge and a router rather than a gateway app)."""
+        from ..pipeline import GraphQLRequest, Pipeline
+
+        return await Pipeline(lambda: router, self).handle(
+            GraphQLRequest(
+                params,
+                request.headers,
+                forwarded,
+                address=request.address,
+                method=request.method,
+                expose_plan=expose_plan,
+                allowed_operations=allowed_operations,
+                batch=batch,
+            )
+        )
 
     async def _resolve_query(
         self, params: Mapping[str, Any]
@@ -329,6 +351,8 @@ class Edge:
         """The query text, whether it is a listed operation, or a refusal."""
         mode = self.config.persisted_mode
         query = params.get("query")
+        if not self.config.request_extensions:
+            return (query if isinstance(query, str) else None), False, None
         ext = params.get("extensions")
         pq = ext.get("persistedQuery") if isinstance(ext, Mapping) else None
         if mode != "off":
@@ -370,11 +394,13 @@ class Edge:
         request: RequestInfo,
         batch: Batch | None = None,
     ) -> Admission | GraphQLResponse:
-        """Every check that comes before planning, for any transport: APQ / persisted
-        document resolution, text prescan, parse and validation, safelist, introspection,
-        operation limits, static cost, rate limit and cost budget. Returns the refusal, or
-        what was admitted (its `document` is None when the router should report the
-        problem itself, e.g. a missing query)."""
+        """The document and every check of the edge that comes before planning: APQ /
+        persisted document resolution, text prescan, parse and validation (the router's,
+        with the edge's analyses cached beside the document), operation selection,
+        safelist, introspection, operation limits, static cost, rate limit and cost budget.
+        Returns the refusal, or what was admitted: `checked` when every check ran (else the
+        request checks that follow report the problem, e.g. a missing query or an unknown
+        operation name)."""
         cfg = self.config
         limits = cfg.limits
         query, listed, refusal = await self._resolve_query(params)
@@ -383,7 +409,7 @@ class Edge:
         operation_name = params.get("operationName")
         admitted = Admission(query)
         if not isinstance(query, str) or not query.strip():
-            return admitted  # the router reports the missing query
+            return admitted  # the request checks report the missing query
         limit_error = prescan(query, limits)
         if limit_error is not None:
             return _refused(limit_error.to_dict())
@@ -395,7 +421,7 @@ class Edge:
                 "operation not in the persisted manifests",
                 extra={"operation_name": operation_name, "operation_id": admitted.id},
             )
-        doc = await router.load_document(query, limits.max_tokens, self._precheck(query))
+        doc = await router.load_document(query, limits.max_tokens, self._precheck)
         if doc.errors or doc.document is None:
             errors = [dict(e) for e in doc.errors]
             for e in errors:
@@ -406,13 +432,16 @@ class Edge:
                         "limit": limits.max_tokens,
                     }
             return GraphQLResponse({"errors": errors}, request_error=True)
-        document = doc.document
+        document = admitted.document = doc.document
+        admitted.analyses = doc.analyses
         try:
             op = select_operation(
                 document, operation_name if isinstance(operation_name, str) else None
             )
-        except OperationError:
-            return admitted  # the router reports it
+        except OperationError as exc:
+            admitted.op = exc
+            return admitted  # the request checks report it
+        admitted.op = op
         admitted.name = op.name.value if op.name else None
         if (
             cfg.persisted_mode == "safelist"
@@ -426,7 +455,7 @@ class Edge:
                     "PERSISTED_QUERY_NOT_IN_LIST",
                 )
             )
-        measures = self._measure(query, document, op)
+        measures = self._measure(doc.analyses, document, op)
         if not cfg.introspection and measures.introspection:
             return _refused(
                 _error("Introspection is disabled on this gateway.", "INTROSPECTION_DISABLED")
@@ -434,9 +463,11 @@ class Edge:
         limit_error = check_measures(measures, limits)
         if limit_error is not None:
             return _refused(limit_error.to_dict())
-        variables = params.get("variables")
-        raw_vars = variables if isinstance(variables, Mapping) else {}
-        cost = self._models_for(router.supergraph)[0].cost(document, op, raw_vars)
+        cost = 0
+        if self._counts_cost:
+            variables = params.get("variables")
+            raw_vars = variables if isinstance(variables, Mapping) else {}
+            cost = self._models_for(router.supergraph)[0].cost(document, op, raw_vars)
         if batch is not None and batch.size > 1:
             batch.cost += cost
             if limits.max_cost is not None and batch.cost > limits.max_cost:
@@ -481,66 +512,63 @@ class Edge:
             refusal = await self._spend_budget(client, cost, headers)
             if refusal is not None:
                 return refusal
-        admitted.document, admitted.op = document, op
         admitted.client, admitted.cost = client, cost
+        admitted.checked = True
         return admitted
 
-    async def _handle(
+    @property
+    def _counts_cost(self) -> bool:
+        """Whether anything uses the static cost (a limit, a budget, a batch or a span)."""
+        limits = self.config.limits
+        return (
+            limits.max_cost is not None
+            or limits.cost_budget_per_minute is not None
+            or self.config.tracing
+        )
+
+    def finished(self, result: GraphQLResponse, admitted: Admission | None) -> GraphQLResponse:
+        """A result that did not come from the response cache layer (a request error the
+        request checks found after admission, or a planning error): the admission's
+        response headers, and nothing cacheable."""
+        if admitted is not None and admitted.checked:
+            result.headers.update(admitted.headers)
+            if self.config.cache_control:
+                result.headers["cache-control"] = "no-store"
+        return result
+
+    async def cached(
         self,
         router: Router,
+        admitted: Admission,
         params: Mapping[str, Any],
-        request: RequestInfo,
-        forwarded: Mapping[str, str],
-        span: Any,
         expose_plan: bool,
-        allowed_operations: frozenset[str] | None,
-        info: dict[str, Any],
-        admitted: Admission | None,
-        batch: Batch | None,
+        run: Callable[[], Awaitable[GraphQLResponse]],
     ) -> GraphQLResponse:
-        passed = (
-            admitted if admitted is not None else await self.admit(router, params, request, batch)
-        )
-        if isinstance(passed, GraphQLResponse):
-            return passed
-        info["id"], info["name"] = passed.id, passed.name
-        query = passed.query
-        variables = params.get("variables")
-        operation_name = params.get("operationName")
-
-        async def run() -> GraphQLResponse:
-            return await router.execute(
-                query,
-                variables,
-                operation_name,
-                forwarded,
-                expose_plan=expose_plan,
-                allowed_operations=allowed_operations,
-                caller_headers=request.headers,
-            )
-
-        document, op = passed.document, passed.op
-        if document is None or op is None:
+        """The response cache layer around execution (`run`), driven by cache hints: a hit
+        answers without calling any subgraph; every response gets its `cache-control`."""
+        query = admitted.query
+        document, op = admitted.document, admitted.op
+        if not admitted.checked or document is None or not isinstance(op, OperationDefinitionNode):
             return await run()
-        if span is not None:
-            span.set_attribute("graphql.operation.cost", passed.cost)
-        headers = passed.headers
+        headers = admitted.headers
         policy = NO_STORE
         if self.config.response_cache and query is not None:
-            key = (query, op.name.value if op.name else None)
-            cached_policy = self._policies.get(key)
+            key = ("cache policy", admitted.name)
+            cached_policy = admitted.analyses.get(key)
             if cached_policy is None:
                 cached_policy = self._models_for(router.supergraph)[1].policy(document, op)
-                self._policies.put(key, cached_policy)
+                admitted.analyses[key] = cached_policy
             policy = cached_policy
         cache_key: bytes | None = None
+        variables = params.get("variables")
+        operation_name = params.get("operationName")
         if policy.cacheable and not expose_plan:
             cache_key = orjson.dumps(
                 [
                     query,
                     operation_name,
                     variables if isinstance(variables, Mapping) else {},
-                    passed.client if policy.scope == "PRIVATE" else None,
+                    admitted.client if policy.scope == "PRIVATE" else None,
                 ],
                 option=orjson.OPT_SORT_KEYS,
             )
@@ -555,6 +583,8 @@ class Edge:
                 )
         result = await run()
         result.headers.update(headers)
+        if not self.config.cache_control:
+            return result
         if result.request_error or result.body.get("errors"):
             result.headers["cache-control"] = "no-store"
         else:
@@ -565,28 +595,42 @@ class Edge:
                 )
         return result
 
-    def _precheck(self, query: str) -> Callable[[DocumentNode], dict[str, Any] | None]:
+    def _precheck(self, document: DocumentNode, analyses: dict[Any, Any]) -> dict[str, Any] | None:
         """Refuse a document over a limit from its syntax alone, before it is validated (an
         explosive document costs more to validate than to measure): every operation of it
-        is measured, fragments summarised once each."""
-
-        def check(document: DocumentNode) -> dict[str, Any] | None:
-            for op in document.definitions:
-                if isinstance(op, OperationDefinitionNode):
-                    error = check_measures(self._measure(query, document, op), self.config.limits)
-                    if error is not None:
-                        return error.to_dict()
+        is measured, fragments summarised once each; the measures stay with the document."""
+        if not self._measures_limits:
             return None
+        for op in document.definitions:
+            if isinstance(op, OperationDefinitionNode):
+                error = check_measures(self._measure(analyses, document, op), self.config.limits)
+                if error is not None:
+                    return error.to_dict()
+        return None
 
-        return check
+    @property
+    def _measures_limits(self) -> bool:
+        limits = self.config.limits
+        return any(
+            v is not None
+            for v in (
+                limits.max_depth,
+                limits.max_aliases,
+                limits.max_root_fields,
+                limits.max_directives_per_field,
+                limits.max_expanded_fields,
+            )
+        )
 
-    def _measure(self, query: str, document: DocumentNode, op: OperationDefinitionNode) -> Measures:
-        key = (query, op.name.value if op.name else None)
-        m = self._measures.get(key)
+    def _measure(
+        self, analyses: dict[Any, Any], document: DocumentNode, op: OperationDefinitionNode
+    ) -> Measures:
+        key = ("measures", op.name.value if op.name else None)
+        m = analyses.get(key)
         if m is None:
-            m = measure(document, op)
-            self._measures.put(key, m)
-        return m
+            m = analyses[key] = measure(document, op)
+        result: Measures = m
+        return result
 
     async def _spend_budget(
         self, client: str, cost: int, headers: dict[str, str]

@@ -32,10 +32,11 @@ def edge_routes(edge: Edge) -> list[BaseRoute]:
             )
         return Response(orjson.dumps(record), media_type="application/json")
 
-    routes: list[BaseRoute] = [
-        Route("/health/subgraphs", breakers, methods=["GET"]),
-        Route("/plans/{trace_id}", plan, methods=["GET"]),
-    ]
+    routes: list[BaseRoute] = []
+    if edge.config.resilience:
+        routes.append(Route("/health/subgraphs", breakers, methods=["GET"]))
+    if edge.config.tracing:
+        routes.append(Route("/plans/{trace_id}", plan, methods=["GET"]))
     if edge.config.metrics:
         routes.append(Route("/metrics", metrics, methods=["GET"]))
     return routes
