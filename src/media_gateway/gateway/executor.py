@@ -232,7 +232,8 @@ class Execution:
             for e in result.get("errors") or ():
                 self._errors_of(b).append(self._subgraph_error(e, g, None, None))
             return
-        prepared = [representations(self.sg, self.data, g) for g in b.members]
+        cache = self.plan.shape_cache
+        prepared = [representations(self.sg, self.data, g, cache) for g in b.members]
         if not any(reps for reps, _t in prepared):
             return
         variables = self._variables_for(b.variable_names)

@@ -112,6 +112,9 @@ class _Missing(Exception):
     pass
 
 
+_MISSING_TYPE: Any = object()
+
+
 def collect(sg: Supergraph, data: dict[str, Any], g: FetchGroup) -> list[dict[str, Any]]:
     """The objects at the group's path (lists flattened, nulls skipped), made the
     execution's own on the way (each object and list copied once, on first touch, and put in
@@ -183,25 +186,84 @@ def _extract_value(sg: Supergraph, v: Any, sel: SelSet) -> Any:
     return v
 
 
+def _flat_fields(sel: SelSet) -> tuple[str, ...] | None:
+    """The response keys of a representation selection made of leaf fields only (the usual
+    `@key` and `@requires` fields), `__typename` left out; None for any other selection."""
+    if sel.fragments:
+        return None
+    keys: list[str] = []
+    for key, f in sel.fields.items():
+        if f.sub is not None or f.original_key is not None:
+            return None
+        if key != "__typename":
+            keys.append(key)
+    return tuple(keys)
+
+
+class _RepPlan:
+    """What a group needs to build its representations, worked out once per plan: the
+    representation type for each `__typename` met, and the leaf fields of each selection."""
+
+    __slots__ = ("flat", "group", "types")
+
+    def __init__(self, g: FetchGroup) -> None:
+        self.group = g  # kept referenced: the cache is keyed by its id
+        self.types: dict[str | None, tuple[str, str] | None] = {}
+        self.flat = {k: _flat_fields(sel) for k, sel in g.reps.items()}
+
+
 def representations(
-    sg: Supergraph, data: dict[str, Any], g: FetchGroup
+    sg: Supergraph,
+    data: dict[str, Any],
+    g: FetchGroup,
+    cache: dict[Any, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
     """Deduplicated representations of the objects at the group's path, and for each the
-    objects that asked for it."""
+    objects that asked for it. `cache`: kept with the plan (what `_RepPlan` works out)."""
+    key = (id(g), "representations")
+    rp: _RepPlan | None = cache.get(key) if cache is not None else None
+    if rp is None or rp.group is not g:
+        rp = _RepPlan(g)
+        if cache is not None:
+            cache[key] = rp
+    types, flat = rp.types, rp.flat
     reps: list[dict[str, Any]] = []
-    index: dict[bytes, int] = {}
+    index: dict[Any, int] = {}
     targets: list[list[dict[str, Any]]] = []
     for obj in collect(sg, data, g):
-        rt = _rep_type(sg, g, obj)
+        tn = obj.get("__typename")
+        rt = types.get(tn, _MISSING_TYPE)
+        if rt is _MISSING_TYPE:
+            rt = types[tn] = _rep_type(sg, g, obj)
         if rt is None:
             continue
         k, typename = rt
-        try:
-            rep = {"__typename": typename, **_extract(sg, obj, g.reps[k])}
-        except _Missing:
-            continue
-        rep["__typename"] = typename
-        ident = orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
+        fields = flat[k]
+        ident: Any = None
+        if fields is not None:
+            # leaf fields: the identity is the values themselves when they are strings or
+            # integers (no two such tuples are equal unless the JSON is)
+            try:
+                values = tuple([obj[f] for f in fields])
+            except KeyError:
+                continue
+            for v in values:
+                if type(v) is not str and type(v) is not int:
+                    break
+            else:
+                ident = (typename, fields, values)
+                i = index.get(ident)
+                if i is not None:
+                    targets[i].append(obj)
+                    continue
+                rep = {"__typename": typename, **dict(zip(fields, values, strict=True))}
+        if ident is None:
+            try:
+                rep = {"__typename": typename, **_extract(sg, obj, g.reps[k])}
+            except _Missing:
+                continue
+            rep["__typename"] = typename
+            ident = orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
         i = index.get(ident)
         if i is None:
             i = index[ident] = len(reps)
@@ -219,7 +281,7 @@ class ResponseShaper:
         api_schema: GraphQLSchema,
         sg: Supergraph,
         errors: list[dict[str, Any]],
-        cache: dict[tuple[int, str], Any] | None = None,
+        cache: dict[Any, Any] | None = None,
         denied: Mapping[tuple[str, str], str] | None = None,
     ) -> None:
         self.denied = denied or {}
@@ -230,7 +292,7 @@ class ResponseShaper:
         self._pathless_errors = any("path" not in e for e in errors)
         # (id of a selection list, object type) -> collected fields; kept with the plan so
         # that every request after the first reuses it
-        self._cache: dict[tuple[int, str], Any] = {} if cache is None else cache
+        self._cache: dict[Any, Any] = {} if cache is None else cache
 
     def shape_root(
         self, root_type: str, data: dict[str, Any], selections: list[CSelection]
@@ -301,32 +363,72 @@ class ResponseShaper:
     def _object(
         self, type_name: str, obj: dict[str, Any], selections: list[CSelection], path: LazyPath
     ) -> Any:
-        out: dict[str, Any] = {}
-        for key, name, fdef, sub, kind in self._fields(selections, type_name):
-            if kind == _SCALAR:
-                out[key] = obj.get(key)
+        key = (id(selections), type_name, "shape")
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = (selections, self._compile(selections, type_name))
+        return hit[1](self, obj, path)
+
+    def _compile(self, selections: list[CSelection], type_name: str) -> Any:
+        """The shaping of one selection on objects of one type as straight-line Python: one
+        step per response key, each field's kind decided here once (kept with the plan)."""
+        consts: dict[str, Any] = {"INVALID": _INVALID, "TN": type_name}
+        lines = ["def shape(self, obj, path):", "    get = obj.get"]
+        keys: list[str] = []
+        for i, (key, name, fdef, sub, kind) in enumerate(self._fields(selections, type_name)):
+            k, n, v = repr(key), repr(name), f"v{i}"
+            keys.append(f"{k}: {v}")
+            if kind in (_SCALAR, _RAW):
+                lines.append(f"    {v} = get({k})")
             elif kind == _TYPENAME:
-                out[key] = type_name
+                lines.append(f"    {v} = TN")
             elif kind == _SCALAR_NONNULL:
-                v = obj.get(key)
-                if v is None:
-                    self._null_error((path, key), type_name, name)
-                    return _INVALID
-                out[key] = v
+                lines += [
+                    f"    {v} = get({k})",
+                    f"    if {v} is None:",
+                    f"        self._null_error((path, {k}), TN, {n})",
+                    "        return INVALID",
+                ]
             elif kind == _OTHER:
-                v = self._value(fdef.type, obj.get(key), sub, (path, key), type_name, name)
-                if v is _INVALID:
-                    return _INVALID
-                out[key] = v
-            elif kind == _RAW:
-                out[key] = obj.get(key)
+                consts[f"t{i}"], consts[f"s{i}"] = fdef.type, sub
+                ftype = fdef.type
+                nonnull = isinstance(ftype, GraphQLNonNull)
+                inner = ftype.of_type if nonnull else ftype
+                if isinstance(inner, GraphQLObjectType):
+                    consts[f"n{i}"] = inner.name
+                    lines += [
+                        f"    raw = get({k})",
+                        "    if isinstance(raw, dict):",
+                        f"        {v} = self._object(n{i}, raw, s{i}, (path, {k}))",
+                        f"        if {v} is INVALID:",
+                        f"            {v} = None",
+                        "    else:",
+                        f"        {v} = None",
+                    ]
+                    if nonnull:
+                        lines += [
+                            f"    if {v} is None:",
+                            f"        self._null_error((path, {k}), TN, {n})",
+                            "        return INVALID",
+                        ]
+                else:
+                    lines += [
+                        f"    {v} = self._value(t{i}, get({k}), s{i}, (path, {k}), TN, {n})",
+                        f"    if {v} is INVALID:",
+                        "        return INVALID",
+                    ]
             elif kind == _DENIED:
-                if not self._deny((path, key), type_name, name, fdef):
-                    return _INVALID
-                out[key] = None
+                consts[f"f{i}"] = fdef
+                lines += [
+                    f"    if not self._deny((path, {k}), TN, {n}, f{i}):",
+                    "        return INVALID",
+                    f"    {v} = None",
+                ]
             else:
-                out[key] = None
-        return out
+                lines.append(f"    {v} = None")
+        lines.append("    return {" + ", ".join(keys) + "}")
+        exec("\n".join(lines), consts)
+        return consts["shape"]
 
     def _deny(self, path: LazyPath, type_name: str, name: str, fdef: Any) -> bool:
         """Answer a field the caller may not see; False when its null must propagate."""
