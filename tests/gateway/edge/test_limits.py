@@ -86,6 +86,10 @@ async def test_cost_uses_slicing_arguments_and_variables(make_gateway: GatewayFa
     refused = await gw.query(q, variables={"n": 30})
     assert refused.json()["errors"][0]["extensions"]["code"] == "COST_ESTIMATED_TOO_EXPENSIVE"
     assert refused.json()["errors"][0]["extensions"]["actual"] > 50
+    # the cost is kept per operation and set of variable values, never mixed up
+    assert "errors" not in (await gw.query(q, variables={"n": 2})).json()
+    again = await gw.query(q, variables={"n": 30})
+    assert again.json()["errors"][0]["extensions"]["code"] == "COST_ESTIMATED_TOO_EXPENSIVE"
 
 
 async def test_inline_fragments_do_not_count_as_depth(make_gateway: GatewayFactory) -> None:

@@ -11,6 +11,7 @@ directives per field. `estimate_cost` computes a static cost from the supergraph
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -297,10 +298,20 @@ class CostModel:
     `@listSize(assumedSize:)`, else the configured default list size.
     """
 
+    # operations whose costs are kept (each with up to _COSTS_PER_OPERATION variable sets)
+    _OPERATIONS_KEPT = 1000
+    _COSTS_PER_OPERATION = 64
+
     def __init__(self, schema: GraphQLSchema, default_list_size: int = 10) -> None:
         self.schema = schema
         self.default_list_size = default_list_size
         self._field_info: dict[tuple[str, str], tuple[int | None, DirectiveNode | None]] = {}
+        # per parsed operation (documents are cached and reused by the router): its variable
+        # names and its cost for each set of integer variable values, the only values a
+        # cost depends on
+        self._costs: OrderedDict[
+            int, tuple[OperationDefinitionNode, tuple[str, ...], dict[tuple[Any, ...], int]]
+        ] = OrderedDict()
 
     def _info(self, parent: str, name: str, fdef: GraphQLField) -> tuple[int | None, Any]:
         key = (parent, name)
@@ -328,7 +339,30 @@ class CostModel:
         operation: OperationDefinitionNode,
         variables: Mapping[str, Any],
     ) -> int:
-        """The operation's cost (an exact integer, however large), each fragment costed once."""
+        """The operation's cost (an exact integer, however large), each fragment costed once;
+        worked out once per operation and set of integer variable values."""
+        entry = self._costs.get(id(operation))
+        if entry is None or entry[0] is not operation:
+            names = tuple(d.variable.name.value for d in operation.variable_definitions or ())
+            entry = self._costs[id(operation)] = (operation, names, {})
+            if len(self._costs) > self._OPERATIONS_KEPT:
+                self._costs.popitem(last=False)
+        _op, names, known = entry
+        key = tuple(_int_value(variables.get(n)) for n in names)
+        cost = known.get(key)
+        if cost is None:
+            cost = self._cost(document, operation, variables)
+            if len(known) >= self._COSTS_PER_OPERATION:
+                known.clear()
+            known[key] = cost
+        return cost
+
+    def _cost(
+        self,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: Mapping[str, Any],
+    ) -> int:
         root = self.schema.get_root_type(operation.operation)
         if root is None:
             return 0
@@ -417,6 +451,10 @@ class CostModel:
         if sizes:
             return max(0, max(sizes))
         return assumed if assumed is not None else self.default_list_size
+
+
+def _int_value(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
 def _arg_int(value: Any, variables: Mapping[str, Any]) -> int | None:
