@@ -118,7 +118,7 @@ async def _run(
             sdl = compose([SubgraphSource(n, u, s) for n, u, s in subgraph_sdls()]).supergraph_sdl
             app = build_gateway_app(platform, str(sdl))
             service = platform["identity"].service
-            from media_gateway.subgraphs.demo import DEMO_EMAIL, DEMO_PASSWORD
+            from media_gateway.platform.demo import DEMO_EMAIL, DEMO_PASSWORD
 
             session = await service.login(DEMO_EMAIL, DEMO_PASSWORD, None)
             with_sid = session.access_token

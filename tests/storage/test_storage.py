@@ -151,6 +151,7 @@ async def test_migrations_build_what_the_models_describe(settings: Settings) -> 
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    import media_gateway.app  # noqa: F401  (registers every table model)
     from media_gateway.storage.metadata import target_metadata
 
     database = Database(settings.database_url, schema=settings.database_schema)

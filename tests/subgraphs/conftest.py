@@ -15,8 +15,8 @@ import pytest
 
 from media_gateway.app import Platform
 from media_gateway.assembly.base import Runtime, Subgraph
+from media_gateway.platform.demo import DEMO_EMAIL, DEMO_PASSWORD
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs.demo import DEMO_EMAIL, DEMO_PASSWORD
 
 try:  # the test folders are packages; their parent may or may not be one
     from tests.storage.backends import BACKENDS, make_settings, postgres_schema

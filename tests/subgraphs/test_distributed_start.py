@@ -24,8 +24,8 @@ import pytest
 
 from media_gateway.app import SUBGRAPHS
 from media_gateway.assembly.base import Runtime
+from media_gateway.platform.demo import DEMO_EMAIL, DEMO_PASSWORD
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs.demo import DEMO_EMAIL, DEMO_PASSWORD
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 SUPERGRAPH = (

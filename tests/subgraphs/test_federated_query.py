@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from media_gateway.app import Platform, subgraph_sdls
-from media_gateway.subgraphs.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_WATCHLIST
+from media_gateway.platform.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_WATCHLIST
 
 ALL_FIVE = """
 { me { displayName

@@ -13,7 +13,7 @@ import pytest
 from media_gateway.app import Platform
 from media_gateway.gateway import clients as gateway_clients
 from media_gateway.gateway.clients import SubgraphFetchError, SubgraphRequest
-from media_gateway.subgraphs.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_WATCHLIST
+from media_gateway.platform.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_WATCHLIST
 
 from .test_federated_query import _post, _supergraph
 

@@ -20,9 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from media_gateway.app import SUBGRAPHS
 from media_gateway.assembly.base import Runtime, Subgraph
+from media_gateway.platform.events import Event
 from media_gateway.platform.settings import Settings
 from media_gateway.storage.types import utcnow
-from media_gateway.subgraphs.events import Event
 from media_gateway.subgraphs.playback.models import OutboxEventRecord
 
 try:  # the test folders are packages; their parent may or may not be one

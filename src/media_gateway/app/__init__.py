@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from media_gateway.assembly.base import Runtime, Subgraph
+from media_gateway.platform.subgraph_urls import set_default_urls
+from media_gateway.storage.metadata import register_models
 
 SubgraphFactory = Callable[[Runtime | None], Subgraph]
 
@@ -41,6 +43,16 @@ SUBGRAPHS: dict[str, SubgraphFactory] = {name: _factory(name) for name in DEFAUL
 
 def default_url(name: str, host: str = "127.0.0.1") -> str:
     return f"http://{host}:{DEFAULT_PORTS[name]}/graphql"
+
+
+# a subgraph running alone finds the others on their default ports unless told otherwise
+set_default_urls({name: default_url(name) for name in DEFAULT_PORTS})
+# the tables the migrations describe: each subgraph's, and the real-time log's (written in
+# sync's transactions)
+register_models(
+    *(f"media_gateway.subgraphs.{name}.models" for name in DEFAULT_PORTS),
+    "media_gateway.realtime.models",
+)
 
 
 def subgraph_sdls() -> list[tuple[str, str, str]]:

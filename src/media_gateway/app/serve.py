@@ -89,7 +89,7 @@ def run(settings: Settings, host: str, port: int, supergraph: Path | None = None
     except SupergraphMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from media_gateway.readiness import StartupError
+    from media_gateway.assembly.readiness import StartupError
     from media_gateway.storage.database import DatabaseSetupError
 
     try:

@@ -16,21 +16,21 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
+from media_gateway.assembly.readiness import Dependency, StartupError, service_dependencies
+from media_gateway.assembly.readiness import report as readiness_report
 from media_gateway.auth.callers import ApiKeyLookup, identify_caller, with_api_keys
 from media_gateway.auth.revocation import close as close_revoked_sessions
 from media_gateway.auth.revocation import revoked_sessions
 from media_gateway.auth.tokens import Claims, token_service
+from media_gateway.platform.events import EventBus
 from media_gateway.platform.forwarding import TrustedProxies
 from media_gateway.platform.heap import freeze_startup_heap
 from media_gateway.platform.logging import RequestIdMiddleware, current_request_id
+from media_gateway.platform.metrics import ServiceMetrics
 from media_gateway.platform.optional_services import report_missing_services
 from media_gateway.platform.settings import Settings, get_settings
-from media_gateway.readiness import Dependency, StartupError, service_dependencies
-from media_gateway.readiness import report as readiness_report
 from media_gateway.storage.database import Database, DatabaseSetupError
-from media_gateway.subgraphs.events import EventBus
 from media_gateway.subgraphs.identity.api_key_lookup import ApiKeys
-from media_gateway.subgraphs.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
 

@@ -8,17 +8,18 @@ import strawberry
 
 from media_gateway.assembly.base import Runtime, Subgraph, base_context
 from media_gateway.dataloaders.catalog import CatalogLoaders
+from media_gateway.platform.events import Event, PeriodicTask
 from media_gateway.resolvers.catalog import Query
+from media_gateway.schema import references
 from media_gateway.schema.catalog import CONTENT_TYPES
 from media_gateway.schema.common import build_schema as schema_for
-from media_gateway.subgraphs import references
+from media_gateway.storage.outbox import outbox_backlog, outbox_pruning
 from media_gateway.subgraphs.catalog.context import CatalogContext
 from media_gateway.subgraphs.catalog.ingest.ingester import Ingester, IngestSummary
 from media_gateway.subgraphs.catalog.ingest.webhook import webhook_route
 from media_gateway.subgraphs.catalog.models import CatalogOutboxRecord
 from media_gateway.subgraphs.catalog.outbox import KafkaPublisher, OutboxRelay
 from media_gateway.subgraphs.catalog.service import CatalogService
-from media_gateway.subgraphs.events import Event, PeriodicTask, outbox_pruning
 
 NAME = "catalog"
 DEFAULT_PORT = 4002
@@ -53,7 +54,7 @@ def create(runtime: Runtime | None = None) -> Subgraph:
         await runtime.events.publish(Event(topic, key, payload))
 
     relay = OutboxRelay(runtime.database, publish)
-    runtime.metrics.watch_outbox(NAME, runtime.database, CatalogOutboxRecord)
+    runtime.metrics.watch_outbox(NAME, outbox_backlog(runtime.database, CatalogOutboxRecord))
     tasks = [
         PeriodicTask("catalog-index-sync", service.sync_index, 1.0),
         PeriodicTask("catalog-outbox-relay", relay.relay_step, 1.0),

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 import strawberry
 
 from media_gateway.assembly.base import Runtime, Subgraph, base_context
+from media_gateway.assembly.readiness import StartupError
 from media_gateway.auth.tokens import token_service
-from media_gateway.readiness import StartupError
 from media_gateway.resolvers.identity import Mutation, Query
 from media_gateway.schema.authorization import AuthorizationExtension
 from media_gateway.schema.common import build_schema as schema_for

@@ -8,12 +8,13 @@ import strawberry
 
 from media_gateway.assembly.base import Runtime, Subgraph, base_context
 from media_gateway.dataloaders.playback import PlaybackLoaders
+from media_gateway.platform.events import PeriodicTask
 from media_gateway.realtime import realtime_for
 from media_gateway.resolvers.playback import Mutation, Query
 from media_gateway.schema.authorization import AuthorizationExtension
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.playback import Content, PlaybackContext, User
-from media_gateway.subgraphs.events import PeriodicTask, outbox_pruning
+from media_gateway.storage.outbox import outbox_backlog, outbox_pruning
 from media_gateway.subgraphs.playback.demo import seed_demo_history
 from media_gateway.subgraphs.playback.kafka import KafkaEventSink, RelayTargets
 from media_gateway.subgraphs.playback.models import OutboxEventRecord
@@ -53,7 +54,7 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     )
 
     pruning = outbox_pruning("playback-outbox-pruning", runtime.database, OutboxEventRecord)
-    runtime.metrics.watch_outbox(NAME, runtime.database, OutboxEventRecord)
+    runtime.metrics.watch_outbox(NAME, outbox_backlog(runtime.database, OutboxEventRecord))
 
     async def context(headers: Mapping[str, str]) -> PlaybackContext:
         fields = base_context(runtime, headers)

@@ -9,12 +9,12 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 from media_gateway.assembly.base import Runtime, Subgraph, base_context
 from media_gateway.dataloaders.recommendations import RecommendationLoaders
-from media_gateway.embeddings import make_embedder
+from media_gateway.platform.embeddings import make_embedder
+from media_gateway.platform.events import PeriodicTask
 from media_gateway.resolvers.recommendations import Mutation, Query
 from media_gateway.schema.authorization import AuthorizationExtension
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.recommendations import Content, User
-from media_gateway.subgraphs.events import PeriodicTask
 from media_gateway.subgraphs.recommendations.context import RecommendationsContext
 from media_gateway.subgraphs.recommendations.kafka import GROUP_ID, PlaybackEventConsumer
 from media_gateway.subgraphs.recommendations.service import (

@@ -8,13 +8,13 @@ import strawberry
 
 from media_gateway.assembly.base import Runtime, Subgraph, base_context
 from media_gateway.dataloaders.sync import SyncLoaders
+from media_gateway.platform.events import PeriodicTask
 from media_gateway.realtime import realtime_for
 from media_gateway.resolvers.sync import Mutation, Query
+from media_gateway.schema import references
 from media_gateway.schema.authorization import AuthorizationExtension
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.sync import Content, SyncContext, User
-from media_gateway.subgraphs import references
-from media_gateway.subgraphs.events import PeriodicTask
 from media_gateway.subgraphs.sync.demo import seed_demo_watchlist
 from media_gateway.subgraphs.sync.services import SyncServices
 from media_gateway.subscriptions.sync import Subscription

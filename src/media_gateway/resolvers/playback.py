@@ -8,10 +8,10 @@ from __future__ import annotations
 import strawberry
 
 from media_gateway.auth.profiles import profile_of
+from media_gateway.schema import references
 from media_gateway.schema.common import ClientError
 from media_gateway.schema.context import require_viewer
 from media_gateway.schema.playback import Info, PlaybackSession, PlaybackState
-from media_gateway.subgraphs import references
 from media_gateway.subgraphs.playback.sessions import PlaybackError
 
 # what each operation needs (``@requiresScopes``): enforced here by the authorization

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from media_gateway.schema import references
 from media_gateway.schema.common import bad_input, clamp_first, forbidden, not_found
 from media_gateway.schema.context import require_viewer
 from media_gateway.schema.recommendations import (
@@ -17,7 +18,6 @@ from media_gateway.schema.recommendations import (
     VariantResults,
     audience,
 )
-from media_gateway.subgraphs import references
 from media_gateway.subgraphs.recommendations.experiments import OUTCOME_KINDS, Variant
 from media_gateway.subgraphs.recommendations.ranker import BlendWeights
 from media_gateway.subgraphs.recommendations.service import ExperimentError

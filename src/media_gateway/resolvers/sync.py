@@ -9,6 +9,7 @@ from __future__ import annotations
 import strawberry
 
 from media_gateway.auth.profiles import event_profile
+from media_gateway.schema import references
 from media_gateway.schema.context import require_viewer
 from media_gateway.schema.sync import (
     Device,
@@ -28,7 +29,6 @@ from media_gateway.schema.sync import (
     since_cursor,
     visible,
 )
-from media_gateway.subgraphs import references
 from media_gateway.subgraphs.sync import crdt
 from media_gateway.subgraphs.sync.commands import KIND_COMMAND, RemoteCommandSpec
 from media_gateway.subgraphs.sync.errors import SyncError

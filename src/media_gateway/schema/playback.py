@@ -12,9 +12,9 @@ import strawberry
 from media_gateway.auth.profiles import profile_of
 from media_gateway.dataloaders.playback import PlaybackLoaders
 from media_gateway.realtime import Realtime
+from media_gateway.schema import references
 from media_gateway.schema.common import PageInfo, clamp_first, decode_cursor, encode_cursor
 from media_gateway.schema.context import RequestContext, require_viewer
-from media_gateway.subgraphs import references
 from media_gateway.subgraphs.playback.history import HistoryService, ResumePosition, Viewing
 from media_gateway.subgraphs.playback.resume import resume_point
 from media_gateway.subgraphs.playback.sessions import Playback, SessionService

@@ -13,9 +13,9 @@ import strawberry
 from media_gateway.auth.profiles import profile_of
 from media_gateway.dataloaders.sync import SyncLoaders
 from media_gateway.realtime import InvalidCursor, Realtime, parse_cursor
+from media_gateway.schema import references
 from media_gateway.schema.common import ClientError, bad_input
 from media_gateway.schema.context import RequestContext, require_viewer
-from media_gateway.subgraphs import references
 from media_gateway.subgraphs.sync.commands import CommandService
 from media_gateway.subgraphs.sync.devices import DeviceService, RegisteredDevice
 from media_gateway.subgraphs.sync.errors import SyncError

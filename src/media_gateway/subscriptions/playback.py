@@ -13,10 +13,10 @@ from strawberry.federation.schema_directives import RequiresScopes
 
 from media_gateway.auth.profiles import event_profile, profile_of
 from media_gateway.realtime import InvalidCursor, parse_cursor
+from media_gateway.schema import references
 from media_gateway.schema.common import bad_input
 from media_gateway.schema.context import require_scopes
 from media_gateway.schema.playback import READ, Info, PlaybackProgressEvent
-from media_gateway.subgraphs import references
 from media_gateway.subgraphs.playback.sessions import KIND_PROGRESS
 
 

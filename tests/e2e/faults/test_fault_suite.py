@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from media_gateway.app.cluster import Cluster
-from media_gateway.subgraphs.demo import DEMO_EMAIL, DEMO_PASSWORD
+from media_gateway.platform.demo import DEMO_EMAIL, DEMO_PASSWORD
 
 try:  # the test folders are packages; their parent may or may not be one
     from tests.realtime.helpers import WsClient

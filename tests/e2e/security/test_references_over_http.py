@@ -14,7 +14,7 @@ import uvicorn
 
 from media_gateway.app import Platform
 from media_gateway.schema.common import ClientError
-from media_gateway.subgraphs.references import TitleReferences
+from media_gateway.schema.references import TitleReferences
 
 from .conftest import Client
 from .test_references_and_ratings import _rated

@@ -17,9 +17,9 @@ import pytest
 
 from media_gateway.app import Platform, subgraph_sdls
 from media_gateway.assembly.base import Runtime
+from media_gateway.platform.demo import DEMO_EMAIL, DEMO_PASSWORD
 from media_gateway.platform.ratelimit import SlidingWindowLimiter
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs.demo import DEMO_EMAIL, DEMO_PASSWORD
 from media_gateway.subgraphs.identity.codes import CodeStore
 from media_gateway.subgraphs.identity.service import IdentityService
 

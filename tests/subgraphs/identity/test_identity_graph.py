@@ -8,7 +8,7 @@ from jose import jwt
 
 from media_gateway.app import Platform
 from media_gateway.auth.tokens import token_service
-from media_gateway.subgraphs.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_USER_ID
+from media_gateway.platform.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_USER_ID
 
 from ..conftest import REGISTER, GraphQLClient, QueryCounter, entity_query, error_codes, login
 

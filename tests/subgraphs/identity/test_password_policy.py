@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from media_gateway.app import Platform
-from media_gateway.subgraphs.demo import DEMO_PASSWORD
+from media_gateway.platform.demo import DEMO_PASSWORD
 from media_gateway.subgraphs.identity.passwords import MAX_PASSWORD_LENGTH, password_refusal
 from media_gateway.subgraphs.identity.service import IdentityService
 

@@ -21,8 +21,8 @@ import pytest
 
 from media_gateway.app import Platform
 from media_gateway.assembly.base import Runtime
+from media_gateway.platform.demo import DEMO_EMAIL, DEMO_PASSWORD
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs.demo import DEMO_EMAIL, DEMO_PASSWORD
 from media_gateway.subgraphs.identity.service import IdentityService
 
 from .conftest import LOGIN, PASSWORD, REGISTER, Client, error_codes, login

@@ -21,9 +21,9 @@ import pytest
 from media_gateway.assembly import playback as playback_assembly
 from media_gateway.assembly.base import Runtime, Subgraph
 from media_gateway.auth.tokens import token_service
+from media_gateway.platform.demo import DEMO_HISTORY, DEMO_USER_ID
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs import references
-from media_gateway.subgraphs.demo import DEMO_HISTORY, DEMO_USER_ID
+from media_gateway.schema import references
 
 try:  # the test folders are packages; their parent may or may not be one
     from tests.subgraphs.conftest import GraphQLClient, settings

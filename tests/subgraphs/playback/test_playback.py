@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from media_gateway.assembly.base import Runtime
-from media_gateway.subgraphs.demo import DEMO_USER_ID
+from media_gateway.platform.demo import DEMO_USER_ID
 from media_gateway.subgraphs.playback.models import OutboxEventRecord
 from media_gateway.subgraphs.playback.resume import resume_point
 
@@ -239,8 +239,8 @@ async def test_published_outbox_rows_are_pruned_after_a_day(
 
     from sqlmodel import update
 
+    from media_gateway.storage.outbox import OUTBOX_RETENTION, prune_published
     from media_gateway.storage.types import utcnow
-    from media_gateway.subgraphs.events import OUTBOX_RETENTION, prune_published
 
     playback, token = NamedDevices(clients, devices), new_user["token"]
     await _play(playback, token, "movie:heat-1995", 700)  # "started" and "progress"

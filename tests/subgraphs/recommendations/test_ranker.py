@@ -146,7 +146,7 @@ def test_embedding_signal_ranks_the_near_identical_title_first() -> None:
 
     import numpy as np
 
-    from media_gateway.embeddings import HashingEmbedder
+    from media_gateway.platform.embeddings import HashingEmbedder
     from media_gateway.subgraphs.recommendations.models import ModelArtifactRecord
     from media_gateway.subgraphs.recommendations.ranker import ItemFeatures, item_text
     from media_gateway.subgraphs.recommendations.service import _deserialize, _serialize

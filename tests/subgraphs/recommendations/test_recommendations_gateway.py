@@ -16,8 +16,8 @@ import pytest
 from media_gateway.app import Platform
 from media_gateway.auth.scopes import SESSION_SCOPES
 from media_gateway.auth.tokens import token_service
+from media_gateway.platform.demo import DEMO_USER_ID
 from media_gateway.platform.ratings import allowed
-from media_gateway.subgraphs.demo import DEMO_USER_ID
 
 Gateway = httpx.AsyncClient
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from media_gateway.subgraphs.demo import DEMO_USER_ID, DEMO_WATCHLIST
+from media_gateway.platform.demo import DEMO_USER_ID, DEMO_WATCHLIST
 
 from ..conftest import GraphQLClient, entity_query, error_codes
 

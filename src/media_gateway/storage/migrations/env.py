@@ -28,6 +28,8 @@ def run_with_connection(connection: Connection) -> None:
 
 
 async def run_standalone(url: str) -> None:
+    import media_gateway.app  # noqa: F401  (registers the product's table models)
+
     engine = create_async_engine(url)
     async with engine.begin() as connection:
         await connection.run_sync(run_with_connection)

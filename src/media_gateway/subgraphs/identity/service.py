@@ -1039,7 +1039,7 @@ class IdentityService:
 
     # -- demo ----------------------------------------------------------------------------
     async def ensure_demo_account(self) -> None:
-        from media_gateway.subgraphs.demo import (
+        from media_gateway.platform.demo import (
             DEMO_DISPLAY_NAME,
             DEMO_EMAIL,
             DEMO_PASSWORD,

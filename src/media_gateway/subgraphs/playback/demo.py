@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from media_gateway.platform.demo import DEMO_HISTORY, DEMO_USER_ID
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import utcnow
-from media_gateway.subgraphs.demo import DEMO_HISTORY, DEMO_USER_ID
 from media_gateway.subgraphs.playback.models import ProgressRecord, WatchEventRecord
 
 

@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Any
 
-from media_gateway.subgraphs.events import Event, EventBus
+from media_gateway.platform.events import Event, EventBus
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from media_gateway.platform.events import Event, EventBus
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import utcnow
-from media_gateway.subgraphs.events import Event, EventBus
 from media_gateway.subgraphs.playback.models import OutboxEventRecord, PlaybackSessionRecord
 
 PLAYBACK_TOPIC = "playback.events"

@@ -12,7 +12,7 @@ from typing import Any
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from media_gateway.embeddings import make_embedder
+    from media_gateway.platform.embeddings import make_embedder
     from media_gateway.platform.logging import configure_logging
     from media_gateway.platform.settings import get_settings
     from media_gateway.storage.database import Database
@@ -49,7 +49,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from media_gateway.embeddings import make_embedder
+    from media_gateway.platform.embeddings import make_embedder
     from media_gateway.platform.settings import get_settings
     from media_gateway.subgraphs.recommendations.evaluation import run_evaluation
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from media_gateway.embeddings import Embedder, HashingEmbedder
+from media_gateway.platform.embeddings import Embedder, HashingEmbedder
 from media_gateway.subgraphs.recommendations.ranker import (
     BlendWeights,
     Interaction,

@@ -9,8 +9,8 @@ import contextlib
 import json
 import logging
 
-from media_gateway.subgraphs.events import Event, Handler
-from media_gateway.subgraphs.metrics import ConsumerLag
+from media_gateway.platform.events import Event, Handler
+from media_gateway.platform.metrics import ConsumerLag
 
 log = logging.getLogger(__name__)
 

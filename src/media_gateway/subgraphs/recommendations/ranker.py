@@ -13,7 +13,7 @@ Components (all numpy, dense over at most ``MAX_ITEMS`` titles):
 - **Content**: similarity of catalog metadata (genres, release decade) to the member's
   recent titles; the only signal for titles nobody has watched yet.
 - **Embedding**: cosine similarity of text embeddings (title, genres, synopsis; the
-  catalog's embedder, see ``media_gateway.embeddings``) to the member's recent titles. The
+  catalog's embedder, see ``media_gateway.platform.embeddings``) to the member's recent titles. The
   normalized float32 item vectors are stored with each model version, together with the
   embedder's name.
 - **Popularity with recency**: time-decayed watch counts, the cold-start answer.
@@ -32,7 +32,7 @@ from functools import cached_property
 
 import numpy as np
 
-from media_gateway.embeddings import Embedder
+from media_gateway.platform.embeddings import Embedder
 
 MAX_ITEMS = 6000
 COMPONENTS = ("ease", "sequence", "graph", "content", "popularity", "embedding")

@@ -27,10 +27,10 @@ from sqlalchemy import insert
 from sqlmodel import col, delete, func, select
 
 from media_gateway.auth.profiles import DEFAULT_PROFILE
-from media_gateway.embeddings import Embedder, HashingEmbedder
+from media_gateway.platform.embeddings import Embedder, HashingEmbedder
+from media_gateway.platform.events import Event
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import as_utc, utcnow
-from media_gateway.subgraphs.events import Event
 from media_gateway.subgraphs.recommendations.experiments import (
     OUTCOME_KINDS,
     Experiment,
@@ -948,8 +948,8 @@ class RecommendationService:
     async def seed_demo_interactions(self) -> int:
         """Demo co-watch data: the demo account's history plus synthetic demo viewers whose
         tastes follow genres of the demo catalog (so the demo has real signal to learn from)."""
+        from media_gateway.platform.demo import DEMO_HISTORY, DEMO_USER_ID
         from media_gateway.subgraphs.catalog.demo import load_demo_catalog
-        from media_gateway.subgraphs.demo import DEMO_HISTORY, DEMO_USER_ID
 
         async with self.database.session() as session:
             seeded = (

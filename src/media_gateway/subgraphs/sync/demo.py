@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from media_gateway.platform.demo import DEMO_USER_ID, DEMO_WATCHLIST
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import utcnow
-from media_gateway.subgraphs.demo import DEMO_USER_ID, DEMO_WATCHLIST
 from media_gateway.subgraphs.sync import crdt
 from media_gateway.subgraphs.sync.models import (
     DeviceRecord,

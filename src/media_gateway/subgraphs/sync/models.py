@@ -144,16 +144,11 @@ class ProgressRegisterRecord(SQLModel, table=True):
     device_id: str = Field(max_length=64)
     updated_at: datetime = timestamp_field()
 
-
-# the real-time event log is written in sync's transactions: register it with these tables
-from media_gateway.realtime.models import RealtimeEventRecord  # noqa: E402
-
 __all__ = [
     "AppliedOperationRecord",
     "DeviceConnectionRecord",
     "DeviceRecord",
     "ProgressRegisterRecord",
-    "RealtimeEventRecord",
     "WatchlistAddRecord",
     "WatchlistEntryRecord",
     "WatchlistHorizonRecord",

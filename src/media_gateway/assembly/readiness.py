@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,13 +23,14 @@ from urllib.parse import urlsplit
 
 from media_gateway.platform.optional_services import PROBE_TIMEOUT_SECONDS, redis_answers
 from media_gateway.platform.settings import Settings
+from media_gateway.platform.subgraph_urls import subgraph_url
 
 log = logging.getLogger(__name__)
 
 UP = "up"
 UNREACHABLE = "unreachable"
 
-# the other subgraphs a subgraph asks when it runs alone (see subgraphs/references.py)
+# the other subgraphs a subgraph asks when it runs alone (see schema/references.py)
 SUBGRAPHS_USED: Mapping[str, tuple[str, ...]] = {
     "sync": ("catalog",),
     "playback": ("catalog", "sync"),
@@ -155,10 +155,11 @@ def service_dependencies(
     if qdrant and subgraph in QDRANT_USERS:
         ready_url = qdrant.rstrip("/") + "/readyz"
         dependencies.append(Dependency("qdrant", False, _probe(_answers(ready_url))))
-    from media_gateway.app import default_url
-
     for other in SUBGRAPHS_USED.get(subgraph, ()):
-        url = health_url(os.environ.get(f"SUBGRAPH_URL_{other.upper()}") or default_url(other))
+        graphql_url = subgraph_url(other)
+        if graphql_url is None:
+            continue
+        url = health_url(graphql_url)
         dependencies.append(Dependency(f"subgraph:{other}", False, _probe(_answers(url))))
     if subgraph != "identity" and keys_known is not None:
         known = keys_known

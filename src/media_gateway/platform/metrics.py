@@ -15,26 +15,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
-from sqlalchemy import func
-from sqlmodel import SQLModel, col, select
-
-from media_gateway.storage.database import Database
-from media_gateway.storage.types import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
 SCRAPE_TIMEOUT_SECONDS = 2.0
 
 
-@dataclass(frozen=True)
-class _Outbox:
-    database: Database
-    table: type[SQLModel]
+# how many events of an outbox wait for the relay, and when the oldest was written
+# (``media_gateway.storage.outbox.outbox_backlog`` reads one from its table)
+Backlog = Callable[[], Awaitable[tuple[int, datetime | None]]]
 
 
 class ServiceMetrics:
@@ -58,11 +52,11 @@ class ServiceMetrics:
             ("group", "topic", "partition"),
             registry=self.registry,
         )
-        self._outboxes: dict[str, _Outbox] = {}
+        self._outboxes: dict[str, Backlog] = {}
 
-    def watch_outbox(self, name: str, database: Database, table: type[SQLModel]) -> None:
-        """Report ``table`` (with ``created_at`` and ``published_at`` columns) as ``name``."""
-        self._outboxes[name] = _Outbox(database, table)
+    def watch_outbox(self, name: str, backlog: Backlog) -> None:
+        """Report the outbox whose backlog ``backlog`` reads as ``name``."""
+        self._outboxes[name] = backlog
         self.outbox_pending.labels(name).set(0)
         self.outbox_age.labels(name).set(0)
 
@@ -71,7 +65,7 @@ class ServiceMetrics:
         for name, outbox in self._outboxes.items():
             try:
                 async with asyncio.timeout(SCRAPE_TIMEOUT_SECONDS):
-                    pending, oldest = await _unpublished(outbox)
+                    pending, oldest = await outbox()
             except Exception as exc:  # database away: the scrape still answers
                 log.warning(
                     "outbox not readable for metrics",
@@ -79,7 +73,7 @@ class ServiceMetrics:
                 )
                 continue
             self.outbox_pending.labels(name).set(pending)
-            age = (utcnow() - as_utc(oldest)).total_seconds() if oldest is not None else 0.0
+            age = (_now() - _as_utc(oldest)).total_seconds() if oldest is not None else 0.0
             self.outbox_age.labels(name).set(max(age, 0.0))
 
     async def exposition(self) -> tuple[bytes, str]:
@@ -90,17 +84,12 @@ class ServiceMetrics:
         return ConsumerLag(self.consumer_lag, group)
 
 
-async def _unpublished(outbox: _Outbox) -> tuple[int, Any]:
-    table: Any = outbox.table
-    async with outbox.database.session() as session:
-        row = (
-            await session.exec(
-                select(func.count(), func.min(col(table.created_at))).where(
-                    col(table.published_at).is_(None)
-                )
-            )
-        ).one()
-    return int(row[0] or 0), row[1]
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class ConsumerLag:

@@ -12,7 +12,7 @@ DEMO_EMAIL = "demo@media-gateway.example"
 DEMO_PASSWORD = "watch-something-good"
 DEMO_DISPLAY_NAME = "Demo Viewer"
 
-# content ids of the demo catalog (see subgraphs/catalog/demo/)
+# content ids of the demo catalog (see media_gateway/subgraphs/catalog/demo/)
 DEMO_WATCHLIST = (
     "movie:dune-part-two-2024",
     "movie:the-grand-budapest-hotel-2014",

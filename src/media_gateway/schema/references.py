@@ -9,14 +9,13 @@ another member's, so that nobody learns which ids exist).
 
 In the embedded mode the owning service runs in this process and is asked directly; run
 alone, a subgraph asks the catalog service over HTTP (``SUBGRAPH_URL_CATALOG``, by default
-its local port): the titles of all the writes in flight at once go in one request (a
-DataLoader), and answers are remembered briefly.
+its local port; see ``media_gateway.platform.subgraph_urls``): the titles of all the writes
+in flight at once go in one request (a DataLoader), and answers are remembered briefly.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,6 +25,7 @@ import httpx
 from aiodataloader import DataLoader
 
 from media_gateway.auth.tokens import Claims, rating_allowed
+from media_gateway.platform.subgraph_urls import subgraph_url
 from media_gateway.schema.common import ClientError, forbidden, not_found
 
 KNOWN_SECONDS = 60.0  # how long a title's existence and rating are remembered
@@ -56,9 +56,10 @@ def _local_service(database: Any, name: str) -> Any:
 
 
 def _subgraph_url(name: str) -> str:
-    from media_gateway.app import default_url
-
-    return os.environ.get(f"SUBGRAPH_URL_{name.upper()}") or default_url(name)
+    url = subgraph_url(name)
+    if url is None:  # answered as the subgraph being unreachable
+        raise httpx.UnsupportedProtocol(f"no URL for the {name} subgraph")
+    return url
 
 
 class TitleReferences:

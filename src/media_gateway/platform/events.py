@@ -1,8 +1,9 @@
-"""Domain events between subgraphs.
+"""Domain events between subgraphs, and tasks that run every so often.
 
-Changes are written to an outbox table in the same transaction as the change itself; a
-relay publishes them. In the embedded mode the bus is in-process; the Kafka transport
-(``KAFKA_BOOTSTRAP_SERVERS``) plugs in behind the same interface.
+Changes are written to an outbox table in the same transaction as the change itself (see
+``media_gateway.storage.outbox``); a relay publishes them. In the embedded mode the bus is
+in-process; the Kafka transport (``KAFKA_BOOTSTRAP_SERVERS``) plugs in behind the same
+interface.
 """
 
 from __future__ import annotations
@@ -13,13 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
-
-from sqlmodel import SQLModel, col, delete
-
-from media_gateway.storage.database import Database
-from media_gateway.storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -88,27 +83,3 @@ class PeriodicTask:
         except TimeoutError:
             self._task.cancel()
         self._task = None
-
-
-# Outbox rows only wait for the relay: once published (to the bus and Kafka, where consumers
-# read them), they are kept a day for inspection and then deleted, or the table would grow
-# by every progress report of every device.
-OUTBOX_RETENTION = timedelta(days=1)
-OUTBOX_PRUNE_INTERVAL_SECONDS = 600.0
-
-
-async def prune_published(
-    database: Database, outbox: type[SQLModel], keep: timedelta = OUTBOX_RETENTION
-) -> int:
-    """Delete the rows of ``outbox`` published more than ``keep`` ago; rows not published yet
-    stay, however old. Returns how many were deleted."""
-    published_at = outbox.published_at  # type: ignore[attr-defined]
-    async with database.transaction() as session:
-        result = await session.exec(delete(outbox).where(col(published_at) < utcnow() - keep))
-        return int(result.rowcount or 0)
-
-
-def outbox_pruning(name: str, database: Database, outbox: type[SQLModel]) -> PeriodicTask:
-    return PeriodicTask(
-        name, lambda: prune_published(database, outbox), OUTBOX_PRUNE_INTERVAL_SECONDS
-    )
