@@ -8,7 +8,7 @@ request path (`pipeline.Pipeline.execute`) and each subscription event
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
@@ -21,6 +21,7 @@ from graphql import (
 )
 
 from .executor import Execution
+from .incremental import payloads
 from .shaping import ResponseShaper
 
 if TYPE_CHECKING:
@@ -69,6 +70,43 @@ async def execute_plan(
             "representations": run.representation_count,
         }
     return body
+
+
+def execute_incremental(
+    router: Router,
+    plan: Plan,
+    variables: dict[str, Any],
+    values: dict[str, Any],
+    headers: Mapping[str, str],
+    *,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    expose_plan: bool = False,
+) -> AsyncGenerator[dict[str, Any], None]:
+    """Run `plan` and deliver its result incrementally (@defer / @stream): the payloads, in
+    order (see incremental.py). `values`: the coerced variables (@stream's arguments)."""
+    run = Execution(plan, router.supergraph, router.clients, variables, headers)
+
+    def before_initial() -> None:
+        if plan.introspection_fields:
+            _introspect(router, document, operation, variables, run)
+
+    def extensions() -> dict[str, Any]:
+        return {
+            "queryPlan": plan.to_json(),
+            "queryPlanText": plan.to_text(),
+            "fetches": run.fetch_count,
+            "representations": run.representation_count,
+        }
+
+    return payloads(
+        run,
+        plan,
+        router.supergraph.api_schema,
+        values,
+        before_initial=before_initial,
+        extensions=extensions if expose_plan else None,
+    )
 
 
 def _introspect(

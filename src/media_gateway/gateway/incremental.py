@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -399,7 +399,7 @@ async def payloads(
     *,
     before_initial: Callable[[], None] | None = None,
     extensions: Callable[[], dict[str, Any]] | None = None,
-) -> AsyncIterator[Body]:
+) -> AsyncGenerator[Body, None]:
     """Run the plan and yield its incremental payloads (see the module's docstring).
     `variables`: the coerced values (for `@stream`'s arguments); `before_initial`: called
     once the initial response's fetches have finished, before it is shaped (e.g. to answer
@@ -467,3 +467,17 @@ async def payloads(
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+
+
+class IncrementalStream:
+    """An incremental response as a stream of payloads for the streaming transports (SSE's
+    `next` events, WebSocket's `next` messages)."""
+
+    def __init__(self, payloads: AsyncGenerator[Body, None]) -> None:
+        self._payloads = payloads
+
+    def __aiter__(self) -> AsyncIterator[Body]:
+        return self._payloads
+
+    async def aclose(self) -> None:
+        await self._payloads.aclose()

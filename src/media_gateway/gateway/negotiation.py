@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .router import GraphQLResponse
-from .transports_http import stream_response
+from .transports_http import incremental_response, stream_response
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -50,6 +50,12 @@ def media_type(request: Request) -> str | None:
     return best[1] if best else None
 
 
+def accepts_incremental(request: Request) -> bool:
+    """Whether the client takes `multipart/mixed` responses (@defer / @stream; the format
+    is `deferSpec=20220824`)."""
+    return "multipart/mixed" in request.headers.get("accept", "").lower()
+
+
 def json_response(
     body: Any, status: int = 200, media: str = JSON, headers: dict[str, str] | None = None
 ) -> Response:
@@ -78,7 +84,9 @@ def _codes(result: GraphQLResponse) -> set[Any]:
 
 def respond(result: GraphQLResponse, media: str, *, get: bool = False) -> Response:
     """One result as an HTTP response (`get`: the request was a GET, whose refused
-    mutation answers 405 with `allow: POST`)."""
+    mutation answers 405 with `allow: POST`); an incremental one as `multipart/mixed`."""
+    if result.payloads is not None:
+        return incremental_response(result.payloads)
     if get and "METHOD_NOT_ALLOWED" in _codes(result):
         return json_response(result.body, 405, media, headers={"allow": "POST"})
     return json_response(result.body, status_of(result, media), media, result.headers or None)

@@ -33,13 +33,15 @@ from .budget import BudgetExceeded
 from .clients import SubgraphClient
 from .edge.config import EdgeConfig
 from .edge.pipeline import Admission, Batch, Edge, RequestInfo
-from .execution import execute_plan
+from .execution import execute_incremental, execute_plan
+from .incremental import IncrementalStream, delivery
 from .plan import Plan
 from .planner import PlanningError
 from .router import GraphQLResponse, Router, request_error, too_complex
 from .subscriptions import (
     Answer,
     ClientStream,
+    PayloadStream,
     SubscriptionHub,
     SubscriptionObserver,
     TokenExpired,
@@ -75,6 +77,8 @@ class GraphQLRequest:
     allowed_operations: frozenset[str] | None = None
     # whether the transport can stream a subscription's events
     subscriptions: bool = False
+    # whether the transport can deliver @defer / @stream payloads one by one
+    incremental: bool = False
     # the plan (and fetch counts) in the response's extensions
     expose_plan: bool = False
     # the batched HTTP request this operation belongs to (its limits count them together)
@@ -231,8 +235,31 @@ class Pipeline:
 
     # ------------------------------------------------------------------ execution stage
     async def execute(self, prepared: PreparedOperation) -> GraphQLResponse:
-        """Run a prepared query or mutation (through the response cache layer)."""
+        """Run a prepared query or mutation (through the response cache layer; one that
+        defers or streams is delivered incrementally, never cached)."""
         request = prepared.request
+        incremental = delivery(prepared.plan, prepared.router.supergraph)
+        if incremental.incremental(prepared.values):
+            if not request.incremental:
+                refused = GraphQLResponse(
+                    incremental.refusal(), operation_kind=prepared.kind, status=406
+                )
+                return self.edge.finished(refused, prepared.admission)
+            return GraphQLResponse(
+                {},
+                operation_kind=prepared.kind,
+                plan=prepared.plan,
+                payloads=execute_incremental(
+                    prepared.router,
+                    prepared.plan,
+                    prepared.variables,
+                    prepared.values,
+                    request.forwarded,
+                    document=prepared.document,
+                    operation=prepared.operation,
+                    expose_plan=request.expose_plan,
+                ),
+            )
 
         async def run() -> GraphQLResponse:
             body = await execute_plan(
@@ -275,11 +302,12 @@ class Pipeline:
             return prepared
         return await self.execute(prepared)
 
-    async def start(self, request: GraphQLRequest) -> ClientStream | Answer:
+    async def start(self, request: GraphQLRequest) -> PayloadStream | Answer:
         """One operation from a transport that can stream: a subscription opens (a stream
         of payloads), anything else is answered once. Raises `TokenExpired` when the
         caller's access token has expired before a subscription opens."""
         request.subscriptions = True
+        request.incremental = True
         router = self._router()
         if router is None:
             return Answer(error_body("No supergraph loaded.", "NOT_READY"), error=True)
@@ -306,6 +334,8 @@ class Pipeline:
             lambda: self._run(router, request, admitted),
             lambda: request.admission,
         )
+        if result.payloads is not None:
+            return IncrementalStream(result.payloads)
         return Answer(result.body, result.request_error)
 
     @staticmethod

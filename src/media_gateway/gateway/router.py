@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -84,6 +84,8 @@ class GraphQLResponse:
     headers: dict[str, str] = field(default_factory=dict)
     status: int | None = None
     plan: Plan | None = None
+    # @defer / @stream: the payloads, sent one by one (`body` is unused); see incremental.py
+    payloads: AsyncGenerator[dict[str, Any], None] | None = None
 
 
 @dataclass

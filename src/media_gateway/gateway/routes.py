@@ -25,6 +25,7 @@ from .edge.pipeline import Batch
 from .edge.routes import edge_routes
 from .negotiation import (
     JSON,
+    accepts_incremental,
     bad_request,
     json_response,
     media_type,
@@ -83,7 +84,13 @@ class GraphQLOverHTTP:
         return headers
 
     async def run_one(
-        self, params: Any, request: Request, *, get: bool = False, batch: Batch | None = None
+        self,
+        params: Any,
+        request: Request,
+        *,
+        get: bool = False,
+        batch: Batch | None = None,
+        incremental: bool = False,
     ) -> GraphQLResponse:
         if self.pipeline.router() is None:
             return not_ready()
@@ -109,6 +116,7 @@ class GraphQLOverHTTP:
                 allowed_operations=frozenset({"query"}) if get else None,
                 expose_plan=request.headers.get(PLAN_HEADER, "").lower() in ("1", "true", "yes"),
                 batch=batch,
+                incremental=incremental,
             )
         )
 
@@ -125,7 +133,8 @@ class GraphQLOverHTTP:
             return refused
         if self.streaming.wants_stream(request):
             return await self.streaming.http(request)
-        media = media_type(request)
+        incremental = accepts_incremental(request)
+        media = media_type(request) or (JSON if incremental else None)
         if media is None:
             return bad_request("Accept header allows no supported media type.", JSON, 406)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -151,7 +160,7 @@ class GraphQLOverHTTP:
             with deadline.within(self.edge.config.request_timeout):
                 results = await run_batch(payload, one)
             return respond_batch(results, media)
-        return respond(await self.run_one(payload, request), media)
+        return respond(await self.run_one(payload, request, incremental=incremental), media)
 
     async def get(self, request: Request) -> Response:
         accept = request.headers.get("accept", "")
@@ -166,7 +175,8 @@ class GraphQLOverHTTP:
             return refused
         if self.streaming.wants_stream(request):
             return await self.streaming.http(request)
-        media = media_type(request)
+        incremental = accepts_incremental(request)
+        media = media_type(request) or (JSON if incremental else None)
         if media is None:
             return bad_request("Accept header allows no supported media type.", JSON, 406)
         params = query_string_params(request.query_params)
@@ -182,7 +192,9 @@ class GraphQLOverHTTP:
             for key in ("documentId", "doc_id", "id"):
                 if key in request.query_params:
                     params[key] = request.query_params[key]
-        return respond(await self.run_one(params, request, get=True), media, get=True)
+        return respond(
+            await self.run_one(params, request, get=True, incremental=incremental), media, get=True
+        )
 
 
 def gateway_routes(state: GatewayState, streaming: StreamingEndpoints) -> list[BaseRoute]:

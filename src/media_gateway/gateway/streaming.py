@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from .pipeline import GraphQLRequest, Pipeline
-from .subscriptions import Answer, ClientStream, Start, SubscriptionHub
+from .subscriptions import Answer, PayloadStream, Start, SubscriptionHub
 from .transports_http import serve_stream, streaming_kind
 from .transports_ws import serve_websocket
 
@@ -45,14 +45,14 @@ class StreamingEndpoints:
 
         async def start(
             params: Mapping[str, Any], headers: Mapping[str, str]
-        ) -> ClientStream | Answer:
+        ) -> PayloadStream | Answer:
             return await self.start(params, headers, address)
 
         return start
 
     async def start(
         self, params: Mapping[str, Any], headers: Mapping[str, str], address: str | None
-    ) -> ClientStream | Answer:
+    ) -> PayloadStream | Answer:
         """One operation through the request path: a query or mutation gets one answer, a
         subscription opens."""
         return await self.pipeline.start(GraphQLRequest(params, headers, headers, address))

@@ -56,7 +56,16 @@ class Answer:
 
 # what a transport calls for each operation it receives: (request params, headers) -> an
 # open subscription or one answer; raises TokenExpired when the token has already expired
-Start = Callable[[Mapping[str, Any], Mapping[str, str]], Awaitable["ClientStream | Answer"]]
+Start = Callable[[Mapping[str, Any], Mapping[str, str]], Awaitable["PayloadStream | Answer"]]
+
+
+class PayloadStream(Protocol):
+    """Payloads a transport sends one by one: a subscription's events (`ClientStream`) or
+    an incremental response (`incremental.IncrementalStream`)."""
+
+    def __aiter__(self) -> AsyncIterator[Body]: ...
+
+    async def aclose(self) -> None: ...
 
 
 def error_body(message: str, code: str) -> Body:

@@ -171,6 +171,31 @@ async def _sse(items: AsyncIterator[tuple[str, dict[str, Any]]]) -> AsyncIterato
     yield b"event: complete\ndata:\n\n"
 
 
+def incremental_response(payloads: AsyncIterator[dict[str, Any]]) -> Response:
+    """An incremental response (@defer / @stream) as Apollo Router sends it: one part per
+    payload, `multipart/mixed; deferSpec=20220824`."""
+    return StreamingResponse(
+        _incremental_parts(payloads),
+        media_type=f'multipart/mixed;boundary="{BOUNDARY}";deferSpec=20220824',
+        headers={"cache-control": "no-cache"},
+    )
+
+
+async def _incremental_parts(payloads: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    # each part is followed at once by the next delimiter (the closing one after the last),
+    # so that a client reading up to a delimiter has the part as soon as it is sent
+    head = b"content-type: application/json; charset=utf-8\r\n\r\n"
+    more = f"\r\n--{BOUNDARY}\r\n".encode()
+    last = f"\r\n--{BOUNDARY}--\r\n".encode()
+    yield more
+    has_next = True
+    async for body in payloads:
+        has_next = body.get("hasNext") is not False
+        yield head + orjson.dumps(body) + (more if has_next else last)
+    if has_next:  # ended early: say so, and close
+        yield head + orjson.dumps({"hasNext": False}) + last
+
+
 def _part(obj: Any) -> bytes:
     return (
         f"\r\n--{BOUNDARY}\r\ncontent-type: application/json; charset=utf-8\r\n\r\n".encode()

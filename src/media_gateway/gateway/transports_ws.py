@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .subscriptions import Answer, ClientStream, Start, TokenExpired, headers_from_init
+from .subscriptions import Answer, PayloadStream, Start, TokenExpired, headers_from_init
 
 log = logging.getLogger("media_gateway.gateway.ws")
 
@@ -110,7 +110,7 @@ class _Connection:
         on_complete: Callable[[], Awaitable[None]],
         on_expired: Callable[[], Awaitable[None]],
     ) -> None:
-        stream: ClientStream | None = None
+        stream: PayloadStream | None = None
         try:
             try:
                 opened = await self.start(payload, self.headers)
