@@ -15,7 +15,7 @@ from collections.abc import Sequence
 # module path -> the top-level commands it registers (used to import only what is needed)
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "media_gateway.gateway.cli": ("gateway", "plan"),
-    "media_gateway.composition.cli": ("schema",),
+    "media_gateway.app.schema": ("schema",),
     "media_gateway.app.cli": ("serve", "subgraph", "import", "migrate", "keys"),
     "media_gateway.app.cluster": ("cluster",),
     "media_gateway.subgraphs.recommendations.cli": ("recs",),

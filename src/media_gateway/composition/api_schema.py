@@ -1,7 +1,11 @@
-"""The API schema of a supergraph: what clients see.
+"""The API schema of a supergraph: what clients validate against and introspect.
 
-Removes the ``link``/``join`` machinery, spec directives (@inaccessible, @tag, @link, @join__*)
-and every element marked @inaccessible.
+It is the supergraph without the federation machinery (the link and join directives and
+types, @inaccessible, @tag and the authorization directives, under whatever names the
+supergraph's ``@link``s give them) and without every @inaccessible element or anything that
+refers to a hidden type. The router builds its API schema from this document (adding the
+directives it delivers itself, ``@defer`` and ``@stream``); ``schema diff`` compares two
+supergraphs by it.
 """
 
 from __future__ import annotations
@@ -13,89 +17,230 @@ from graphql import (
     DirectiveNode,
     DocumentNode,
     EnumTypeDefinitionNode,
+    EnumValueNode,
+    FieldDefinitionNode,
+    GraphQLSchema,
     InputObjectTypeDefinitionNode,
+    InputValueDefinitionNode,
     InterfaceTypeDefinitionNode,
-    Node,
+    ListValueNode,
+    NamedTypeNode,
     ObjectTypeDefinitionNode,
+    ObjectTypeExtensionNode,
     SchemaDefinitionNode,
+    StringValueNode,
     TypeDefinitionNode,
     UnionTypeDefinitionNode,
+    ValueNode,
+    build_ast_schema,
     parse,
-    print_ast,
 )
+from graphql.language import TypeNode
 
-SPEC_DIRECTIVES = frozenset({"link", "inaccessible", "tag"})
-SPEC_PREFIXES = ("join__", "link__")
+# (type, field or enum value; None for the type itself)
+Coordinate = tuple[str, str | None]
 
-
-def is_supergraph(sdl: str) -> bool:
-    return "join__Graph" in sdl
-
-
-def _spec_directive(name: str) -> bool:
-    return name in SPEC_DIRECTIVES or name.startswith(SPEC_PREFIXES)
+_MACHINERY_DIRECTIVES = {"link", "core"}
+_SECURITY = ("authenticated", "requiresScopes", "policy")
+_LINKED_SPECS = ("inaccessible", "tag", *_SECURITY)
 
 
-def _inaccessible(node: Node) -> bool:
-    return any(d.name.value == "inaccessible" for d in getattr(node, "directives", None) or ())
+def _arg(d: DirectiveNode, name: str) -> ValueNode | None:
+    for a in d.arguments or ():
+        if a.name.value == name:
+            return a.value
+    return None
 
 
-def _clean_directives(directives: Any) -> tuple[DirectiveNode, ...]:
-    return tuple(d for d in directives or () if not _spec_directive(d.name.value))
+def _str_arg(d: DirectiveNode, name: str) -> str | None:
+    v = _arg(d, name)
+    if isinstance(v, StringValueNode | EnumValueNode):
+        return v.value
+    return None
 
 
-def _clean(node: Any, **changes: Any) -> Any:
-    values = {k: getattr(node, k) for k in node.keys}
-    values.update(changes)
-    if "directives" in values and "directives" not in changes:
-        values["directives"] = _clean_directives(values["directives"])
-    values.pop("loc", None)
-    return type(node)(**values)
+def spec_names(document: DocumentNode) -> dict[str, str]:
+    """Spec-level directive names (``join__type``, ``inaccessible``, ...) mapped to the names
+    the supergraph's ``@link``s give them."""
+    names = {
+        "join__type": "join__type",
+        "join__field": "join__field",
+        "join__graph": "join__graph",
+        "join__implements": "join__implements",
+        "join__unionMember": "join__unionMember",
+        "join__enumValue": "join__enumValue",
+        **{spec: spec for spec in _LINKED_SPECS},
+    }
+    for d in document.definitions:
+        if not isinstance(d, SchemaDefinitionNode):
+            continue
+        for directive in d.directives or ():
+            if directive.name.value not in ("link", "core"):
+                continue
+            url = _str_arg(directive, "url") or _str_arg(directive, "feature") or ""
+            alias = _str_arg(directive, "as")
+            spec = url.rstrip("/").split("/")[-2] if "/" in url else ""
+            if spec == "join" and alias:
+                for k in list(names):
+                    if k.startswith("join__"):
+                        names[k] = alias + "__" + k[len("join__") :]
+            if spec in _LINKED_SPECS:
+                names[spec] = alias or spec
+                imported = _arg(directive, "import")
+                if isinstance(imported, ListValueNode):
+                    for item in imported.values:
+                        if isinstance(item, StringValueNode) and item.value == "@" + spec:
+                            names[spec] = spec
+    return names
 
 
-def api_document(sdl: str) -> DocumentNode:
-    """The API schema of a supergraph SDL, as a document (non-supergraph SDL passes through)."""
-    document = parse(sdl, no_location=True)
-    hidden = {
+def inaccessible_elements(document: DocumentNode, names: dict[str, str]) -> set[Coordinate]:
+    """The types, fields, input fields and enum values marked @inaccessible."""
+    mark = names["inaccessible"]
+    found: set[Coordinate] = set()
+
+    def marked(node: Any) -> bool:
+        return any(d.name.value == mark for d in node.directives or ())
+
+    for d in document.definitions:
+        if not isinstance(d, TypeDefinitionNode | ObjectTypeExtensionNode):
+            continue
+        name = d.name.value
+        if marked(d):
+            found.add((name, None))
+        if isinstance(
+            d,
+            ObjectTypeDefinitionNode
+            | InterfaceTypeDefinitionNode
+            | ObjectTypeExtensionNode
+            | InputObjectTypeDefinitionNode,
+        ):
+            found |= {(name, f.name.value) for f in d.fields or () if marked(f)}
+        if isinstance(d, EnumTypeDefinitionNode):
+            found |= {(name, v.name.value) for v in d.values or () if marked(v)}
+    return found
+
+
+def _type_name(t: TypeNode) -> str:
+    while not isinstance(t, NamedTypeNode):
+        t = t.type  # type: ignore[attr-defined]
+    return t.name.value
+
+
+def api_document(
+    document: DocumentNode,
+    directive_names: dict[str, str] | None = None,
+    inaccessible: set[Coordinate] | None = None,
+) -> DocumentNode:
+    """The API schema of a supergraph document (``directive_names`` and ``inaccessible`` are
+    read from it when not given)."""
+    names = directive_names if directive_names is not None else spec_names(document)
+    hidden = inaccessible if inaccessible is not None else inaccessible_elements(document, names)
+    join_prefix = names["join__type"].split("__")[0] + "__"
+    machinery = set(_MACHINERY_DIRECTIVES) | {
         d.name.value
         for d in document.definitions
-        if isinstance(d, TypeDefinitionNode) and _inaccessible(d)
+        if isinstance(d, DirectiveDefinitionNode) and d.name.value.startswith(join_prefix)
     }
+    machinery |= {names["inaccessible"], names["tag"]}
+    machinery |= {names[k] for k in _SECURITY}
+    security_types = {names[k] + "__" for k in _SECURITY}
+    hidden_types = {t for t, f in hidden if f is None}
+
+    def machinery_type(name: str) -> bool:
+        return (
+            name.startswith(("join__", "link__", "core__", *security_types))
+            or name in hidden_types
+            or any(name.startswith(v.split("__")[0] + "__") for v in machinery if "__" in v)
+        )
+
+    def keep_directives(nodes: Any) -> tuple[Any, ...]:
+        return tuple(d for d in nodes or () if d.name.value not in machinery)
+
+    def keep_args(args: Any) -> tuple[Any, ...]:
+        out = []
+        for a in args or ():
+            if any(d.name.value == names["inaccessible"] for d in a.directives or ()):
+                continue
+            if _type_name(a.type) in hidden_types:
+                continue
+            out.append(
+                InputValueDefinitionNode(
+                    name=a.name,
+                    description=a.description,
+                    type=a.type,
+                    default_value=a.default_value,
+                    directives=keep_directives(a.directives),
+                )
+            )
+        return tuple(out)
+
     definitions: list[Any] = []
     for d in document.definitions:
+        if isinstance(d, DirectiveDefinitionNode):
+            if d.name.value not in machinery:
+                definitions.append(d)
+            continue
         if isinstance(d, SchemaDefinitionNode):
-            definitions.append(_clean(d, directives=()))
-        elif isinstance(d, DirectiveDefinitionNode):
-            if not _spec_directive(d.name.value):
-                definitions.append(_clean(d))
-        elif isinstance(d, TypeDefinitionNode):
-            name = d.name.value
-            if name in hidden or name.startswith(SPEC_PREFIXES):
-                continue
-            definitions.append(_clean_type(d, hidden))
-        else:
+            definitions.append(
+                SchemaDefinitionNode(
+                    description=d.description,
+                    directives=keep_directives(d.directives),
+                    operation_types=d.operation_types,
+                )
+            )
+            continue
+        if not isinstance(d, TypeDefinitionNode):
             definitions.append(d)
+            continue
+        name = d.name.value
+        if machinery_type(name):
+            continue
+        kwargs: dict[str, Any] = {
+            "name": d.name,
+            "description": d.description,
+            "directives": keep_directives(d.directives),
+        }
+        if isinstance(d, ObjectTypeDefinitionNode | InterfaceTypeDefinitionNode):
+            kwargs["fields"] = tuple(
+                FieldDefinitionNode(
+                    name=f.name,
+                    description=f.description,
+                    arguments=keep_args(f.arguments),
+                    type=f.type,
+                    directives=keep_directives(f.directives),
+                )
+                for f in d.fields or ()
+                if (name, f.name.value) not in hidden and _type_name(f.type) not in hidden_types
+            )
+            kwargs["interfaces"] = tuple(
+                i for i in d.interfaces or () if i.name.value not in hidden_types
+            )
+            definitions.append(type(d)(**kwargs))
+        elif isinstance(d, InputObjectTypeDefinitionNode):
+            kwargs["fields"] = tuple(
+                f for f in keep_args(d.fields) if (name, f.name.value) not in hidden
+            )
+            definitions.append(InputObjectTypeDefinitionNode(**kwargs))
+        elif isinstance(d, EnumTypeDefinitionNode):
+            kwargs["values"] = tuple(
+                type(v)(
+                    name=v.name,
+                    description=v.description,
+                    directives=keep_directives(v.directives),
+                )
+                for v in d.values or ()
+                if (name, v.name.value) not in hidden
+            )
+            definitions.append(EnumTypeDefinitionNode(**kwargs))
+        elif isinstance(d, UnionTypeDefinitionNode):
+            kwargs["types"] = tuple(t for t in d.types or () if t.name.value not in hidden_types)
+            definitions.append(UnionTypeDefinitionNode(**kwargs))
+        else:
+            definitions.append(type(d)(**kwargs))
     return DocumentNode(definitions=tuple(definitions))
 
 
-def _clean_type(d: Any, hidden: set[str]) -> Any:
-    changes: dict[str, Any] = {}
-    if isinstance(d, ObjectTypeDefinitionNode | InterfaceTypeDefinitionNode):
-        changes["fields"] = tuple(
-            _clean(f, arguments=tuple(_clean(a) for a in f.arguments or () if not _inaccessible(a)))
-            for f in d.fields or ()
-            if not _inaccessible(f)
-        )
-        changes["interfaces"] = tuple(i for i in d.interfaces or () if i.name.value not in hidden)
-    elif isinstance(d, UnionTypeDefinitionNode):
-        changes["types"] = tuple(t for t in d.types or () if t.name.value not in hidden)
-    elif isinstance(d, EnumTypeDefinitionNode):
-        changes["values"] = tuple(_clean(v) for v in d.values or () if not _inaccessible(v))
-    elif isinstance(d, InputObjectTypeDefinitionNode):
-        changes["fields"] = tuple(_clean(f) for f in d.fields or () if not _inaccessible(f))
-    return _clean(d, **changes)
-
-
-def api_schema_sdl(sdl: str) -> str:
-    """The API schema of a supergraph SDL, printed."""
-    return print_ast(api_document(sdl)) + "\n"
+def api_schema(sdl: str) -> GraphQLSchema:
+    """The API schema of a supergraph SDL."""
+    return build_ast_schema(api_document(parse(sdl, no_location=True)), assume_valid_sdl=True)

@@ -1,9 +1,13 @@
-"""``media-gateway schema``: compose, check and diff the supergraph.
+"""``schema``: compose, check and diff the supergraph.
 
 - ``schema compose`` writes one ``<name>.graphql`` per subgraph and ``supergraph.graphql``.
 - ``schema check`` recomposes and fails when the committed files drift, listing the breaking
   changes of the new supergraph against the committed one.
 - ``schema diff OLD NEW`` lists the changes between two supergraph (or API) schemas.
+
+The subgraphs are given with ``--subgraph``; a product registering the command may hand in
+its own (``sources``) and the folder where their SDL is committed (``schema_dir``), used when
+the options do not say.
 """
 
 from __future__ import annotations
@@ -11,24 +15,28 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from .compose import CompositionResult, SubgraphSource, compose
 from .diff import Severity, diff_schemas
-from .sources import SourceError, app_subgraphs, parse_routing_urls, parse_subgraph_option
+from .sources import SourceError, parse_routing_urls, parse_subgraph_option
 
 SUPERGRAPH_FILE = "supergraph.graphql"
 
-
-def default_schema_dir() -> Path:
-    """The ``media_gateway/schema`` package folder, where the committed SDL lives."""
-    import media_gateway
-
-    return Path(media_gateway.__file__).resolve().parent / "schema"
+# the subgraphs to compose when no --subgraph is given
+SourceProvider = Callable[[], list[SubgraphSource]]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg, unused-ignore]
+def register(
+    subparsers: Any,
+    *,
+    sources: SourceProvider | None = None,
+    schema_dir: Path | None = None,
+) -> None:
+    """Add the ``schema`` command to ``subparsers`` (an ``argparse`` sub-parser action)."""
+    where = str(schema_dir) if schema_dir is not None else None
     schema = subparsers.add_parser(
         "schema", help="compose the supergraph and check it for drift and breaking changes"
     )
@@ -42,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             default=[],
             metavar="NAME=URL_OR_FILE",
             help="a subgraph to compose: a running subgraph's URL (its _service { sdl } is "
-            "read) or an SDL file; repeatable. Without it, the project's own subgraphs.",
+            "read) or an SDL file; repeatable"
+            + (". Without it, the product's own subgraphs." if sources is not None else ""),
         )
         p.add_argument(
             "--routing-url",
@@ -60,10 +69,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         type=Path,
         default=None,
         metavar="DIR",
-        help="where to write <name>.graphql and supergraph.graphql "
-        "(default: the media_gateway/schema package folder)",
+        help="where to write <name>.graphql and supergraph.graphql"
+        + (f" (default: {where})" if where else ""),
     )
-    compose_p.set_defaults(func=cmd_compose)
+    compose_p.set_defaults(func=cmd_compose, default_sources=sources, default_dir=schema_dir)
 
     check_p = commands.add_parser(
         "check", help="fail when the committed SDL differs from a fresh composition"
@@ -74,9 +83,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         type=Path,
         default=None,
         metavar="DIR",
-        help="the folder holding the committed SDL (default: the media_gateway/schema folder)",
+        help="the folder holding the committed SDL" + (f" (default: {where})" if where else ""),
     )
-    check_p.set_defaults(func=cmd_check)
+    check_p.set_defaults(func=cmd_check, default_sources=sources, default_dir=schema_dir)
 
     diff_p = commands.add_parser(
         "diff", help="list the changes from OLD to NEW (supergraph or API SDL files)"
@@ -95,7 +104,10 @@ def _load_sources(args: argparse.Namespace, err: TextIO) -> list[SubgraphSource]
         routing = parse_routing_urls(args.routing_url)
         if args.subgraph:
             return [parse_subgraph_option(opt, routing) for opt in args.subgraph]
-        sources = app_subgraphs()
+        provider: SourceProvider | None = args.default_sources
+        if provider is None:
+            raise SourceError("name the subgraphs to compose with --subgraph NAME=URL_OR_FILE")
+        sources = provider()
         return [SubgraphSource(s.name, routing.get(s.name, s.url), s.sdl) for s in sources]
     except SourceError as exc:
         print(f"error: {exc}", file=err)
@@ -131,7 +143,10 @@ def cmd_compose(args: argparse.Namespace) -> int:
     result = _compose(sources, err)
     if result is None:
         return 1
-    directory: Path = args.out or default_schema_dir()
+    directory: Path | None = args.out or args.default_dir
+    if directory is None:
+        print("error: say where to write the SDL with --out DIR", file=err)
+        return 2
     directory.mkdir(parents=True, exist_ok=True)
     for name, text in _expected_files(sources, result).items():
         (directory / name).write_text(text, encoding="utf-8")
@@ -153,7 +168,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     result = _compose(sources, err)
     if result is None:
         return 1
-    directory: Path = args.dir or default_schema_dir()
+    directory: Path | None = args.dir or args.default_dir
+    if directory is None:
+        print("error: name the folder holding the committed SDL with --dir DIR", file=err)
+        return 2
     expected = _expected_files(sources, result)
     drift = False
     for name, text in expected.items():

@@ -27,14 +27,13 @@ from graphql import (
     GraphQLType,
     GraphQLUnionType,
     Undefined,
-    build_ast_schema,
     is_non_null_type,
     is_specified_directive,
     is_specified_scalar_type,
     print_ast,
 )
 
-from .api_schema import api_document
+from .api_schema import api_schema
 
 
 class Severity(StrEnum):
@@ -57,13 +56,9 @@ class SchemaChange:
 _Add = Callable[[SchemaChange], None]
 
 
-def load_api_schema(sdl: str) -> GraphQLSchema:
-    return build_ast_schema(api_document(sdl), assume_valid_sdl=True)
-
-
 def diff_schemas(old_sdl: str, new_sdl: str) -> list[SchemaChange]:
     """Changes from ``old_sdl`` to ``new_sdl`` (supergraph or API SDL), breaking first."""
-    return diff(load_api_schema(old_sdl), load_api_schema(new_sdl))
+    return diff(api_schema(old_sdl), api_schema(new_sdl))
 
 
 def breaking_changes(old_sdl: str, new_sdl: str) -> list[SchemaChange]:

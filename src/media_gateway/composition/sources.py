@@ -1,11 +1,10 @@
-"""Where subgraph SDL comes from: files, live ``_service { sdl }`` endpoints, or the app."""
+"""Where subgraph SDL comes from: files or live ``_service { sdl }`` endpoints (a product
+hands its own subgraphs' SDL to the command, see ``cli.register``)."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -59,26 +58,3 @@ def parse_routing_urls(options: Iterable[str]) -> dict[str, str]:
             raise SourceError(f"--routing-url expects NAME=URL, got {option!r}")
         result[name] = url
     return result
-
-
-def _as_source(item: Any) -> SubgraphSource:
-    if isinstance(item, SubgraphSource):
-        return item
-    if isinstance(item, dict):
-        return SubgraphSource(str(item["name"]), str(item.get("url", "")), str(item["sdl"]))
-    if isinstance(item, tuple | list) and len(item) == 3:
-        return SubgraphSource(str(item[0]), str(item[1]), str(item[2]))
-    return SubgraphSource(str(item.name), str(getattr(item, "url", "")), str(item.sdl))
-
-
-def app_subgraphs() -> list[SubgraphSource]:
-    """The product's own subgraphs, from ``media_gateway.app.subgraph_sdls()``."""
-    try:
-        module = importlib.import_module("media_gateway.app")
-        provider = module.subgraph_sdls
-    except (ImportError, AttributeError) as exc:
-        raise SourceError(
-            "media_gateway.app.subgraph_sdls() is not available, so the project's subgraphs "
-            "cannot be listed; pass --subgraph NAME=URL_OR_FILE instead"
-        ) from exc
-    return [_as_source(item) for item in provider()]
