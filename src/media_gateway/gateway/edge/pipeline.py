@@ -455,14 +455,15 @@ class Edge:
                     "PERSISTED_QUERY_NOT_IN_LIST",
                 )
             )
-        measures = self._measure(doc.analyses, document, op)
-        if not cfg.introspection and measures.introspection:
-            return _refused(
-                _error("Introspection is disabled on this gateway.", "INTROSPECTION_DISABLED")
-            )
-        limit_error = check_measures(measures, limits)
-        if limit_error is not None:
-            return _refused(limit_error.to_dict())
+        if not cfg.introspection or self._measures_limits:
+            measures = self._measure(doc.analyses, document, op)
+            if not cfg.introspection and measures.introspection:
+                return _refused(
+                    _error("Introspection is disabled on this gateway.", "INTROSPECTION_DISABLED")
+                )
+            limit_error = check_measures(measures, limits)
+            if limit_error is not None:
+                return _refused(limit_error.to_dict())
         cost = 0
         if self._counts_cost:
             variables = params.get("variables")
