@@ -144,6 +144,7 @@ class ProgressRegisterRecord(SQLModel, table=True):
     device_id: str = Field(max_length=64)
     updated_at: datetime = timestamp_field()
 
+
 __all__ = [
     "AppliedOperationRecord",
     "DeviceConnectionRecord",
