@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,10 +50,13 @@ from .plan import FetchBatch, Plan
 from .shaping import Path, ResponseShaper
 from .supergraph import Supergraph
 
+log = logging.getLogger("media_gateway.gateway.incremental")
+
 DEFER_SPEC = "20220824"
 MULTIPART_DEFER = f"multipart/mixed; deferSpec={DEFER_SPEC}"
 
 Body = dict[str, Any]
+_INTERNAL = {"message": "Internal server error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
 # (response key, type conditions the object the key is read from must meet)
 Step = tuple[str, tuple[str, ...]]
 
@@ -429,6 +433,7 @@ async def payloads(
     def finished(b: FetchBatch) -> None:
         pending[b.defer] -= 1
 
+    sent = False
     try:
         while pending.get(None, 0) > 0:
             finished(await next_event())
@@ -439,6 +444,7 @@ async def payloads(
         if extensions is not None:
             body["extensions"] = extensions()
         yield body
+        sent = True
         while waiting or batch:
             progressed = True
             while progressed:
@@ -462,6 +468,14 @@ async def payloads(
             finished(await next_event())
             while not events.empty():
                 finished(events.get_nowait())
+    except Exception:
+        # a bug ends the response with a word to the client, never a broken stream; the log
+        # keeps the details
+        log.exception("incremental delivery failed")
+        if sent:
+            yield {"hasNext": False}
+        else:
+            yield {"errors": [_INTERNAL], "data": None, "hasNext": False}
     finally:
         if not task.done():
             task.cancel()
