@@ -64,11 +64,19 @@ def _own_items(v: list[Any], out: list[Any]) -> OwnedList:
     """`v` as an owned list whose objects (in nested lists too) are owned; the objects are
     appended to `out`, lists flattened."""
     lst = v if type(v) is OwnedList else OwnedList(v)
+    append = out.append
     for i, item in enumerate(lst):
-        if isinstance(item, dict):
-            if type(item) is not Owned:
-                item = lst[i] = Owned(item)
-            out.append(item)
+        t = type(item)
+        if t is Owned:
+            append(item)
+        elif t is dict:
+            item = lst[i] = Owned(item)
+            append(item)
+        elif t is OwnedList or t is list:
+            lst[i] = _own_items(item, out)
+        elif isinstance(item, dict):
+            item = lst[i] = Owned(item)
+            append(item)
         elif isinstance(item, list):
             lst[i] = _own_items(item, out)
     return lst
@@ -123,16 +131,23 @@ def collect(sg: Supergraph, data: dict[str, Any], g: FetchGroup) -> list[dict[st
     current: list[Any] = [data]
     for key, cond in g.path:
         nxt: list[Any] = []
+        append = nxt.append
         for obj in current:
             if cond is not None:
                 tn = obj.get("__typename")
                 if tn is not None and tn != cond and not implements(tn, cond):
                     continue
             v = obj.get(key)
-            if isinstance(v, dict):
-                if type(v) is not Owned:
-                    v = obj[key] = Owned(v)
-                nxt.append(v)
+            if v is None:
+                continue
+            t = type(v)
+            if t is Owned:
+                append(v)
+            elif t is OwnedList or t is list:
+                obj[key] = _own_items(v, nxt)
+            elif t is dict or isinstance(v, dict):
+                v = obj[key] = Owned(v)
+                append(v)
             elif isinstance(v, list):
                 obj[key] = _own_items(v, nxt)
         current = nxt
@@ -228,48 +243,62 @@ def representations(
             cache[key] = rp
     types, flat = rp.types, rp.flat
     reps: list[dict[str, Any]] = []
-    index: dict[Any, int] = {}
     targets: list[list[dict[str, Any]]] = []
+    # identity of a representation -> the objects that asked for it
+    index: dict[Any, list[dict[str, Any]]] = {}
+    last_tn: Any = _MISSING_TYPE
+    rt: tuple[str, str] | None = None
     for obj in collect(sg, data, g):
         tn = obj.get("__typename")
-        rt = types.get(tn, _MISSING_TYPE)
-        if rt is _MISSING_TYPE:
-            rt = types[tn] = _rep_type(sg, g, obj)
+        if tn is not last_tn:
+            rt = types.get(tn, _MISSING_TYPE)
+            if rt is _MISSING_TYPE:
+                rt = types[tn] = _rep_type(sg, g, obj)
+            last_tn = tn
         if rt is None:
             continue
         k, typename = rt
         fields = flat[k]
-        ident: Any = None
         if fields is not None:
             # leaf fields: the identity is the values themselves when they are strings or
             # integers (no two such tuples are equal unless the JSON is)
-            try:
-                values = tuple([obj[f] for f in fields])
-            except KeyError:
-                continue
-            for v in values:
-                if type(v) is not str and type(v) is not int:
-                    break
-            else:
-                ident = (typename, fields, values)
-                i = index.get(ident)
-                if i is not None:
-                    targets[i].append(obj)
+            if len(fields) == 1:
+                value = obj.get(fields[0], _MISSING_TYPE)
+                if value is _MISSING_TYPE:
                     continue
-                rep = {"__typename": typename, **dict(zip(fields, values, strict=True))}
-        if ident is None:
-            try:
-                rep = {"__typename": typename, **_extract(sg, obj, g.reps[k])}
-            except _Missing:
+                values: tuple[Any, ...] = (value,)
+                simple = type(value) is str or type(value) is int
+            else:
+                try:
+                    values = tuple([obj[f] for f in fields])
+                except KeyError:
+                    continue
+                simple = True
+                for v in values:
+                    if type(v) is not str and type(v) is not int:
+                        simple = False
+                        break
+            if simple:
+                ident: Any = (typename, fields, values)
+                asked = index.get(ident)
+                if asked is None:
+                    reps.append({"__typename": typename, **dict(zip(fields, values, strict=True))})
+                    asked = index[ident] = []
+                    targets.append(asked)
+                asked.append(obj)
                 continue
-            rep["__typename"] = typename
-            ident = orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
-        i = index.get(ident)
-        if i is None:
-            i = index[ident] = len(reps)
+        try:
+            rep = {"__typename": typename, **_extract(sg, obj, g.reps[k])}
+        except _Missing:
+            continue
+        rep["__typename"] = typename
+        ident = orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
+        asked = index.get(ident)
+        if asked is None:
             reps.append(rep)
-            targets.append([])
-        targets[i].append(obj)
+            asked = index[ident] = []
+            targets.append(asked)
+        asked.append(obj)
     return reps, targets
 
 
