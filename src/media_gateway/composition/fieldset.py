@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from graphql import (
     FieldNode,
@@ -34,12 +33,6 @@ def parse_field_set(fields: str) -> SelectionSetNode:
     operation = document.definitions[0]
     assert isinstance(operation, OperationDefinitionNode)
     return operation.selection_set
-
-
-@dataclass(frozen=True)
-class FieldSetOptions:
-    include_implementations: bool = True
-    forbid_arguments: bool = False
 
 
 def collect_field_set(
@@ -118,25 +111,3 @@ def collect_field_set(
 
     walk(parent, selection)
     return collected
-
-
-def normalize_field_set(fields: str) -> str:
-    """A field set with canonical spacing (for order-sensitive comparison)."""
-    selection = parse_field_set(fields)
-
-    def render(sel: SelectionSetNode) -> str:
-        parts: list[str] = []
-        for node in sel.selections:
-            if isinstance(node, FieldNode):
-                text = node.name.value
-                if node.alias is not None:
-                    text = f"{node.alias.value}: {text}"
-                if node.selection_set is not None:
-                    text += " { " + render(node.selection_set) + " }"
-                parts.append(text)
-            elif isinstance(node, InlineFragmentNode):
-                cond = f"on {node.type_condition.name.value} " if node.type_condition else ""
-                parts.append("... " + cond + "{ " + render(node.selection_set) + " }")
-        return " ".join(parts)
-
-    return render(selection)

@@ -143,9 +143,6 @@ class Merger:
     ) -> None:
         self.errors.append(CompositionError(code, message, tuple(subgraphs), type_name, field_name))
 
-    def sub_type(self, idx: int, name: str) -> TypeDef | None:
-        return self.subs[idx].types.get(name)
-
     def sources_of(self, dest: TypeDef) -> dict[int, TypeDef]:
         result: dict[int, TypeDef] = {}
         for i, sub in enumerate(self.subs):

@@ -8,7 +8,6 @@ nodes so that printing reuses graphql-core's printer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -213,12 +212,6 @@ def rename_in_type(t: TypeNode, old: str, new: str) -> TypeNode:
     return named_type(new) if t.name.value == old else t
 
 
-def is_list_type(t: TypeNode) -> bool:
-    if isinstance(t, NonNullTypeNode):
-        t = t.type
-    return isinstance(t, ListTypeNode)
-
-
 # -- values ---------------------------------------------------------------------------------
 
 
@@ -263,7 +256,3 @@ def value_key(value: object) -> str:
 def make_directive(name: str, **args: object) -> Directive:
     """A directive application; ``None`` arguments are left out."""
     return Directive(name=name, args={k: to_value(v) for k, v in args.items() if v is not None})
-
-
-def iter_fields(t: TypeDef) -> Iterator[Field]:
-    yield from t.fields.values()

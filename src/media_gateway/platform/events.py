@@ -38,9 +38,6 @@ class EventBus:
     def subscribe(self, topic: str, handler: Handler) -> None:
         self._handlers[topic].append(handler)
 
-    def has_subscribers(self, topic: str) -> bool:
-        return bool(self._handlers.get(topic))
-
     async def publish(self, event: Event) -> None:
         for handler in list(self._handlers.get(event.topic, ())):
             try:
