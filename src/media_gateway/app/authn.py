@@ -17,9 +17,9 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from media_gateway.auth.callers import api_key_secret, bearer_token, verify_api_key
+from media_gateway.auth import callers
 from media_gateway.auth.revocation import RevokedSessions, revoked_sessions
-from media_gateway.auth.tokens import InvalidTokenError, prepare_token, verify_access_token
+from media_gateway.auth.tokens import InvalidTokenError
 from media_gateway.gateway.authorization import ANONYMOUS, REJECTED, Authenticator, Principal
 from media_gateway.platform.settings import Settings, get_settings
 from media_gateway.subgraphs.identity.api_key_lookup import ApiKeys
@@ -43,21 +43,17 @@ def platform_authenticator(
         return None
 
     async def authenticate(headers: Mapping[str, str]) -> Principal:
-        token = bearer_token(headers)
         try:
-            if token is not None:
-                await prepare_token(token, settings)  # a key new since a rotation
-                claims = verify_access_token(token, settings)
-                checker = sessions() if claims.session_id is not None else None
-                if checker is not None and await checker.check(claims.session_id):
-                    return REJECTED
-            else:
-                secret = api_key_secret(headers)
-                if secret is None or api_keys is None:
-                    return ANONYMOUS
-                claims = await verify_api_key(secret, api_keys.find)
+            claims = await callers.authenticate(
+                headers,
+                settings,
+                api_keys=api_keys.find if api_keys is not None else None,
+                sessions=sessions,
+            )
         except InvalidTokenError:
             return REJECTED
+        if claims is None:
+            return ANONYMOUS
         return Principal(True, frozenset(claims.scopes))
 
     return authenticate

@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from media_gateway.auth.revocation import REVOKED_MESSAGE, UNCHECKABLE_MESSAGE, revoked_sessions
+from media_gateway.auth.revocation import (
+    REVOKED_MESSAGE,
+    UNCHECKABLE_MESSAGE,
+    RevokedSessions,
+    revoked_sessions,
+)
 from media_gateway.auth.tokens import (
     Claims,
     InvalidTokenError,
@@ -248,3 +253,31 @@ def identify_caller(
             return None, "API keys are not accepted here"
         return verdict
     return None, None
+
+
+async def authenticate(
+    headers: Mapping[str, str],
+    settings: Settings,
+    *,
+    api_keys: ApiKeyLookup | None = None,
+    sessions: Callable[[], RevokedSessions | None] | None = None,
+) -> Claims | None:
+    """The caller's claims, or None for a caller presenting no credentials, outside a
+    subgraph's context factory (the router's authenticator): a bearer token's signing key is
+    learnt when new and its session checked against ``sessions()`` (when given); an API key
+    is looked up through ``api_keys`` (without it, the caller counts as presenting none).
+    Refused credentials raise ``InvalidTokenError``."""
+    token = bearer_token(headers)
+    if token is not None:
+        await prepare_token(token, settings)  # a key new since a rotation
+        claims = verify_access_token(token, settings)
+        checker = sessions() if sessions is not None and claims.session_id is not None else None
+        if checker is not None:
+            refusal = await checker.check(claims.session_id)
+            if refusal is not None:
+                raise InvalidTokenError(refusal)
+        return claims
+    secret = api_key_secret(headers)
+    if secret is None or api_keys is None:
+        return None
+    return await verify_api_key(secret, api_keys)
