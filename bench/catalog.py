@@ -174,14 +174,14 @@ def generated_catalog(count: int, seed: int = 7) -> list[TitleDocument]:
 async def movielens_documents(path: Path) -> list[TitleDocument]:
     from media_gateway.app.movielens import import_movielens
     from media_gateway.storage.database import Database
-    from media_gateway.subgraphs.catalog.service import CatalogService
+    from media_gateway.subgraphs.catalog.search.index import SearchIndex
 
     with tempfile.TemporaryDirectory() as folder:
         database = Database(f"sqlite+aiosqlite:///{folder}/bench.sqlite")
         try:
             await database.migrate()
             await import_movielens(database, path, progress=False, report=lambda _: None)
-            return await CatalogService(database).title_documents()
+            return await SearchIndex(database).title_documents()
         finally:
             await database.dispose()
 

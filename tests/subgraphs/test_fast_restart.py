@@ -19,8 +19,8 @@ from media_gateway.app import Platform
 from media_gateway.assembly.base import Runtime
 from media_gateway.platform.settings import Settings
 from media_gateway.subgraphs.catalog.models import ContentRecord
-from media_gateway.subgraphs.catalog.service import CatalogService
 from media_gateway.subgraphs.catalog.text import fold
+from media_gateway.subgraphs.catalog.titles import TitleService
 
 from .conftest import GraphQLClient
 
@@ -84,7 +84,7 @@ async def test_a_restart_reuses_the_index_and_model_until_the_catalog_changes(
     restart_settings: Settings,
 ) -> None:
     async with running(restart_settings) as first:
-        cold = first["catalog"].service.index_build
+        cold = first["catalog"].service.search.index_build
         assert cold is not None and cold.titles > 0 and cold.embedded == cold.titles
         version = first["recommendations"].service.version
         assert version is not None
@@ -93,14 +93,14 @@ async def test_a_restart_reuses_the_index_and_model_until_the_catalog_changes(
     assert before["the matrix"]["nodes"][0]["title"] == "The Matrix"
 
     async with running(restart_settings) as second:
-        warm = second["catalog"].service.index_build
+        warm = second["catalog"].service.search.index_build
         assert warm is not None
         assert (warm.titles, warm.embedded, warm.reused) == (cold.titles, 0, cold.titles)
         assert second["recommendations"].service.trainings == 0
         assert second["recommendations"].service.version == version
         assert await answers(second, *QUERIES) == before
         # a title added while the platform runs reaches the index and its stored vectors
-        added = await second["catalog"].service.upsert_titles(
+        added = await second["catalog"].service.titles.upsert_titles(
             [title("movie:orbital-lanterns-2031", "Orbital Lanterns")]
         )
         assert added == 1
@@ -108,7 +108,7 @@ async def test_a_restart_reuses_the_index_and_model_until_the_catalog_changes(
         assert found["orbital lanterns"]["nodes"][0]["id"] == "movie:orbital-lanterns-2031"
 
     async with running(restart_settings) as third:
-        build = third["catalog"].service.index_build
+        build = third["catalog"].service.search.index_build
         assert build is not None
         assert (build.titles, build.embedded) == (cold.titles + 1, 0)
         found = await answers(third, "orbital lanterns", "the matrix")
@@ -118,13 +118,13 @@ async def test_a_restart_reuses_the_index_and_model_until_the_catalog_changes(
     # the catalog changes while nothing serves it: the next start embeds that title alone
     runtime = Runtime.create(restart_settings)
     try:
-        offline = CatalogService(runtime.database, restart_settings)
+        offline = TitleService(runtime.database)
         assert await offline.upsert_titles([title("movie:quiet-harbour-2031", "Quiet Harbour")])
     finally:
         await runtime.close()
 
     async with running(restart_settings) as fourth:
-        build = fourth["catalog"].service.index_build
+        build = fourth["catalog"].service.search.index_build
         assert build is not None
         assert (build.titles, build.embedded, build.reused) == (
             cold.titles + 2,

@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from media_gateway.storage.database import Database
 from media_gateway.subgraphs.catalog.models import ContentRecord
-from media_gateway.subgraphs.catalog.service import CatalogService
 from media_gateway.subgraphs.catalog.text import content_id, fold
+from media_gateway.subgraphs.catalog.titles import TitleService
 from media_gateway.subgraphs.playback.models import WatchEventRecord
 from media_gateway.subgraphs.recommendations.models import InteractionRecord
 
@@ -108,7 +108,7 @@ async def import_movielens(
         if not required.is_file():
             raise MovieLensFormatError(f"{required.name} not found in the given folder")
 
-    catalog = CatalogService(database)
+    catalog = TitleService(database)
     item_ids: dict[str, str] = {}
     titles: list[tuple[ContentRecord, list[str]]] = []
     for row in tqdm(list(_read(items_file)), desc="titles", unit="title", disable=not progress):

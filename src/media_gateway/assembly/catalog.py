@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import strawberry
 
@@ -11,18 +12,27 @@ from media_gateway.dataloaders.catalog import CatalogLoaders
 from media_gateway.platform.events import Event, PeriodicTask
 from media_gateway.resolvers.catalog import Query
 from media_gateway.schema import references
-from media_gateway.schema.catalog import CONTENT_TYPES
+from media_gateway.schema.catalog import CONTENT_TYPES, CatalogContext
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.storage.outbox import outbox_backlog, outbox_pruning
-from media_gateway.subgraphs.catalog.context import CatalogContext
+from media_gateway.subgraphs.catalog.demo.seed import seed_demo_catalog
 from media_gateway.subgraphs.catalog.ingest.ingester import Ingester, IngestSummary
 from media_gateway.subgraphs.catalog.ingest.webhook import webhook_route
 from media_gateway.subgraphs.catalog.models import CatalogOutboxRecord
 from media_gateway.subgraphs.catalog.outbox import KafkaPublisher, OutboxRelay
-from media_gateway.subgraphs.catalog.service import CatalogService
+from media_gateway.subgraphs.catalog.search.index import SearchIndex
+from media_gateway.subgraphs.catalog.titles import TitleService
 
 NAME = "catalog"
 DEFAULT_PORT = 4002
+
+
+@dataclass(frozen=True)
+class CatalogServices:
+    """The catalog's services, for in-process callers and tests (``Subgraph.service``)."""
+
+    titles: TitleService
+    search: SearchIndex
 
 
 def build_schema() -> strawberry.federation.Schema:
@@ -32,14 +42,16 @@ def build_schema() -> strawberry.federation.Schema:
 def create(runtime: Runtime | None = None) -> Subgraph:
     owns_runtime = runtime is None
     runtime = runtime or Runtime.create()
-    service = CatalogService(runtime.database, runtime.settings)
-    references.register_local(runtime.database, NAME, service)  # titles others refer to
+    search = SearchIndex(runtime.database, runtime.settings)
+    titles = TitleService(runtime.database, on_change=search.sync_index)
+    references.register_local(runtime.database, NAME, titles)  # titles others refer to
 
     async def context(headers: Mapping[str, str]) -> CatalogContext:
         return CatalogContext(
             **base_context(runtime, headers),
-            service=service,
-            loaders=CatalogLoaders.create(service),
+            titles=titles,
+            search=search,
+            loaders=CatalogLoaders.create(titles),
         )
 
     kafka = (
@@ -56,13 +68,13 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     relay = OutboxRelay(runtime.database, publish)
     runtime.metrics.watch_outbox(NAME, outbox_backlog(runtime.database, CatalogOutboxRecord))
     tasks = [
-        PeriodicTask("catalog-index-sync", service.sync_index, 1.0),
+        PeriodicTask("catalog-index-sync", search.sync_index, 1.0),
         PeriodicTask("catalog-outbox-relay", relay.relay_step, 1.0),
         outbox_pruning("catalog-outbox-pruning", runtime.database, CatalogOutboxRecord),
     ]
 
     async def ingested(summary: IngestSummary) -> None:
-        await service.sync_index()
+        await search.sync_index()
 
     route = webhook_route(
         runtime.settings.catalog_webhook_secret, Ingester(runtime.database), ingested
@@ -70,8 +82,8 @@ def create(runtime: Runtime | None = None) -> Subgraph:
 
     async def startup() -> None:
         if runtime.settings.seed_demo_data:
-            await service.seed_demo_catalog()
-        await service.engine()  # the search index is built from storage at start
+            await seed_demo_catalog(runtime.database)
+        await search.engine()  # the search index is built from storage at start
         for task in tasks:
             task.start()
 
@@ -80,7 +92,7 @@ def create(runtime: Runtime | None = None) -> Subgraph:
             await task.stop()
         if kafka is not None:
             await kafka.close()
-        service.close()
+        search.close()
 
     return Subgraph(
         name=NAME,
@@ -92,5 +104,5 @@ def create(runtime: Runtime | None = None) -> Subgraph:
         on_shutdown=[shutdown],
         routes=[route],
         owns_runtime=owns_runtime,
-        service=service,
+        service=CatalogServices(titles, search),
     )

@@ -15,7 +15,7 @@ from media_gateway.subgraphs.catalog.models import (
     CreditRecord,
     PersonRecord,
 )
-from media_gateway.subgraphs.catalog.service import CatalogService
+from media_gateway.subgraphs.catalog.titles import TitleService
 
 
 @dataclass
@@ -29,7 +29,7 @@ class CatalogLoaders:
     person_credits: DataLoader[str, list[CreditRecord]]
 
     @classmethod
-    def create(cls, service: CatalogService) -> CatalogLoaders:
+    def create(cls, service: TitleService) -> CatalogLoaders:
         return cls(
             contents=keyed_loader(service.contents_by_ids, lambda r: r.id),
             genres=grouped_loader(service.genres_by_content_ids, lambda r: r.content_id),

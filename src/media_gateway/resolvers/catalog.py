@@ -156,7 +156,7 @@ class Query:
     ) -> SearchResult:
         size = clamp_first(first)
         offset = decode_cursor(after)
-        outcome = await info.context.service.hybrid_search(
+        outcome = await info.context.search.hybrid_search(
             query, _engine_filters(info, filters), first=size, offset=offset
         )
         records = await info.context.loaders.contents.load_many(outcome.ids)
@@ -192,7 +192,7 @@ class Query:
     async def autocomplete(self, info: Info, prefix: str, limit: int = 8) -> list[Suggestion]:
         if limit < 0:
             raise bad_input("`limit` must not be negative.", argumentName="limit")
-        hits = await info.context.service.autocomplete(
+        hits = await info.context.search.autocomplete(
             prefix, min(limit, MAX_AUTOCOMPLETE), info.context.max_content_rating
         )
         return [
@@ -212,7 +212,7 @@ class Query:
         if days < 0 or days > MAX_LEAVING_DAYS:
             raise bad_input(f"`days` must be 0 to {MAX_LEAVING_DAYS}.", argumentName="days")
         size = clamp_first(first)
-        rows = await info.context.service.leaving_soon(region, days, limit=size * 2)
+        rows = await info.context.titles.leaving_soon(region, days, limit=size * 2)
         result = []
         for content, offer in rows:
             if not info.context.may_see(content.content_rating):
@@ -232,5 +232,5 @@ class Query:
     async def genres(self, info: Info) -> list[Genre]:
         return [
             Genre(name=g.name, title_count=g.title_count)
-            for g in await info.context.service.genres()
+            for g in await info.context.titles.genres()
         ]

@@ -1,5 +1,6 @@
-"""Catalog fixtures: the subgraph fixtures of tests/subgraphs plus the gateway in-process
-and access tokens for profiles with a maximum content rating."""
+"""Catalog fixtures: the catalog subgraph alone on the session's database (its own runtime per
+test), a client of its GraphQL app, and access tokens for profiles with a maximum content
+rating. The federated graph is tested in tests/subgraphs and tests/e2e."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import httpx
 import pytest
 
 from media_gateway.app import Platform, subgraph_sdls
+from media_gateway.assembly import catalog
+from media_gateway.assembly.base import Runtime
 from media_gateway.auth.tokens import token_service
 from media_gateway.platform.settings import Settings
 
@@ -22,7 +25,6 @@ try:  # the test folders are packages; their parent may or may not be one
         count_queries,
         entity_query,
         error_codes,
-        platform,
         settings,
     )
 except ImportError:  # pragma: no cover
@@ -33,7 +35,6 @@ except ImportError:  # pragma: no cover
         count_queries,
         entity_query,
         error_codes,
-        platform,
         settings,
     )
 
@@ -49,6 +50,22 @@ __all__ = [
 ]
 
 
+def catalog_alone(runtime: Runtime) -> Platform:
+    """The catalog subgraph, and no other, on ``runtime``."""
+    return Platform(runtime, {catalog.NAME: catalog.create(runtime)})
+
+
+@pytest.fixture
+async def platform(settings: Settings) -> AsyncIterator[Platform]:
+    """The catalog alone (``platform["catalog"]``), started on the session's database."""
+    platform = catalog_alone(Runtime.create(settings))
+    await platform.startup()
+    try:
+        yield platform
+    finally:
+        await platform.shutdown()
+
+
 @lru_cache(maxsize=1)
 def supergraph() -> str:
     from media_gateway.composition.compose import SubgraphSource, compose
@@ -58,14 +75,14 @@ def supergraph() -> str:
     return str(result.supergraph_sdl)
 
 
-class Gateway:
-    """GraphQL through the gateway (in-process subgraphs), as a client app sends it."""
+class CatalogClient:
+    """GraphQL posted to the catalog subgraph's app, with a viewer's token when given."""
 
     def __init__(self, platform: Platform) -> None:
-        from media_gateway.app.serve import build_gateway_app
-
-        app: Any = build_gateway_app(platform, supergraph(), graphiql=False)
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
+        app: Any = platform[catalog.NAME].asgi_app()
+        self.http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://catalog"
+        )
 
     async def __call__(
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
@@ -83,8 +100,8 @@ class Gateway:
 
 
 @pytest.fixture
-async def gateway(platform: Platform) -> AsyncIterator[Gateway]:
-    made = Gateway(platform)
+async def client(platform: Platform) -> AsyncIterator[CatalogClient]:
+    made = CatalogClient(platform)
     yield made
     await made.aclose()
 

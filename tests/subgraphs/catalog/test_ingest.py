@@ -32,7 +32,7 @@ from media_gateway.subgraphs.catalog.ingest.webhook import sign
 from media_gateway.subgraphs.catalog.models import CatalogOutboxRecord
 from media_gateway.subgraphs.catalog.outbox import KafkaPublisher, OutboxRelay
 
-from .conftest import Gateway
+from .conftest import CatalogClient, catalog_alone
 from .feeds import FEEDS, HULU, NETFLIX, PRIME_VIDEO, soon
 from .test_search import search, titles
 
@@ -85,7 +85,7 @@ async def _last_event(platform: Platform) -> int:
 
 
 async def test_entity_resolution_and_availability_sync(
-    platform: Platform, gateway: Gateway
+    platform: Platform, client: CatalogClient
 ) -> None:
     ingester = Ingester(platform.runtime.database)
     start = await _last_event(platform)
@@ -103,8 +103,8 @@ async def test_entity_resolution_and_availability_sync(
     prime = normalizer_for("prime-video")[1]
     first = await ingester.ingest(prime(feed))
     assert first.titles_new == 1 and first.offers_new == 2
-    await platform["catalog"].service.sync_index()
-    assert titles(await search(gateway, unique))[0] == unique
+    await platform["catalog"].service.search.sync_index()
+    assert titles(await search(client, unique))[0] == unique
     # the same feed again: nothing changed
     again = await ingester.ingest(prime(feed))
     assert (again.titles_new, again.offers_new, again.offers_changed) == (0, 0, 0)
@@ -129,7 +129,7 @@ async def test_entity_resolution_and_availability_sync(
         "expiring",
         "removed",
     ]
-    body = await gateway(
+    body = await client(
         "query($id: ID!) { content(id: $id) { availability { offerType price currency } } }",
         {"id": first.content_ids[0]},
     )
@@ -143,7 +143,7 @@ async def test_ingest_command(
     settings: Settings,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    gateway: Gateway,
+    client: CatalogClient,
 ) -> None:
     from media_gateway.platform.settings import reset_settings_cache
     from media_gateway.subgraphs.catalog.cli import _ingest
@@ -166,8 +166,8 @@ async def test_ingest_command(
         assert await _ingest(bad) == 2
     finally:
         reset_settings_cache()
-    await platform["catalog"].service.sync_index()
-    result = await search(gateway, unique, filters={"offerTypes": ["FREE"]})
+    await platform["catalog"].service.search.sync_index()
+    result = await search(client, unique, filters={"offerTypes": ["FREE"]})
     assert titles(result)[0] == unique
 
 
@@ -176,7 +176,8 @@ async def test_signed_webhook(settings: Settings, surface: str) -> None:
     """The webhook on the catalog service's own app and on the embedded ``serve`` app."""
     secret = "webhook-test-secret"
     runtime = Runtime.create(dataclasses.replace(settings, catalog_webhook_secret=secret))
-    platform = Platform.create(runtime)
+    # the embedded ``serve`` app runs every subgraph; the catalog's own app runs alone
+    platform = Platform.create(runtime) if surface == "gateway" else catalog_alone(runtime)
     await platform.startup()
     try:
         app: Any
@@ -260,7 +261,7 @@ CONTENT_SCORES = "query($ids: [ID!]!) { contents(ids: $ids) { id qualityScore po
 
 
 async def test_quality_score_rewards_more_and_better_ratings(
-    platform: Platform, gateway: Gateway
+    platform: Platform, client: CatalogClient
 ) -> None:
     run = uuid.uuid4().hex[:6]
     region = f"Q{run[:5]}".upper()
@@ -295,8 +296,8 @@ async def test_quality_score_rewards_more_and_better_ratings(
     )
     ingester = Ingester(platform.runtime.database)
     summary = await ingester.ingest(normalizer_for("netflix")[1](feed))
-    await platform["catalog"].service.sync_index()
-    body = await gateway(CONTENT_SCORES, {"ids": summary.content_ids})
+    await platform["catalog"].service.search.sync_index()
+    body = await client(CONTENT_SCORES, {"ids": summary.content_ids})
     assert "errors" not in body, body
     deep, shallow, dry = (c["qualityScore"] for c in body["data"]["contents"])
     assert deep > shallow > dry
@@ -321,12 +322,12 @@ async def test_quality_score_rewards_more_and_better_ratings(
     }
     second = await ingester.ingest(normalizer_for("hulu")[1](hulu))
     assert second.content_ids == summary.content_ids[:1]
-    body = await gateway(CONTENT_SCORES, {"ids": summary.content_ids[:1]})
+    body = await client(CONTENT_SCORES, {"ids": summary.content_ids[:1]})
     assert body["data"]["contents"][0]["qualityScore"] > deep
 
 
 async def test_freshness_ranks_a_newer_equally_rated_title_higher(
-    platform: Platform, gateway: Gateway
+    platform: Platform, client: CatalogClient
 ) -> None:
     run = uuid.uuid4().hex[:6]
     region = f"Q{run[:5]}".upper()
@@ -341,13 +342,13 @@ async def test_freshness_ranks_a_newer_equally_rated_title_higher(
         ],
     )
     summary = await Ingester(platform.runtime.database).ingest(normalizer_for("netflix")[1](feed))
-    await platform["catalog"].service.sync_index()
-    body = await gateway(CONTENT_SCORES, {"ids": summary.content_ids})
+    await platform["catalog"].service.search.sync_index()
+    body = await client(CONTENT_SCORES, {"ids": summary.content_ids})
     old, new = body["data"]["contents"]
     assert old["qualityScore"] == new["qualityScore"]
     assert new["popularity"] > old["popularity"]
     # with nothing but filters to go by, search orders by popularity: the newer title first
-    result = await search(gateway, "", filters={"regions": [region]})
+    result = await search(client, "", filters={"regions": [region]})
     assert titles(result) == [f"New Lighthouse {run}", f"Old Lighthouse {run}"]
 
 
