@@ -117,12 +117,12 @@ async def _run(
         try:
             sdl = compose([SubgraphSource(n, u, s) for n, u, s in subgraph_sdls()]).supergraph_sdl
             app = build_gateway_app(platform, str(sdl))
-            service = platform["identity"].service
+            services = platform["identity"].service
             from media_gateway.platform.demo import DEMO_EMAIL, DEMO_PASSWORD
 
-            session = await service.login(DEMO_EMAIL, DEMO_PASSWORD, None)
+            session = await services.sign_in.login(DEMO_EMAIL, DEMO_PASSWORD, None)
             with_sid = session.access_token
-            without_sid, _ = service.tokens.issue_access_token(session.user.id)
+            without_sid, _ = services.sessions.tokens.issue_access_token(session.user.id)
 
             checks = 200_000
             hot = await _hot_check(RevokedSessions(database, None), checks)

@@ -22,7 +22,7 @@ from media_gateway.auth.revocation import RevokedSessions, revoked_sessions
 from media_gateway.auth.tokens import InvalidTokenError
 from media_gateway.gateway.authorization import ANONYMOUS, REJECTED, Authenticator, Principal
 from media_gateway.platform.settings import Settings, get_settings
-from media_gateway.subgraphs.identity.api_key_lookup import ApiKeys
+from media_gateway.subgraphs.identity.api_keys import ApiKeys
 
 
 def platform_authenticator(

@@ -30,7 +30,7 @@ from media_gateway.platform.metrics import ServiceMetrics
 from media_gateway.platform.optional_services import report_missing_services
 from media_gateway.platform.settings import Settings, get_settings
 from media_gateway.storage.database import Database, DatabaseSetupError
-from media_gateway.subgraphs.identity.api_key_lookup import ApiKeys
+from media_gateway.subgraphs.identity.api_keys import ApiKeys
 
 log = logging.getLogger(__name__)
 

@@ -10,14 +10,15 @@ import strawberry
 from media_gateway.assembly.base import Runtime, Subgraph, base_context
 from media_gateway.assembly.readiness import StartupError
 from media_gateway.auth.tokens import token_service
+from media_gateway.dataloaders.identity import IdentityLoaders
 from media_gateway.resolvers.identity import Mutation, Query
 from media_gateway.schema.authorization import AuthorizationExtension
 from media_gateway.schema.common import build_schema as schema_for
-from media_gateway.schema.identity import User
-from media_gateway.subgraphs.identity.context import IdentityContext
+from media_gateway.schema.identity import IdentityContext, User
+from media_gateway.subgraphs.identity.demo import ensure_demo_account
 from media_gateway.subgraphs.identity.http import oauth_routes
 from media_gateway.subgraphs.identity.oauth import OAuthService
-from media_gateway.subgraphs.identity.service import IdentityService
+from media_gateway.subgraphs.identity.services import IdentityServices
 
 NAME = "identity"
 DEFAULT_PORT = 4001
@@ -33,17 +34,21 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     owns_runtime = runtime is None
     runtime = runtime or Runtime.create()
     tokens = token_service(runtime.settings)
-    service = IdentityService(runtime.database, runtime.settings, tokens)
-    oauth = OAuthService(service)
+    services = IdentityServices.create(runtime.database, runtime.settings, tokens)
+    oauth = OAuthService(services)
 
     async def context(headers: Mapping[str, str]) -> IdentityContext:
-        from media_gateway.dataloaders.identity import IdentityLoaders
-
         return IdentityContext(
             **base_context(runtime, headers),
-            service=service,
+            accounts=services.accounts,
+            sign_in=services.sign_in,
+            sessions=services.sessions,
+            mfa=services.mfa,
+            profiles=services.profiles,
+            credentials=services.credentials,
+            api_keys=services.api_keys,
             oauth=oauth,
-            loaders=IdentityLoaders.create(service),
+            loaders=IdentityLoaders.create(services.accounts, services.profiles),
         )
 
     async def startup() -> None:
@@ -56,10 +61,10 @@ def create(runtime: Runtime | None = None) -> Subgraph:
                 "service or put the key in it (media-gateway keys rotate)"
             ) from exc
         if runtime.settings.seed_demo_data:
-            await service.ensure_demo_account()
+            await ensure_demo_account(services.accounts)
 
     async def shutdown() -> None:
-        await service.aclose()
+        await services.aclose()
 
     return Subgraph(
         name=NAME,
@@ -71,5 +76,5 @@ def create(runtime: Runtime | None = None) -> Subgraph:
         on_shutdown=[shutdown],
         routes=oauth_routes(oauth, tokens),
         owns_runtime=owns_runtime,
-        service=service,
+        service=services,
     )

@@ -1,4 +1,4 @@
-"""Identity loaders: users by id, viewing profiles by account."""
+"""Identity loaders: accounts by id, viewing profiles by account."""
 
 from __future__ import annotations
 
@@ -7,18 +7,18 @@ from dataclasses import dataclass
 from aiodataloader import DataLoader
 
 from media_gateway.dataloaders import grouped_loader, keyed_loader
-from media_gateway.subgraphs.identity.models import ProfileRecord, UserRecord
-from media_gateway.subgraphs.identity.service import IdentityService
+from media_gateway.subgraphs.identity.accounts import Account, AccountService
+from media_gateway.subgraphs.identity.profiles import Profile, ProfileService
 
 
 @dataclass
 class IdentityLoaders:
-    users: DataLoader[str, UserRecord | None]
-    profiles: DataLoader[str, list[ProfileRecord]]
+    users: DataLoader[str, Account | None]
+    profiles: DataLoader[str, list[Profile]]
 
     @classmethod
-    def create(cls, service: IdentityService) -> IdentityLoaders:
+    def create(cls, accounts: AccountService, profiles: ProfileService) -> IdentityLoaders:
         return cls(
-            users=keyed_loader(service.users_by_ids, lambda user: user.id),
-            profiles=grouped_loader(service.profiles_by_user_ids, lambda profile: profile.user_id),
+            users=keyed_loader(accounts.accounts, lambda account: account.id),
+            profiles=grouped_loader(profiles.profiles_of, lambda profile: profile.user_id),
         )

@@ -19,6 +19,7 @@ from media_gateway.schema.identity import (
     CreatedApiKey,
     CreateProfileInput,
     DeviceAuthorization,
+    IdentityContext,
     LoginInput,
     MfaConfirmation,
     OAuthClient,
@@ -28,9 +29,9 @@ from media_gateway.schema.identity import (
     UpdateProfileInput,
     User,
 )
-from media_gateway.subgraphs.identity.context import IdentityContext
+from media_gateway.subgraphs.identity.common import IdentityError
 from media_gateway.subgraphs.identity.oauth import OAuthError
-from media_gateway.subgraphs.identity.service import IdentityError, Session
+from media_gateway.subgraphs.identity.sessions import Session
 
 Info = strawberry.Info[IdentityContext, None]
 READ = [["identity:read"]]
@@ -55,8 +56,8 @@ def _payload(session: Session) -> AuthPayload:
         expires_at=session.access_token_expires_at,
         refresh_token=session.refresh_token,
         refresh_token_expires_at=session.refresh_token_expires_at,
-        user=User.from_record(session.user, is_owner=True),
-        profile=Profile.from_record(session.profile, active=True) if session.profile else None,
+        user=User.of(session.user, is_owner=True),
+        profile=Profile.of(session.profile, active=True) if session.profile else None,
         scopes=sorted(session.scopes),
         device_token=session.device_token,
     )
@@ -91,8 +92,8 @@ class Query:
             return None
         if "identity:read" not in context.viewer.scopes:
             raise forbidden("This field needs the scope identity:read.")
-        record = await context.loaders.users.load(context.viewer.subject)
-        return User.from_record(record) if record else None
+        account = await context.loaders.users.load(context.viewer.subject)
+        return User.of(account) if account else None
 
     @strawberry.federation.field(
         description="The active viewing profile named by the access token.", requires_scopes=READ
@@ -101,13 +102,13 @@ class Query:
         viewer = info.context.viewer
         if viewer is None or viewer.profile_id is None:
             return None
-        record = await info.context.service.profile_of(viewer.subject, viewer.profile_id)
-        return Profile.from_record(record) if record else None
+        profile = await info.context.profiles.profile_of(viewer.subject, viewer.profile_id)
+        return Profile.of(profile) if profile else None
 
     @strawberry.federation.field(description="The account's API keys.", requires_scopes=ADMIN)
     async def api_keys(self, info: Info) -> list[ApiKey] | None:
         viewer = _member(info, adult=True)
-        return [ApiKey.from_record(r) for r in await info.context.service.api_keys(viewer.subject)]
+        return [ApiKey.of(key) for key in await info.context.api_keys.keys_of(viewer.subject)]
 
 
 @strawberry.type
@@ -116,7 +117,7 @@ class Mutation:
     @strawberry.mutation(description="Create an account (a confirmation email goes out).")
     async def register(self, info: Info, input: RegisterInput) -> User:
         try:
-            record = await info.context.service.register(
+            account = await info.context.accounts.register(
                 input.email,
                 input.password,
                 input.display_name,
@@ -124,12 +125,12 @@ class Mutation:
             )
         except IdentityError as exc:
             raise _client_error(exc) from None
-        return User.from_record(record, is_owner=True)
+        return User.of(account, is_owner=True)
 
     @strawberry.mutation(description="Sign in with email and password (and TOTP code if enrolled).")
     async def login(self, info: Info, input: LoginInput) -> AuthPayload:
         try:
-            session = await info.context.service.login(
+            session = await info.context.sign_in.login(
                 input.email,
                 input.password,
                 input.totp_code,
@@ -143,7 +144,7 @@ class Mutation:
     @strawberry.mutation(description="Exchange a refresh token for new tokens (single use).")
     async def refresh_session(self, info: Info, refresh_token: str) -> AuthPayload:
         try:
-            session = await info.context.service.refresh(
+            session = await info.context.sessions.refresh(
                 refresh_token, client_address=info.context.client_address
             )
         except IdentityError as exc:
@@ -152,14 +153,14 @@ class Mutation:
 
     @strawberry.mutation(description="End the session of this refresh token.")
     async def logout(self, info: Info, refresh_token: str) -> bool:
-        return await info.context.service.logout(refresh_token)
+        return await info.context.sessions.logout(refresh_token)
 
     @strawberry.federation.mutation(
         description="End every session of the account.", requires_scopes=ADMIN
     )
     async def logout_everywhere(self, info: Info) -> bool | None:
         viewer = _member(info, adult=True)
-        await info.context.service.revoke_all_sessions(viewer.subject)
+        await info.context.sessions.logout_everywhere(viewer.subject)
         return True
 
     # -- email verification and password reset ---------------------------------------------
@@ -168,23 +169,23 @@ class Mutation:
     )
     async def request_email_verification(self, info: Info) -> bool | None:
         try:
-            return await info.context.service.request_email_verification(_viewer(info).subject)
+            return await info.context.accounts.request_email_verification(_viewer(info).subject)
         except IdentityError as exc:
             raise _client_error(exc) from None
 
     @strawberry.mutation(description="Confirm an email address with the token it received.")
     async def verify_email(self, info: Info, token: str) -> User:
         try:
-            record = await info.context.service.verify_email(token)
+            account = await info.context.accounts.verify_email(token)
         except IdentityError as exc:
             raise _client_error(exc) from None
-        return User.from_record(record, is_owner=True)
+        return User.of(account, is_owner=True)
 
     @strawberry.mutation(
         description="Email a password reset link; the answer is the same for unknown addresses."
     )
     async def request_password_reset(self, info: Info, email: str) -> bool:
-        await info.context.service.request_password_reset(email)
+        await info.context.credentials.request_password_reset(email)
         return True
 
     @strawberry.mutation(
@@ -192,7 +193,7 @@ class Mutation:
     )
     async def reset_password(self, info: Info, token: str, new_password: str) -> bool:
         try:
-            await info.context.service.reset_password(token, new_password)
+            await info.context.credentials.reset_password(token, new_password)
         except IdentityError as exc:
             raise _client_error(exc) from None
         return True
@@ -209,7 +210,7 @@ class Mutation:
     ) -> AuthPayload | None:
         viewer = _member(info, adult=True)
         try:
-            session = await info.context.service.change_password(
+            session = await info.context.credentials.change_password(
                 viewer, current_password, new_password
             )
         except IdentityError as exc:
@@ -223,7 +224,7 @@ class Mutation:
     async def start_totp_enrolment(self, info: Info) -> TotpEnrolment | None:
         viewer = _member(info, adult=True)
         try:
-            enrolment = await info.context.service.start_totp_enrolment(viewer.subject)
+            enrolment = await info.context.mfa.start_enrolment(viewer.subject)
         except IdentityError as exc:
             raise _client_error(exc) from None
         return TotpEnrolment(secret=enrolment.secret, provisioning_uri=enrolment.provisioning_uri)
@@ -235,7 +236,7 @@ class Mutation:
     async def confirm_totp_enrolment(self, info: Info, code: str) -> MfaConfirmation | None:
         viewer = _member(info, adult=True)
         try:
-            codes = await info.context.service.confirm_totp_enrolment(viewer.subject, code)
+            codes = await info.context.mfa.confirm_enrolment(viewer.subject, code)
         except IdentityError as exc:
             raise _client_error(exc) from None
         return MfaConfirmation(backup_codes=codes)
@@ -247,7 +248,7 @@ class Mutation:
     async def disable_totp(self, info: Info, code: str) -> bool | None:
         viewer = _member(info, adult=True)
         try:
-            return await info.context.service.disable_totp(viewer.subject, code)
+            return await info.context.mfa.disable(viewer.subject, code)
         except IdentityError as exc:
             raise _client_error(exc) from None
 
@@ -256,7 +257,7 @@ class Mutation:
     async def create_profile(self, info: Info, input: CreateProfileInput) -> Profile | None:
         viewer = _member(info, adult=True)
         try:
-            record = await info.context.service.create_profile(
+            profile = await info.context.profiles.create(
                 viewer.subject,
                 name=input.name,
                 avatar_url=input.avatar_url,
@@ -266,7 +267,7 @@ class Mutation:
             )
         except IdentityError as exc:
             raise _client_error(exc) from None
-        return Profile.from_record(record)
+        return Profile.of(profile)
 
     @strawberry.federation.mutation(description="Change a viewing profile.", requires_scopes=WRITE)
     async def update_profile(self, info: Info, input: UpdateProfileInput) -> Profile | None:
@@ -285,17 +286,17 @@ class Mutation:
         if changes.get("name", "") is None or changes.get("kids", False) is None:
             raise _client_error(IdentityError("name and kids cannot be null."))
         try:
-            record = await info.context.service.update_profile(
+            profile = await info.context.profiles.update(
                 viewer.subject, str(input.profile_id), changes
             )
         except IdentityError as exc:
             raise _client_error(exc) from None
-        return Profile.from_record(record)
+        return Profile.of(profile)
 
     @strawberry.federation.mutation(description="Remove a viewing profile.", requires_scopes=WRITE)
     async def delete_profile(self, info: Info, profile_id: strawberry.ID) -> bool | None:
         viewer = _member(info, adult=True)
-        return await info.context.service.delete_profile(viewer.subject, str(profile_id))
+        return await info.context.profiles.delete(viewer.subject, str(profile_id))
 
     @strawberry.federation.mutation(
         description="New tokens for a viewing profile; leaving a kids profile needs the password.",
@@ -308,7 +309,7 @@ class Mutation:
         if viewer.api_key_id is not None:
             raise forbidden("API keys have no viewing profiles.")
         try:
-            session = await info.context.service.switch_profile(viewer, str(profile_id), password)
+            session = await info.context.sessions.switch_profile(viewer, str(profile_id), password)
         except IdentityError as exc:
             raise _client_error(exc) from None
         return _payload(session)
@@ -320,17 +321,17 @@ class Mutation:
     async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreatedApiKey | None:
         viewer = _member(info, adult=True)
         try:
-            record, secret = await info.context.service.create_api_key(
+            key, secret = await info.context.api_keys.create(
                 viewer.subject, input.name, input.scopes, input.expires_in_days
             )
         except IdentityError as exc:
             raise _client_error(exc) from None
-        return CreatedApiKey(api_key=ApiKey.from_record(record), secret=secret)
+        return CreatedApiKey(api_key=ApiKey.of(key), secret=secret)
 
     @strawberry.federation.mutation(description="Revoke an API key.", requires_scopes=ADMIN)
     async def revoke_api_key(self, info: Info, id: strawberry.ID) -> bool | None:
         viewer = _member(info, adult=True)
-        return await info.context.service.revoke_api_key(viewer.subject, str(id))
+        return await info.context.api_keys.revoke(viewer.subject, str(id))
 
     # -- OAuth ------------------------------------------------------------------------------
     @strawberry.mutation(description="A TV or console starts a sign-in (RFC 8628).")

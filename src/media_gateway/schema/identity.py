@@ -3,16 +3,56 @@ OAuth device grant."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 import strawberry
 
+from media_gateway.dataloaders.identity import IdentityLoaders
 from media_gateway.schema.common import forbidden
-from media_gateway.storage.types import as_utc
-from media_gateway.subgraphs.identity.context import IdentityContext
-from media_gateway.subgraphs.identity.models import ApiKeyRecord, ProfileRecord, UserRecord
+from media_gateway.schema.context import RequestContext
+from media_gateway.subgraphs.identity.accounts import Account, AccountService
+from media_gateway.subgraphs.identity.api_keys import ApiKey as ApiKeyData
+from media_gateway.subgraphs.identity.api_keys import ApiKeyService
+from media_gateway.subgraphs.identity.credentials import CredentialService
+from media_gateway.subgraphs.identity.mfa import MfaService
 from media_gateway.subgraphs.identity.oauth import DeviceAuthorization as DeviceGrant
 from media_gateway.subgraphs.identity.oauth import OAuthClient as OAuthClientData
+from media_gateway.subgraphs.identity.oauth import OAuthService
+from media_gateway.subgraphs.identity.profiles import Profile as ViewingProfile
+from media_gateway.subgraphs.identity.profiles import ProfileService
+from media_gateway.subgraphs.identity.sessions import SessionService
+from media_gateway.subgraphs.identity.signin import SignInService
+
+
+def client_address(headers: Mapping[str, str]) -> str | None:
+    """The caller's address, as the service's HTTP layer (or, in process, the gateway) put it
+    in ``x-forwarded-for`` after applying the trusted-proxy rule (``TRUSTED_PROXIES``)."""
+    for name, value in headers.items():
+        if name.lower() == "x-forwarded-for":
+            return value.split(",")[-1].strip()[:64] or None
+    return None
+
+
+@dataclass
+class IdentityContext(RequestContext):
+    """The identity subgraph's per-request context: its sub-domain services and loaders."""
+
+    accounts: AccountService
+    sign_in: SignInService
+    sessions: SessionService
+    mfa: MfaService
+    profiles: ProfileService
+    credentials: CredentialService
+    api_keys: ApiKeyService
+    oauth: OAuthService
+    loaders: IdentityLoaders
+
+    @property
+    def client_address(self) -> str | None:
+        return client_address(self.headers)
+
 
 Info = strawberry.Info[IdentityContext, None]
 
@@ -38,15 +78,15 @@ class Profile:
         return viewer is not None and viewer.profile_id == str(self.id)
 
     @classmethod
-    def from_record(cls, record: ProfileRecord, *, active: bool | None = None) -> Profile:
+    def of(cls, profile: ViewingProfile, *, active: bool | None = None) -> Profile:
         return cls(
-            id=strawberry.ID(record.id),
-            name=record.name,
-            avatar_url=record.avatar_url,
-            language=record.language,
-            kids=record.kids,
-            max_content_rating=record.max_content_rating,
-            created_at=as_utc(record.created_at),
+            id=strawberry.ID(profile.id),
+            name=profile.name,
+            avatar_url=profile.avatar_url,
+            language=profile.language,
+            kids=profile.kids,
+            max_content_rating=profile.max_content_rating,
+            created_at=profile.created_at,
             _active=active,
         )
 
@@ -86,26 +126,26 @@ class User:
     )
     async def profiles(self, info: Info) -> list[Profile] | None:
         self._owner_only(info, "profiles")
-        records = await info.context.loaders.profiles.load(str(self.id))
-        return [Profile.from_record(record) for record in records]
+        profiles = await info.context.loaders.profiles.load(str(self.id))
+        return [Profile.of(profile) for profile in profiles]
 
     @classmethod
-    def from_record(cls, record: UserRecord, *, is_owner: bool = False) -> User:
+    def of(cls, account: Account, *, is_owner: bool = False) -> User:
         """``is_owner``: the caller is this account (it just registered or signed in)."""
         return cls(
-            id=strawberry.ID(record.id),
-            display_name=record.display_name,
-            created_at=as_utc(record.created_at),
-            _email=record.email,
+            id=strawberry.ID(account.id),
+            display_name=account.display_name,
+            created_at=account.created_at,
+            _email=account.email,
             _is_owner=is_owner,
-            _email_verified=record.email_verified_at is not None,
-            _mfa_enabled=record.totp_secret is not None,
+            _email_verified=account.email_verified,
+            _mfa_enabled=account.mfa_enabled,
         )
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> User | None:
-        record = await info.context.loaders.users.load(str(id))
-        return cls.from_record(record) if record else None
+        account = await info.context.loaders.users.load(str(id))
+        return cls.of(account) if account else None
 
 
 @strawberry.input
@@ -186,15 +226,15 @@ class ApiKey:
     revoked_at: datetime | None
 
     @classmethod
-    def from_record(cls, record: ApiKeyRecord) -> ApiKey:
+    def of(cls, key: ApiKeyData) -> ApiKey:
         return cls(
-            id=strawberry.ID(record.id),
-            name=record.name,
-            prefix=record.prefix,
-            scopes=record.scopes.split(),
-            created_at=as_utc(record.created_at),
-            expires_at=as_utc(record.expires_at) if record.expires_at else None,
-            revoked_at=as_utc(record.revoked_at) if record.revoked_at else None,
+            id=strawberry.ID(key.id),
+            name=key.name,
+            prefix=key.prefix,
+            scopes=list(key.scopes),
+            created_at=key.created_at,
+            expires_at=key.expires_at,
+            revoked_at=key.revoked_at,
         )
 
 

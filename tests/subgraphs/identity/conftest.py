@@ -1,4 +1,5 @@
-"""Fixtures: the platform behind the gateway (in-process), over SQLite, PostgreSQL and Redis.
+"""Fixtures: the identity subgraph alone, and the platform behind the gateway (in-process) for
+tests about federation, over SQLite, PostgreSQL and Redis.
 
 Backends: ``sqlite`` (embedded: short-lived codes and rate limits in SQL / in process),
 ``postgres`` (``TEST_POSTGRES_URL``) and ``redis`` (``TEST_REDIS_URL``: codes and rate
@@ -16,12 +17,15 @@ import httpx
 import pytest
 
 from media_gateway.app import Platform, subgraph_sdls
-from media_gateway.assembly.base import Runtime
+from media_gateway.assembly.base import Runtime, Subgraph
+from media_gateway.assembly.identity import create as create_identity
 from media_gateway.platform.demo import DEMO_EMAIL, DEMO_PASSWORD
 from media_gateway.platform.ratelimit import SlidingWindowLimiter
 from media_gateway.platform.settings import Settings
 from media_gateway.subgraphs.identity.codes import CodeStore
-from media_gateway.subgraphs.identity.service import IdentityService
+from media_gateway.subgraphs.identity.services import IdentityServices
+
+from ..conftest import GraphQLClient, QueryCounter
 
 try:
     from tests.storage.backends import POSTGRES_URL, make_settings, postgres_schema
@@ -88,16 +92,61 @@ def supergraph_sdl() -> str:
     return str(result.supergraph_sdl)
 
 
+def _own_redis_keys(request: pytest.FixtureRequest, subgraph: Subgraph) -> str | None:
+    """On the Redis backend: codes and rate limits under a key prefix of this test's own."""
+    if request.node.callspec.params.get("settings") != "redis":
+        return None
+    assert REDIS_URL
+    prefix = f"mgtest:identity:{uuid.uuid4().hex[:10]}"
+    stores = identity_services(subgraph).stores
+    stores.codes = CodeStore(stores.database, REDIS_URL, prefix)
+    stores.limiter = SlidingWindowLimiter(REDIS_URL, f"{prefix}:rl")
+    return prefix
+
+
+def identity_services(subgraph: Subgraph) -> IdentityServices:
+    services = subgraph.service
+    assert isinstance(services, IdentityServices)
+    return services
+
+
+@pytest.fixture
+async def identity(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Subgraph]:
+    """The identity subgraph alone, started (what a test not about federation talks to)."""
+    runtime = Runtime.create(settings)
+    subgraph = create_identity(runtime)
+    prefix = _own_redis_keys(request, subgraph)
+    await runtime.database.migrate()
+    await subgraph.startup()
+    try:
+        yield subgraph
+    finally:
+        await subgraph.shutdown()
+        await runtime.close()
+        if prefix:
+            await _drop_redis_keys(prefix)
+
+
+@pytest.fixture
+async def clients(identity: Subgraph) -> AsyncIterator[dict[str, GraphQLClient]]:
+    """The identity subgraph's GraphQL client only (the parent folder's builds all five)."""
+    client = GraphQLClient(identity)
+    yield {"identity": client}
+    await client.aclose()
+
+
+@pytest.fixture
+def count_queries(identity: Subgraph) -> Iterator[QueryCounter]:
+    counter = QueryCounter(identity)  # a subgraph has the runtime it reads
+    yield counter
+    counter.close()
+
+
 @pytest.fixture
 async def platform(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Platform]:
+    """Every subgraph behind one runtime, for tests about federation and the gateway."""
     platform = Platform.create(Runtime.create(settings))
-    service: IdentityService = platform["identity"].service
-    prefix = None
-    if request.node.callspec.params.get("settings") == "redis":
-        assert REDIS_URL
-        prefix = f"mgtest:identity:{uuid.uuid4().hex[:10]}"
-        service.codes = CodeStore(service.database, REDIS_URL, prefix)
-        service.limiter = SlidingWindowLimiter(REDIS_URL, f"{prefix}:rl")
+    prefix = _own_redis_keys(request, platform["identity"])
     await platform.startup()
     try:
         yield platform
@@ -158,6 +207,15 @@ async def gateway(platform: Platform, supergraph_sdl: str) -> AsyncIterator[Clie
 
 
 @pytest.fixture
+async def graph(identity: Subgraph) -> AsyncIterator[Client]:
+    """The identity subgraph's own HTTP app: GraphQL at /graphql, the OAuth endpoints, the
+    JWKS."""
+    client = Client(identity.asgi_app(), "http://identity")
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
 async def identity_app(platform: Platform) -> AsyncIterator[Client]:
     """The identity service's own HTTP app (OAuth endpoints, JWKS, client addresses)."""
     client = Client(platform["identity"].asgi_app(), "http://identity")
@@ -178,16 +236,28 @@ async def login(
     return result
 
 
-@pytest.fixture
-async def member(gateway: Client) -> dict[str, Any]:
-    """A freshly registered, signed-in account: id, email, token, refresh."""
+async def _register(client: Client) -> dict[str, Any]:
     email = f"member-{uuid.uuid4().hex[:8]}@example.com"
-    body = await gateway(REGISTER, {"email": email, "password": PASSWORD, "name": "New Viewer"})
+    body = await client(REGISTER, {"email": email, "password": PASSWORD, "name": "New Viewer"})
     assert "errors" not in body, body
-    session = await login(gateway, email, PASSWORD)
+    session = await login(client, email, PASSWORD)
     return {
         "id": session["user"]["id"],
         "email": email,
         "token": session["accessToken"],
         "refresh": session["refreshToken"],
     }
+
+
+@pytest.fixture
+async def member(gateway: Client) -> dict[str, Any]:
+    """A freshly registered account, signed in through the gateway: id, email, token,
+    refresh."""
+    return await _register(gateway)
+
+
+@pytest.fixture
+async def account(graph: Client) -> dict[str, Any]:
+    """A freshly registered account, signed in at the identity subgraph: id, email, token,
+    refresh."""
+    return await _register(graph)

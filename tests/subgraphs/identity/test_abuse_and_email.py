@@ -6,15 +6,16 @@ import re
 from typing import Any
 
 from media_gateway.app import Platform
-from media_gateway.subgraphs.identity.service import IdentityService
+from media_gateway.assembly.base import Subgraph
 
-from .conftest import LOGIN, PASSWORD, Client, error_codes, login
+from .conftest import LOGIN, PASSWORD, Client, error_codes, identity_services, login
 
 REFRESH = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken } }"
 
 
-async def _mail_token(service: IdentityService, email: str, kind: str) -> str:
-    rows = [row for row in await service.outbox_for(email) if row.kind == kind]
+async def _mail_token(identity: Subgraph, email: str, kind: str) -> str:
+    outbox = await identity_services(identity).emails.outbox_for(email)
+    rows = [row for row in outbox if row.kind == kind]
     assert rows, f"no {kind} email for {email}"
     match = re.search(r"code: (\S+)", rows[0].body)
     assert match
@@ -22,43 +23,41 @@ async def _mail_token(service: IdentityService, email: str, kind: str) -> str:
 
 
 async def test_email_verification_is_single_use(
-    platform: Platform, gateway: Client, member: dict[str, Any]
+    identity: Subgraph, graph: Client, account: dict[str, Any]
 ) -> None:
-    service: IdentityService = platform["identity"].service
-    assert (await gateway("{ me { emailVerified } }", token=member["token"]))["data"]["me"][
+    assert (await graph("{ me { emailVerified } }", token=account["token"]))["data"]["me"][
         "emailVerified"
     ] is False
-    token = await _mail_token(service, member["email"], "verify-email")
+    token = await _mail_token(identity, account["email"], "verify-email")
     verify = "mutation($t: String!) { verifyEmail(token: $t) { id emailVerified } }"
-    done = await gateway(verify, {"t": token})
-    assert done["data"]["verifyEmail"] == {"id": member["id"], "emailVerified": True}
-    assert error_codes(await gateway(verify, {"t": token})) == ["INVALID_TOKEN"]
-    assert error_codes(await gateway(verify, {"t": "made-up"})) == ["INVALID_TOKEN"]
+    done = await graph(verify, {"t": token})
+    assert done["data"]["verifyEmail"] == {"id": account["id"], "emailVerified": True}
+    assert error_codes(await graph(verify, {"t": token})) == ["INVALID_TOKEN"]
+    assert error_codes(await graph(verify, {"t": "made-up"})) == ["INVALID_TOKEN"]
 
 
 async def test_password_reset_revokes_every_session(
-    platform: Platform, gateway: Client, member: dict[str, Any]
+    identity: Subgraph, graph: Client, account: dict[str, Any]
 ) -> None:
-    service: IdentityService = platform["identity"].service
     request = "mutation($e: String!) { requestPasswordReset(email: $e) }"
-    unknown = await gateway(request, {"e": "nobody-here@example.com"})
-    known = await gateway(request, {"e": member["email"]})
+    unknown = await graph(request, {"e": "nobody-here@example.com"})
+    known = await graph(request, {"e": account["email"]})
     assert unknown == known == {"data": {"requestPasswordReset": True}}
-    token = await _mail_token(service, member["email"], "reset-password")
+    token = await _mail_token(identity, account["email"], "reset-password")
     reset = "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }"
-    short = await gateway(reset, {"t": token, "p": "short"})
+    short = await graph(reset, {"t": token, "p": "short"})
     assert error_codes(short) == ["BAD_USER_INPUT"]  # the token is not spent by a typo
-    assert (await gateway(reset, {"t": token, "p": "a brand new secret"}))["data"] == {
+    assert (await graph(reset, {"t": token, "p": "a brand new secret"}))["data"] == {
         "resetPassword": True
     }
-    assert error_codes(await gateway(reset, {"t": token, "p": "yet another one"})) == [
+    assert error_codes(await graph(reset, {"t": token, "p": "yet another one"})) == [
         "INVALID_TOKEN"
     ]
     # every session ended; the old password no longer works, the new one does
-    assert error_codes(await gateway(REFRESH, {"t": member["refresh"]})) == ["UNAUTHENTICATED"]
-    old = await gateway(LOGIN, {"email": member["email"], "password": PASSWORD})
+    assert error_codes(await graph(REFRESH, {"t": account["refresh"]})) == ["UNAUTHENTICATED"]
+    old = await graph(LOGIN, {"email": account["email"], "password": PASSWORD})
     assert error_codes(old) == ["UNAUTHENTICATED"]
-    await login(gateway, member["email"], "a brand new secret")
+    await login(graph, account["email"], "a brand new secret")
 
 
 async def test_directives_are_in_the_schema_and_enforced(

@@ -53,12 +53,12 @@ async def proxied(
         from media_gateway.platform.ratelimit import SlidingWindowLimiter
         from media_gateway.subgraphs.identity.codes import CodeStore
 
-        from .conftest import REDIS_URL
+        from .conftest import REDIS_URL, identity_services
 
         prefix = f"mgtest:identity:{uuid.uuid4().hex[:10]}"
-        service = platform["identity"].service
-        service.codes = CodeStore(service.database, REDIS_URL, prefix)
-        service.limiter = SlidingWindowLimiter(REDIS_URL, f"{prefix}:rl")
+        stores = identity_services(platform["identity"]).stores
+        stores.codes = CodeStore(stores.database, REDIS_URL, prefix)
+        stores.limiter = SlidingWindowLimiter(REDIS_URL, f"{prefix}:rl")
     await platform.startup()
     try:
         yield platform

@@ -14,7 +14,10 @@ from media_gateway.app import SUBGRAPHS
 from media_gateway.assembly.base import Runtime
 from media_gateway.platform.demo import DEMO_EMAIL, DEMO_PASSWORD
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs.identity.service import IdentityService, Limit
+from media_gateway.subgraphs.identity.common import Limit
+from media_gateway.subgraphs.identity.demo import ensure_demo_account
+
+from .conftest import identity_services
 
 
 async def test_the_demo_account_is_seeded_when_registrations_are_exhausted(
@@ -29,15 +32,15 @@ async def test_the_demo_account_is_seeded_when_registrations_are_exhausted(
     )
     runtime = Runtime.create(settings)
     subgraph = SUBGRAPHS["identity"](runtime)
-    service: IdentityService = subgraph.service
+    services = identity_services(subgraph)
     exhausted = Limit(0, 3600)  # nothing more may register, from anywhere
-    service.limits = replace(
-        service.limits, register_per_email=exhausted, register_per_address=exhausted
+    services.stores.limits = replace(
+        services.stores.limits, register_per_email=exhausted, register_per_address=exhausted
     )
     await runtime.database.migrate()
     try:
-        await service.ensure_demo_account()
-        session = await service.login(DEMO_EMAIL, DEMO_PASSWORD, None)
+        await ensure_demo_account(services.accounts)
+        session = await services.sign_in.login(DEMO_EMAIL, DEMO_PASSWORD, None)
         assert session.user.email == DEMO_EMAIL
     finally:
         await runtime.close()

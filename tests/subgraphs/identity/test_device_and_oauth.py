@@ -1,4 +1,4 @@
-"""TV sign-in (RFC 8628) through the gateway and the OAuth HTTP endpoints (authorization code
+"""TV sign-in (RFC 8628) through GraphQL and the OAuth HTTP endpoints (authorization code
 with PKCE S256, token endpoint with the three grants)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from jose import jwt
 
-from media_gateway.app import Platform
+from media_gateway.assembly.base import Subgraph
 from media_gateway.subgraphs.identity.oauth import DEVICE_CODE_GRANT, OAuthService
 
 from .conftest import Client, error_codes
@@ -33,81 +33,81 @@ class FakeClock:
         return self.now
 
 
-async def _oauth_service(platform: Platform) -> OAuthService:
-    context = await platform["identity"].context({})
+async def _oauth_service(identity: Subgraph) -> OAuthService:
+    context = await identity.context({})
     oauth: OAuthService = context.oauth
     return oauth
 
 
-async def _start(gateway: Client) -> dict[str, Any]:
-    body = await gateway(START, {"c": TV})
+async def _start(graph: Client) -> dict[str, Any]:
+    body = await graph(START, {"c": TV})
     assert "errors" not in body, body
     result: dict[str, Any] = body["data"]["startDeviceAuthorization"]
     return result
 
 
 async def test_tv_sign_in_end_to_end_and_tokens_once(
-    platform: Platform, gateway: Client, member: dict[str, Any]
+    identity: Subgraph, graph: Client, account: dict[str, Any]
 ) -> None:
-    oauth = await _oauth_service(platform)
+    oauth = await _oauth_service(identity)
     clock = FakeClock()
     oauth.clock = clock
-    grant = await _start(gateway)
+    grant = await _start(graph)
     assert len(grant["userCode"]) == 9 and grant["userCode"][4] == "-"
     assert grant["interval"] >= 5 and grant["expiresIn"] > 60
     assert parse_qs(urlsplit(grant["verificationUriComplete"]).query)["user_code"] == [
         grant["userCode"]
     ]
-    pending = await gateway(POLL, {"d": grant["deviceCode"]})
+    pending = await graph(POLL, {"d": grant["deviceCode"]})
     assert error_codes(pending) == ["authorization_pending"]
     # polled faster than the interval
-    too_fast = await gateway(POLL, {"d": grant["deviceCode"]})
+    too_fast = await graph(POLL, {"d": grant["deviceCode"]})
     assert error_codes(too_fast) == ["slow_down"]
     assert too_fast["errors"][0]["extensions"]["interval"] == grant["interval"] + 5
-    approved = await gateway(APPROVE, {"u": grant["userCode"].lower()}, token=member["token"])
+    approved = await graph(APPROVE, {"u": grant["userCode"].lower()}, token=account["token"])
     assert approved["data"]["approveDeviceAuthorization"] is True
     # approved twice
-    twice = await gateway(APPROVE, {"u": grant["userCode"]}, token=member["token"])
+    twice = await graph(APPROVE, {"u": grant["userCode"]}, token=account["token"])
     assert error_codes(twice) == ["ALREADY_USED"]
     clock.now += grant["interval"] + 5
-    tokens = (await gateway(POLL, {"d": grant["deviceCode"]}))["data"]["pollDeviceAuthorization"]
-    assert tokens["user"]["id"] == member["id"]
+    tokens = (await graph(POLL, {"d": grant["deviceCode"]}))["data"]["pollDeviceAuthorization"]
+    assert tokens["user"]["id"] == account["id"]
     claims = jwt.get_unverified_claims(tokens["accessToken"])
     assert claims["client_id"] == TV and "identity:admin" not in tokens["scopes"]
-    me = await gateway("{ me { id } }", token=tokens["accessToken"])
-    assert me["data"]["me"]["id"] == member["id"]
+    me = await graph("{ me { id } }", token=tokens["accessToken"])
+    assert me["data"]["me"]["id"] == account["id"]
     # tokens once
     clock.now += 60
-    assert error_codes(await gateway(POLL, {"d": grant["deviceCode"]})) == ["expired_token"]
+    assert error_codes(await graph(POLL, {"d": grant["deviceCode"]})) == ["expired_token"]
 
 
 async def test_device_code_used_after_expiry(
-    platform: Platform, gateway: Client, member: dict[str, Any]
+    identity: Subgraph, graph: Client, account: dict[str, Any]
 ) -> None:
-    oauth = await _oauth_service(platform)
+    oauth = await _oauth_service(identity)
     clock = FakeClock()
     oauth.clock = clock
-    grant = await _start(gateway)
+    grant = await _start(graph)
     clock.now += grant["expiresIn"] + 1
-    late = await gateway(APPROVE, {"u": grant["userCode"]}, token=member["token"])
+    late = await graph(APPROVE, {"u": grant["userCode"]}, token=account["token"])
     assert error_codes(late) == ["expired_token"]
-    assert error_codes(await gateway(POLL, {"d": grant["deviceCode"]})) == ["expired_token"]
-    unknown = await gateway(POLL, {"d": "not-a-device-code"})
+    assert error_codes(await graph(POLL, {"d": grant["deviceCode"]})) == ["expired_token"]
+    unknown = await graph(POLL, {"d": "not-a-device-code"})
     assert error_codes(unknown) == ["expired_token"]
 
 
 async def test_denied_device_gets_access_denied(
-    platform: Platform, gateway: Client, member: dict[str, Any]
+    identity: Subgraph, graph: Client, account: dict[str, Any]
 ) -> None:
-    grant = await _start(gateway)
-    assert (await gateway(DENY, {"u": grant["userCode"]}, token=member["token"]))["data"]
-    assert error_codes(await gateway(POLL, {"d": grant["deviceCode"]})) == ["access_denied"]
+    grant = await _start(graph)
+    assert (await graph(DENY, {"u": grant["userCode"]}, token=account["token"]))["data"]
+    assert error_codes(await graph(POLL, {"d": grant["deviceCode"]})) == ["access_denied"]
 
 
-async def test_device_approval_needs_a_member_session(gateway: Client) -> None:
-    grant = await _start(gateway)
-    assert error_codes(await gateway(APPROVE, {"u": grant["userCode"]})) == ["UNAUTHENTICATED"]
-    unknown_client = await gateway(START, {"c": "nobody-knows-me"})
+async def test_device_approval_needs_a_member_session(graph: Client) -> None:
+    grant = await _start(graph)
+    assert error_codes(await graph(APPROVE, {"u": grant["userCode"]})) == ["UNAUTHENTICATED"]
+    unknown_client = await graph(START, {"c": "nobody-knows-me"})
     assert error_codes(unknown_client) == ["invalid_client"]
 
 
@@ -123,14 +123,14 @@ REGISTER_CLIENT = """mutation($n: String!, $r: [String!]!) {
 REDIRECT = "https://app.example.com/callback"
 
 
-async def _client(gateway: Client, token: str) -> str:
-    body = await gateway(REGISTER_CLIENT, {"n": "Example App", "r": [REDIRECT]}, token=token)
+async def _client(graph: Client, token: str) -> str:
+    body = await graph(REGISTER_CLIENT, {"n": "Example App", "r": [REDIRECT]}, token=token)
     assert "errors" not in body, body
     return str(body["data"]["registerOauthClient"]["clientId"])
 
 
 async def _authorize(
-    identity_app: Client, token: str, client_id: str, challenge: str, **extra: str
+    graph: Client, token: str, client_id: str, challenge: str, **extra: str
 ) -> Any:
     params = {
         "response_type": "code",
@@ -141,17 +141,15 @@ async def _authorize(
         "state": "xyz",
         **extra,
     }
-    return await identity_app.http.get(
+    return await graph.http.get(
         "/oauth/authorize", params=params, headers={"authorization": f"Bearer {token}"}
     )
 
 
-async def test_authorization_code_with_pkce(
-    gateway: Client, identity_app: Client, member: dict[str, Any]
-) -> None:
-    client_id = await _client(gateway, member["token"])
+async def test_authorization_code_with_pkce(graph: Client, account: dict[str, Any]) -> None:
+    client_id = await _client(graph, account["token"])
     verifier, challenge = _pkce()
-    response = await _authorize(identity_app, member["token"], client_id, challenge)
+    response = await _authorize(graph, account["token"], client_id, challenge)
     assert response.status_code == 302
     location = urlsplit(response.headers["location"])
     query = parse_qs(location.query)
@@ -165,18 +163,18 @@ async def test_authorization_code_with_pkce(
         "redirect_uri": REDIRECT,
         "code_verifier": verifier,
     }
-    token = await identity_app.http.post("/oauth/token", data=form)
+    token = await graph.http.post("/oauth/token", data=form)
     assert token.status_code == 200, token.text
     assert token.headers["cache-control"] == "no-store"
     tokens = token.json()
     assert tokens["token_type"] == "Bearer" and tokens["expires_in"] > 0
-    me = await gateway("{ me { id } }", token=tokens["access_token"])
-    assert me["data"]["me"]["id"] == member["id"]
+    me = await graph("{ me { id } }", token=tokens["access_token"])
+    assert me["data"]["me"]["id"] == account["id"]
     # the code is spent
-    again = await identity_app.http.post("/oauth/token", data=form)
+    again = await graph.http.post("/oauth/token", data=form)
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     # refresh_token grant rotates
-    refreshed = await identity_app.http.post(
+    refreshed = await graph.http.post(
         "/oauth/token",
         data={
             "grant_type": "refresh_token",
@@ -191,14 +189,14 @@ async def test_authorization_code_with_pkce(
 
 
 async def test_pkce_verifier_mismatch_and_plain_are_refused(
-    gateway: Client, identity_app: Client, member: dict[str, Any]
+    graph: Client, account: dict[str, Any]
 ) -> None:
-    client_id = await _client(gateway, member["token"])
+    client_id = await _client(graph, account["token"])
     _, challenge = _pkce()
-    response = await _authorize(identity_app, member["token"], client_id, challenge)
+    response = await _authorize(graph, account["token"], client_id, challenge)
     code = parse_qs(urlsplit(response.headers["location"]).query)["code"][0]
     other_verifier, _ = _pkce()
-    mismatch = await identity_app.http.post(
+    mismatch = await graph.http.post(
         "/oauth/token",
         data={
             "grant_type": "authorization_code",
@@ -210,16 +208,16 @@ async def test_pkce_verifier_mismatch_and_plain_are_refused(
     )
     assert mismatch.status_code == 400 and mismatch.json()["error"] == "invalid_grant"
     plain = await _authorize(
-        identity_app, member["token"], client_id, "a" * 43, code_challenge_method="plain"
+        graph, account["token"], client_id, "a" * 43, code_challenge_method="plain"
     )
     assert parse_qs(urlsplit(plain.headers["location"]).query)["error"] == ["invalid_request"]
     # an unregistered redirect URI is never redirected to
     wrong_uri = await _authorize(
-        identity_app, member["token"], client_id, challenge, redirect_uri="https://evil.example"
+        graph, account["token"], client_id, challenge, redirect_uri="https://evil.example"
     )
     assert wrong_uri.status_code == 400 and "location" not in wrong_uri.headers
     # no session, no code
-    anonymous = await identity_app.http.get(
+    anonymous = await graph.http.get(
         "/oauth/authorize",
         params={
             "response_type": "code",
@@ -233,28 +231,28 @@ async def test_pkce_verifier_mismatch_and_plain_are_refused(
 
 
 async def test_device_flow_over_the_http_endpoints(
-    platform: Platform, gateway: Client, identity_app: Client, member: dict[str, Any]
+    identity: Subgraph, graph: Client, account: dict[str, Any]
 ) -> None:
-    oauth = await _oauth_service(platform)
+    oauth = await _oauth_service(identity)
     clock = FakeClock()
     oauth.clock = clock
-    started = await identity_app.http.post(
+    started = await graph.http.post(
         "/oauth/device_authorization", data={"client_id": TV, "scope": "catalog:read"}
     )
     assert started.status_code == 200, started.text
     grant = started.json()
     form = {"grant_type": DEVICE_CODE_GRANT, "device_code": grant["device_code"], "client_id": TV}
-    pending = await identity_app.http.post("/oauth/token", data=form)
+    pending = await graph.http.post("/oauth/token", data=form)
     assert pending.status_code == 400 and pending.json()["error"] == "authorization_pending"
-    fast = await identity_app.http.post("/oauth/token", data=form)
+    fast = await graph.http.post("/oauth/token", data=form)
     assert fast.json()["error"] == "slow_down"
-    await gateway(APPROVE, {"u": grant["user_code"]}, token=member["token"])
+    await graph(APPROVE, {"u": grant["user_code"]}, token=account["token"])
     clock.now += 30
-    tokens = await identity_app.http.post("/oauth/token", data=form)
+    tokens = await graph.http.post("/oauth/token", data=form)
     assert tokens.status_code == 200, tokens.text
     assert tokens.json()["scope"] == "catalog:read"
     # a catalog-only token cannot read the account
-    me = await gateway("{ me { id } }", token=tokens.json()["access_token"])
+    me = await graph("{ me { id } }", token=tokens.json()["access_token"])
     assert error_codes(me) == ["FORBIDDEN"]
-    unsupported = await identity_app.http.post("/oauth/token", data={"grant_type": "password"})
+    unsupported = await graph.http.post("/oauth/token", data={"grant_type": "password"})
     assert unsupported.json()["error"] == "unsupported_grant_type"

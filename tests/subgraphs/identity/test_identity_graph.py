@@ -6,7 +6,7 @@ import time
 
 from jose import jwt
 
-from media_gateway.app import Platform
+from media_gateway.assembly.base import Subgraph
 from media_gateway.auth.tokens import token_service
 from media_gateway.platform.demo import DEMO_EMAIL, DEMO_PASSWORD, DEMO_USER_ID
 
@@ -76,10 +76,10 @@ async def test_refresh_token_rotates_and_reuse_revokes_the_family(
 
 
 async def test_bad_tokens_are_refused(
-    platform: Platform, clients: dict[str, GraphQLClient], demo_token: str
+    identity: Subgraph, clients: dict[str, GraphQLClient], demo_token: str
 ) -> None:
+    settings = identity.runtime.settings
     identity = clients["identity"]
-    settings = platform.runtime.settings
     # alg: none
     header = jwt.get_unverified_header(demo_token)
     claims = jwt.get_unverified_claims(demo_token)
@@ -127,7 +127,6 @@ async def test_email_is_private_to_its_owner(
 
 
 async def test_user_references_are_batched(
-    platform: Platform,
     clients: dict[str, GraphQLClient],
     new_user: dict[str, str],
     count_queries: QueryCounter,

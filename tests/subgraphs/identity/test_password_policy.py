@@ -1,4 +1,4 @@
-"""Passwords per NIST SP 800-63B, wherever one is set: register and reset, through the gateway."""
+"""Passwords per NIST SP 800-63B, wherever one is set: register and reset."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
-from media_gateway.app import Platform
+from media_gateway.assembly.base import Subgraph
 from media_gateway.platform.demo import DEMO_PASSWORD
 from media_gateway.subgraphs.identity.passwords import MAX_PASSWORD_LENGTH, password_refusal
-from media_gateway.subgraphs.identity.service import IdentityService
 
-from .conftest import LOGIN, REGISTER, Client, error_codes, login
+from .conftest import LOGIN, REGISTER, Client, error_codes, identity_services, login
 
 WEAK = {
     "password": "password",
@@ -38,9 +37,9 @@ def _refusal(body: dict[str, Any]) -> tuple[str, str, str]:
 
 
 @pytest.mark.parametrize("name", sorted(WEAK))
-async def test_register_refuses_common_and_weak_passwords(gateway: Client, name: str) -> None:
+async def test_register_refuses_common_and_weak_passwords(graph: Client, name: str) -> None:
     email = _email()
-    body = await gateway(REGISTER, {"email": email, "password": WEAK[name], "name": "Viewer"})
+    body = await graph(REGISTER, {"email": email, "password": WEAK[name], "name": "Viewer"})
     code, reason, message = _refusal(body)
     assert code == "BAD_USER_INPUT"
     assert body["errors"][0]["extensions"]["field"] == "password"
@@ -50,38 +49,38 @@ async def test_register_refuses_common_and_weak_passwords(gateway: Client, name:
         assert reason == "too_common", message
         assert "too easy to guess" in message
     # nothing was stored: a strong password for the same email then works
-    fine = await gateway(
+    fine = await graph(
         REGISTER, {"email": email, "password": "velvet marmot kiln", "name": "Viewer"}
     )
     assert "errors" not in fine, fine
 
 
-async def test_length_bounds_have_their_own_messages(gateway: Client) -> None:
-    short = await gateway(REGISTER, {"email": _email(), "password": "k3#v", "name": "V"})
+async def test_length_bounds_have_their_own_messages(graph: Client) -> None:
+    short = await graph(REGISTER, {"email": _email(), "password": "k3#v", "name": "V"})
     assert _refusal(short)[:2] == ("BAD_USER_INPUT", "too_short")
     assert "at least 8 characters" in short["errors"][0]["message"]
 
-    huge = await gateway(REGISTER, {"email": _email(), "password": "z" * 10_000, "name": "V"})
+    huge = await graph(REGISTER, {"email": _email(), "password": "z" * 10_000, "name": "V"})
     code, reason, message = _refusal(huge)
     assert (code, reason) == ("BAD_USER_INPUT", "too_long")
     assert f"at most {MAX_PASSWORD_LENGTH} characters" in message
     assert "at least" not in message
 
 
-async def test_long_passphrases_and_no_composition_rules(gateway: Client) -> None:
+async def test_long_passphrases_and_no_composition_rules(graph: Client) -> None:
     passphrase = "the quiet lighthouse keeper paints seagulls on every other tuesday"
     longest = ("copper kettles hum " * 10)[: MAX_PASSWORD_LENGTH - 6] + " fjord"
     assert len(passphrase) >= 64 and len(longest) == MAX_PASSWORD_LENGTH
     for password in (passphrase, longest, "lowercase words only", "ümlaut pässwörter hier"):
         email = _email()
-        body = await gateway(REGISTER, {"email": email, "password": password, "name": "V"})
+        body = await graph(REGISTER, {"email": email, "password": password, "name": "V"})
         assert "errors" not in body, body
-        await login(gateway, email, password)
+        await login(graph, email, password)
 
 
-async def test_the_account_email_and_name_are_not_a_password(gateway: Client) -> None:
+async def test_the_account_email_and_name_are_not_a_password(graph: Client) -> None:
     email = f"marigold.window{uuid.uuid4().hex[:4]}@example.com"
-    body = await gateway(REGISTER, {"email": email, "password": email, "name": "Marigold"})
+    body = await graph(REGISTER, {"email": email, "password": email, "name": "Marigold"})
     assert _refusal(body)[:2] == ("BAD_USER_INPUT", "too_common")
 
 
@@ -90,22 +89,22 @@ async def test_demo_password_meets_the_policy() -> None:
 
 
 async def test_reset_applies_the_policy_and_keeps_the_link(
-    platform: Platform, gateway: Client, member: dict[str, Any]
+    identity: Subgraph, graph: Client, account: dict[str, Any]
 ) -> None:
-    service: IdentityService = platform["identity"].service
-    await gateway(
-        "mutation($e: String!) { requestPasswordReset(email: $e) }", {"e": member["email"]}
+    emails = identity_services(identity).emails
+    await graph(
+        "mutation($e: String!) { requestPasswordReset(email: $e) }", {"e": account["email"]}
     )
-    rows = [r for r in await service.outbox_for(member["email"]) if r.kind == "reset-password"]
+    rows = [r for r in await emails.outbox_for(account["email"]) if r.kind == "reset-password"]
     match = re.search(r"code: (\S+)", rows[0].body)
     assert match
     token = match.group(1)
     for weak in ("password", "12345678", " " * 8, "\x00" * 8, "y" * 10_000):
-        body = await gateway(RESET, {"t": token, "p": weak})
+        body = await graph(RESET, {"t": token, "p": weak})
         assert error_codes(body) == ["BAD_USER_INPUT"], (weak[:10], body)
         assert body["errors"][0]["extensions"]["field"] == "newPassword"
-    done = await gateway(RESET, {"t": token, "p": "granite owl symphony"})
+    done = await graph(RESET, {"t": token, "p": "granite owl symphony"})
     assert done["data"] == {"resetPassword": True}
-    await login(gateway, member["email"], "granite owl symphony")
-    refused = await gateway(LOGIN, {"email": member["email"], "password": "password"})
+    await login(graph, account["email"], "granite owl symphony")
+    refused = await graph(LOGIN, {"email": account["email"], "password": "password"})
     assert error_codes(refused) == ["UNAUTHENTICATED"]

@@ -1,4 +1,4 @@
-"""Viewing profiles with parental controls and API keys, through the gateway."""
+"""Viewing profiles with parental controls and API keys; what they mean behind the gateway."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from jose import jwt
 
-from media_gateway.app import Platform
+from media_gateway.assembly.base import Subgraph
 from media_gateway.auth.tokens import Claims, rating_allowed, verify_access_token
 
 from .conftest import PASSWORD, Client, error_codes
@@ -20,51 +20,51 @@ REFRESH = """mutation($t: String!) { refreshSession(refreshToken: $t) {
   accessToken profile { id } } }"""
 
 
-async def _profile(gateway: Client, token: str, **fields: Any) -> dict[str, Any]:
-    body = await gateway(CREATE, {"i": fields}, token=token)
+async def _profile(client: Client, token: str, **fields: Any) -> dict[str, Any]:
+    body = await client(CREATE, {"i": fields}, token=token)
     assert "errors" not in body, body
     result: dict[str, Any] = body["data"]["createProfile"]
     return result
 
 
 async def test_profiles_and_switching_put_the_profile_in_the_token(
-    platform: Platform, gateway: Client, member: dict[str, Any]
+    identity: Subgraph, graph: Client, account: dict[str, Any]
 ) -> None:
-    token = member["token"]
-    adult = await _profile(gateway, token, name="Grown-up", maxContentRating="TV-MA")
+    token = account["token"]
+    adult = await _profile(graph, token, name="Grown-up", maxContentRating="TV-MA")
     assert adult["maxContentRating"] == "R"  # TV ratings map onto the film scale
-    kid = await _profile(gateway, token, name="Little One", kids=True, language="pt-BR")
+    kid = await _profile(graph, token, name="Little One", kids=True, language="pt-BR")
     assert kid["maxContentRating"] == "PG" and kid["language"] == "pt-BR"
-    too_much = await gateway(
+    too_much = await graph(
         CREATE, {"i": {"name": "X", "kids": True, "maxContentRating": "R"}}, token=token
     )
     assert error_codes(too_much) == ["BAD_USER_INPUT"]
-    unknown = await gateway(CREATE, {"i": {"name": "X", "maxContentRating": "XXX"}}, token=token)
+    unknown = await graph(CREATE, {"i": {"name": "X", "maxContentRating": "XXX"}}, token=token)
     assert error_codes(unknown) == ["BAD_USER_INPUT"]
 
-    switched = (await gateway(SWITCH, {"p": kid["id"]}, token=token))["data"]["switchProfile"]
+    switched = (await graph(SWITCH, {"p": kid["id"]}, token=token))["data"]["switchProfile"]
     assert switched["profile"]["active"] is True
     claims = jwt.get_unverified_claims(switched["accessToken"])
     assert (claims["pid"], claims["mcr"], claims["kids"]) == (kid["id"], "PG", True)
-    verified: Claims = verify_access_token(switched["accessToken"], platform.runtime.settings)
+    verified: Claims = verify_access_token(switched["accessToken"], identity.runtime.settings)
     assert verified.profile_id == kid["id"] and verified.kids is True
     assert verified.max_content_rating == "PG"
     assert not verified.allows_rating("R") and verified.allows_rating("TV-Y7")
-    listed = await gateway(PROFILES, token=switched["accessToken"])
+    listed = await graph(PROFILES, token=switched["accessToken"])
     assert listed["data"]["activeProfile"] == {"id": kid["id"]}
     assert [p["active"] for p in listed["data"]["me"]["profiles"]] == [False, True]
     # the profile survives a refresh
-    refreshed = await gateway(REFRESH, {"t": switched["refreshToken"]})
+    refreshed = await graph(REFRESH, {"t": switched["refreshToken"]})
     assert refreshed["data"]["refreshSession"]["profile"] == {"id": kid["id"]}
 
     # parental lock: a kids profile cannot switch to an adult one without the password
     kids_token = switched["accessToken"]
-    locked = await gateway(SWITCH, {"p": adult["id"]}, token=kids_token)
+    locked = await graph(SWITCH, {"p": adult["id"]}, token=kids_token)
     assert error_codes(locked) == ["FORBIDDEN"]
-    unlocked = await gateway(SWITCH, {"p": adult["id"], "pw": PASSWORD}, token=kids_token)
+    unlocked = await graph(SWITCH, {"p": adult["id"], "pw": PASSWORD}, token=kids_token)
     assert unlocked["data"]["switchProfile"]["profile"]["maxContentRating"] == "R"
     # and cannot change the profiles
-    edit = await gateway(CREATE, {"i": {"name": "Mine now"}}, token=kids_token)
+    edit = await graph(CREATE, {"i": {"name": "Mine now"}}, token=kids_token)
     assert error_codes(edit) == ["FORBIDDEN"]
 
 

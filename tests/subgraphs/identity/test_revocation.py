@@ -22,7 +22,6 @@ from media_gateway.assembly.base import Runtime
 from media_gateway.auth import revocation
 from media_gateway.auth.revocation import RevokedSessions
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs.identity.service import IdentityService
 
 from .conftest import REDIS_URL, REGISTER, Client, error_codes, login
 from .test_abuse_and_email import _mail_token
@@ -187,12 +186,11 @@ async def test_changing_the_password_stops_every_session(gateway: Client) -> Non
 
 async def test_a_password_reset_stops_every_session(platform: Platform, gateway: Client) -> None:
     member = await _member(gateway)
-    service: IdentityService = platform["identity"].service
     asked = await gateway(
         "mutation($e: String!) { requestPasswordReset(email: $e) }", {"e": member["email"]}
     )
     assert asked["data"] == {"requestPasswordReset": True}
-    token = await _mail_token(service, member["email"], "reset-password")
+    token = await _mail_token(platform["identity"], member["email"], "reset-password")
     reset = "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }"
     assert (await gateway(reset, {"t": token, "p": NEW_PASSWORD}))["data"] == {
         "resetPassword": True

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from media_gateway.app import Platform
-from media_gateway.subgraphs.identity.service import IdentityService, SignInPolicy
+from media_gateway.subgraphs.identity.signin import SignInPolicy
 
-from .conftest import PASSWORD, REGISTER, Client, error_codes
+from .conftest import PASSWORD, REGISTER, Client, error_codes, identity_services
 from .test_client_addresses import proxied  # noqa: F401  (fixture: loopback is a trusted proxy)
 from .test_mfa import CONFIRM, START, _code
 
@@ -52,8 +52,7 @@ async def gateway_behind_proxy(
 ) -> AsyncIterator[Client]:
     from media_gateway.app.serve import build_gateway_app
 
-    service: IdentityService = proxied["identity"].service
-    service.sign_in = POLICY
+    identity_services(proxied["identity"]).sign_in.policy = POLICY
     client = Client(build_gateway_app(proxied, supergraph_sdl), "http://gateway")
     yield client
     await client.aclose()
@@ -184,8 +183,8 @@ async def test_a_password_reset_lifts_the_protection(
     await gateway(
         "mutation($e: String!) { requestPasswordReset(email: $e) }", {"e": owner["email"]}
     )
-    service: IdentityService = proxied["identity"].service
-    rows = [r for r in await service.outbox_for(owner["email"]) if r.kind == "reset-password"]
+    emails = identity_services(proxied["identity"]).emails
+    rows = [r for r in await emails.outbox_for(owner["email"]) if r.kind == "reset-password"]
     match = re.search(r"code: (\S+)", rows[0].body)
     assert match
     reset = "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }"

@@ -23,9 +23,8 @@ from media_gateway.app import Platform
 from media_gateway.assembly.base import Runtime
 from media_gateway.platform.demo import DEMO_EMAIL, DEMO_PASSWORD
 from media_gateway.platform.settings import Settings
-from media_gateway.subgraphs.identity.service import IdentityService
 
-from .conftest import LOGIN, PASSWORD, REGISTER, Client, error_codes, login
+from .conftest import LOGIN, PASSWORD, REGISTER, Client, error_codes, identity_services, login
 
 
 def _closed_port() -> int:
@@ -74,9 +73,9 @@ async def test_sign_in_works_and_limits_fall_back_to_the_process(
     email = f"fallback-{uuid.uuid4().hex[:8]}@example.com"
     created = await gateway(REGISTER, {"email": email, "password": PASSWORD, "name": "F"})
     assert "errors" not in created, created
-    service: IdentityService = redis_down["identity"].service
+    policy = identity_services(redis_down["identity"]).sign_in.policy
     codes = []
-    for n in range(service.sign_in.free_failures + 1):
+    for n in range(policy.free_failures + 1):
         body = await gateway(LOGIN, {"email": email, "password": f"wrong {n}"})
         _assert_nothing_internal(body)
         codes.append(error_codes(body)[0])
@@ -112,12 +111,12 @@ async def test_the_service_reports_the_missing_service_on_ready(redis_down: Plat
 async def test_unexpected_failures_reach_clients_without_their_detail(
     platform: Platform, gateway: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service: IdentityService = platform["identity"].service
+    sign_in = identity_services(platform["identity"]).sign_in
 
     async def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise ConnectionError("Error 111 connecting to 10.20.30.40:6379. Connection refused.")
 
-    monkeypatch.setattr(service, "login", broken)
+    monkeypatch.setattr(sign_in, "login", broken)
     body = await gateway(LOGIN, {"email": DEMO_EMAIL, "password": DEMO_PASSWORD})
     assert error_codes(body) == ["INTERNAL_SERVER_ERROR"]
     assert "10.20.30.40" not in json.dumps(body)

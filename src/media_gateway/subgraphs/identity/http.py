@@ -15,9 +15,10 @@ from media_gateway.auth.callers import identify_caller, with_api_keys
 from media_gateway.auth.tokens import TokenService
 from media_gateway.platform.forwarding import TrustedProxies
 from media_gateway.storage.types import utcnow
-from media_gateway.subgraphs.identity.api_key_lookup import ApiKeys
+from media_gateway.subgraphs.identity.api_keys import ApiKeys
+from media_gateway.subgraphs.identity.common import IdentityError
 from media_gateway.subgraphs.identity.oauth import DEVICE_CODE_GRANT, OAuthError, OAuthService
-from media_gateway.subgraphs.identity.service import IdentityError, Session
+from media_gateway.subgraphs.identity.sessions import Session
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 MAX_FORM_BYTES = 16 * 1024
@@ -72,7 +73,8 @@ def _required(form: Mapping[str, str], *names: str) -> list[str]:
 
 def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
     identity = oauth.identity
-    api_keys = ApiKeys(identity.database)
+    settings = identity.stores.settings
+    api_keys = ApiKeys(identity.stores.database)
 
     async def jwks(_: Request) -> Response:
         return JSONResponse(tokens.keys.jwks(), headers={"cache-control": "public, max-age=300"})
@@ -82,7 +84,7 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
             form = await _form(request)
             (client_id,) = _required(form, "client_id")
             grant = await oauth.start_device_authorization(
-                client_id, form.get("scope"), _address(request, identity.settings.trusted_proxies)
+                client_id, form.get("scope"), _address(request, settings.trusted_proxies)
             )
         except OAuthError as exc:
             return _error(exc)
@@ -100,10 +102,10 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
 
     async def _viewer(request: Request) -> Any:
         async def claims(headers: Mapping[str, str]) -> Any:
-            return identify_caller(headers, identity.settings)[0]
+            return identify_caller(headers, settings)[0]
 
         return await with_api_keys(
-            claims, identity.database, identity.settings, api_keys=api_keys.find
+            claims, identity.stores.database, settings, api_keys=api_keys.find
         )(dict(request.headers))
 
     async def authorize(request: Request) -> Response:
@@ -144,9 +146,9 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
             elif grant_type == "refresh_token":
                 (refresh_token,) = _required(form, "refresh_token")
                 try:
-                    session = await identity.refresh(
+                    session = await identity.sessions.refresh(
                         refresh_token,
-                        client_address=_address(request, identity.settings.trusted_proxies),
+                        client_address=_address(request, settings.trusted_proxies),
                         client_id=form.get("client_id"),
                     )
                 except IdentityError as exc:
@@ -156,7 +158,7 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
             elif grant_type == DEVICE_CODE_GRANT:
                 device_code, client_id = _required(form, "device_code", "client_id")
                 session = await oauth.poll_device_authorization(
-                    device_code, client_id, _address(request, identity.settings.trusted_proxies)
+                    device_code, client_id, _address(request, settings.trusted_proxies)
                 )
             else:
                 raise OAuthError("unsupported_grant_type", "Unsupported grant_type.")

@@ -19,14 +19,12 @@ from urllib.parse import urlencode, urlsplit
 
 from media_gateway.auth.scopes import DELEGABLE_SCOPES
 from media_gateway.auth.tokens import Claims
-from media_gateway.subgraphs.identity.codes import code_key
+from media_gateway.storage.types import new_id
+from media_gateway.subgraphs.identity.codes import CodeStore, code_key
+from media_gateway.subgraphs.identity.common import IdentityError, Limit
 from media_gateway.subgraphs.identity.models import OAuthClientRecord
-from media_gateway.subgraphs.identity.service import (
-    IdentityError,
-    IdentityService,
-    Limit,
-    Session,
-)
+from media_gateway.subgraphs.identity.services import IdentityServices
+from media_gateway.subgraphs.identity.sessions import Session
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 # first-party device apps that may start a device sign-in without registering
@@ -90,13 +88,17 @@ def _valid_redirect_uri(uri: str) -> bool:
 
 
 class OAuthService:
-    def __init__(self, identity: IdentityService) -> None:
+    def __init__(self, identity: IdentityServices) -> None:
         self.identity = identity
-        self.codes = identity.codes
+        self.stores = identity.stores
         self.device_code_ttl = 600
         self.device_interval = 5
         self.authorization_code_ttl = 60
         self.clock: Callable[[], float] = time.time
+
+    @property
+    def codes(self) -> CodeStore:
+        return self.stores.codes
 
     # -- clients -------------------------------------------------------------------------
     async def client(self, client_id: str) -> OAuthClient | None:
@@ -104,7 +106,7 @@ class OAuthService:
             return OAuthClient(client_id, FIRST_PARTY_DEVICE_CLIENTS[client_id], (), True)
         if not CLIENT_ID_PATTERN.match(client_id):
             return None
-        async with self.identity.database.session() as session:
+        async with self.stores.database.session() as session:
             record = await session.get(OAuthClientRecord, client_id)
         if record is None:
             return None
@@ -130,7 +132,7 @@ class OAuthService:
             owner_id=owner_id,
             redirect_uris="\n".join(uris),
         )
-        async with self.identity.database.transaction() as session:
+        async with self.stores.database.transaction() as session:
             session.add(record)
         return OAuthClient(record.id, record.name, tuple(uris), first_party=False)
 
@@ -148,8 +150,8 @@ class OAuthService:
         self, client_id: str, scope: str | None = None, client_address: str | None = None
     ) -> DeviceAuthorization:
         try:
-            await self.identity.limit(
-                "device-start", client_address, self.identity.limits.device_start_per_address
+            await self.stores.limit(
+                "device-start", client_address, self.stores.limits.device_start_per_address
             )
         except IdentityError as exc:
             raise OAuthError("slow_down", str(exc), 429, **exc.extensions) from exc
@@ -178,7 +180,7 @@ class OAuthService:
             {"device_key": device_key, "client_id": client_id, "expires_at": expires_at},
             keep,
         )
-        base = f"{self.identity.settings.public_url}/activate"
+        base = f"{self.stores.settings.public_url}/activate"
         display = f"{user_code[:4]}-{user_code[4:]}"
         return DeviceAuthorization(
             device_code=device_code,
@@ -193,7 +195,7 @@ class OAuthService:
         self, viewer: Claims, user_code: str, *, approve: bool, profile_id: str | None = None
     ) -> OAuthClient:
         """The signed-in member approves (or denies) the device showing ``user_code``."""
-        await self.identity.limit("device-approve", viewer.subject, DEVICE_APPROVE_LIMIT)
+        await self.stores.limit("device-approve", viewer.subject, DEVICE_APPROVE_LIMIT)
         code = normalize_user_code(user_code)
         user_key = code_key("device-user", code)
         pending = await self.codes.get(user_key) if len(code) == 8 else None
@@ -206,7 +208,7 @@ class OAuthService:
         profile = None
         chosen = profile_id or viewer.profile_id
         if chosen:
-            profile = await self.identity.profile_of(viewer.subject, chosen)
+            profile = await self.identity.profiles.profile_of(viewer.subject, chosen)
             if profile is None:
                 raise IdentityError("No such profile.", "NOT_FOUND", "profileId")
         decision = {
@@ -230,8 +232,8 @@ class OAuthService:
         client_address: str | None = None,
     ) -> Session:
         try:
-            await self.identity.limit(
-                "device-poll", client_address, self.identity.limits.device_poll_per_address
+            await self.stores.limit(
+                "device-poll", client_address, self.stores.limits.device_poll_per_address
             )
         except IdentityError as exc:
             raise OAuthError("slow_down", str(exc), 400, **exc.extensions) from exc
@@ -262,13 +264,11 @@ class OAuthService:
         await self.codes.delete(device_key)  # tokens once: the device code is spent
         if not decision["approved"]:
             raise OAuthError("access_denied", "The member refused this sign-in.")
-        user = await self.identity.user(str(decision["user_id"]))
+        user = await self.identity.accounts.account(str(decision["user_id"]))
         profile = None
         if decision.get("profile_id"):
-            profile = await self.identity.profile_of(user.id, str(decision["profile_id"]))
-        from media_gateway.storage.types import new_id
-
-        return await self.identity.new_session(
+            profile = await self.identity.profiles.profile_of(user.id, str(decision["profile_id"]))
+        return await self.identity.sessions.new_session(
             user,
             family_id=new_id(),
             profile=profile,
@@ -345,13 +345,11 @@ class OAuthService:
             s256(code_verifier), str(grant["challenge"])
         ):
             raise OAuthError("invalid_grant", "The code verifier does not match (PKCE).")
-        user = await self.identity.user(str(grant["user_id"]))
+        user = await self.identity.accounts.account(str(grant["user_id"]))
         profile = None
         if grant.get("profile_id"):
-            profile = await self.identity.profile_of(user.id, str(grant["profile_id"]))
-        from media_gateway.storage.types import new_id
-
-        return await self.identity.new_session(
+            profile = await self.identity.profiles.profile_of(user.id, str(grant["profile_id"]))
+        return await self.identity.sessions.new_session(
             user,
             family_id=new_id(),
             profile=profile,
