@@ -81,7 +81,7 @@ async def main(path: Path, requests: int, viewers: int) -> None:
         await platform.startup()
         try:
             await import_movielens(platform.runtime.database, path, progress=False)
-            service = platform["recommendations"].service
+            service = platform["recommendations"].service.training
             started = time.perf_counter()
             await service.train()
             size = (await service.model()).size

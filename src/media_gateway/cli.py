@@ -18,7 +18,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "media_gateway.app.schema": ("schema",),
     "media_gateway.app.cli": ("serve", "subgraph", "import", "migrate", "keys"),
     "media_gateway.app.cluster": ("cluster",),
-    "media_gateway.subgraphs.recommendations.cli": ("recs",),
+    "media_gateway.app.recs": ("recs",),
     "media_gateway.subgraphs.catalog.cli": ("ingest",),
     "media_gateway.gateway.edge.cli": ("persisted",),
 }

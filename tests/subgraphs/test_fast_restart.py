@@ -86,9 +86,9 @@ async def test_a_restart_reuses_the_index_and_model_until_the_catalog_changes(
     async with running(restart_settings) as first:
         cold = first["catalog"].service.search.index_build
         assert cold is not None and cold.titles > 0 and cold.embedded == cold.titles
-        version = first["recommendations"].service.version
+        version = first["recommendations"].service.training.version
         assert version is not None
-        assert first["recommendations"].service.trainings == 1
+        assert first["recommendations"].service.training.trainings == 1
         before = await answers(first, *QUERIES)
     assert before["the matrix"]["nodes"][0]["title"] == "The Matrix"
 
@@ -96,8 +96,8 @@ async def test_a_restart_reuses_the_index_and_model_until_the_catalog_changes(
         warm = second["catalog"].service.search.index_build
         assert warm is not None
         assert (warm.titles, warm.embedded, warm.reused) == (cold.titles, 0, cold.titles)
-        assert second["recommendations"].service.trainings == 0
-        assert second["recommendations"].service.version == version
+        assert second["recommendations"].service.training.trainings == 0
+        assert second["recommendations"].service.training.version == version
         assert await answers(second, *QUERIES) == before
         # a title added while the platform runs reaches the index and its stored vectors
         added = await second["catalog"].service.titles.upsert_titles(
@@ -131,7 +131,7 @@ async def test_a_restart_reuses_the_index_and_model_until_the_catalog_changes(
             1,
             cold.titles + 1,
         )
-        assert fourth["recommendations"].service.trainings == 0
+        assert fourth["recommendations"].service.training.trainings == 0
         found = await answers(fourth, "quiet harbour", "orbital lanterns")
         assert found["quiet harbour"]["nodes"][0]["id"] == "movie:quiet-harbour-2031"
         assert found["orbital lanterns"]["nodes"][0]["id"] == "movie:orbital-lanterns-2031"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from aiodataloader import DataLoader
 
-from media_gateway.subgraphs.recommendations.service import RecommendationService
-from media_gateway.subgraphs.recommendations.serving import Scored
+from media_gateway.subgraphs.recommendations.selection import Scored
+from media_gateway.subgraphs.recommendations.serving import ServingService
 
 
 @dataclass
@@ -17,7 +17,7 @@ class RecommendationLoaders:
     history: DataLoader[tuple[str, str], list[str]]  # by (account, profile)
 
     @classmethod
-    def create(cls, service: RecommendationService) -> RecommendationLoaders:
+    def create(cls, service: ServingService) -> RecommendationLoaders:
         async def batch(keys: list[tuple[str, int]]) -> list[list[Scored]]:
             return await service.similar(keys)  # one freshness check for the whole batch
 

@@ -1,4 +1,5 @@
-"""Recommendation queries and mutations: translate GraphQL to ``RecommendationService`` calls."""
+"""Recommendation queries and mutations: translate GraphQL to calls of the serving, experiment
+and exposure services."""
 
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ from media_gateway.schema.recommendations import (
     VariantResults,
     audience,
 )
-from media_gateway.subgraphs.recommendations.experiments import OUTCOME_KINDS, Variant
+from media_gateway.subgraphs.recommendations.experiments import (
+    OUTCOME_KINDS,
+    ExperimentError,
+    Variant,
+)
 from media_gateway.subgraphs.recommendations.ranker import BlendWeights
-from media_gateway.subgraphs.recommendations.service import ExperimentError
 
 ADMIN_SCOPE = "recommendations:admin"
 # what each operation needs (``@requiresScopes``): enforced here by the authorization
@@ -42,7 +46,7 @@ def _rate(kind: str, count: int, rate: tuple[float, float, float]) -> RateInterv
 
 
 async def _results(info: Info, experiment_id: str) -> ExperimentResults:
-    found = await info.context.service.experiment_results(experiment_id)
+    found = await info.context.experiments.results(experiment_id)
     if found is None:
         raise not_found(f"No experiment {experiment_id!r}.")
     experiment, variants = found
@@ -76,7 +80,7 @@ class Query:
         region: str | None = None,
         window: TrendingWindow = TrendingWindow.WEEK,
     ) -> list[Content] | None:
-        rows = await info.context.service.trending(
+        rows = await info.context.serving.trending(
             clamp_first(first), region, window.value, audience(info, region)
         )
         return [Content(id=strawberry.ID(r.content_id)) for r in rows]
@@ -109,7 +113,7 @@ class Mutation:
             for v in variants
         ]
         try:
-            await info.context.service.create_experiment(str(id), name, parsed)
+            await info.context.experiments.create(str(id), name, parsed)
         except ExperimentError as exc:
             raise bad_input(str(exc)) from exc
         return await _results(info, str(id))
@@ -119,7 +123,7 @@ class Mutation:
     )
     async def stop_recommendation_experiment(self, info: Info, id: strawberry.ID) -> bool:
         require_admin(info)
-        if not await info.context.service.stop_experiment(str(id)):
+        if not await info.context.experiments.stop(str(id)):
             raise not_found(f"No experiment {id!r}.")
         return True
 
@@ -134,4 +138,4 @@ class Mutation:
         await references.titles(info.context.database).require(
             [str(content_id)], info.context.viewer
         )
-        return await info.context.service.record_outcome(user_id, str(content_id), kind.value)
+        return await info.context.exposures.record_outcome(user_id, str(content_id), kind.value)

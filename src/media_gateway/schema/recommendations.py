@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import strawberry
 
 from media_gateway.auth.profiles import profile_of
+from media_gateway.dataloaders.recommendations import RecommendationLoaders
 from media_gateway.schema.common import clamp_first
-from media_gateway.schema.context import require_viewer
-from media_gateway.subgraphs.recommendations.context import RecommendationsContext
-from media_gateway.subgraphs.recommendations.serving import Audience, Scored, Situation
+from media_gateway.schema.context import RequestContext, require_viewer
+from media_gateway.subgraphs.recommendations.experiments import ExperimentService
+from media_gateway.subgraphs.recommendations.exposures import ExposureService
+from media_gateway.subgraphs.recommendations.rows import RowService
+from media_gateway.subgraphs.recommendations.selection import Audience, Scored, Situation
+from media_gateway.subgraphs.recommendations.serving import ServingService
+
+
+@dataclass
+class RecommendationsContext(RequestContext):
+    """The recommendations subgraph's per-request context."""
+
+    serving: ServingService
+    rows: RowService
+    experiments: ExperimentService
+    exposures: ExposureService
+    loaders: RecommendationLoaders
+
 
 Info = strawberry.Info[RecommendationsContext, None]
 READ = [["recommendations:read"]]  # what is picked for the viewer (``@requiresScopes``)
@@ -179,7 +196,7 @@ class User:
     ) -> list[Recommendation] | None:
         user_id = require_viewer(info.context, str(self.id))
         profile_id = profile_of(info.context.viewer)
-        served = await info.context.service.recommend(
+        served = await info.context.serving.recommend(
             user_id,
             clamp_first(first),
             audience(info, context.region if context else None),
@@ -204,7 +221,7 @@ class User:
     ) -> list[RecommendationRow] | None:
         user_id = require_viewer(info.context, str(self.id))
         profile_id = profile_of(info.context.viewer)
-        rows = await info.context.service.rows(
+        rows = await info.context.rows.rows(
             user_id,
             audience(info, context.region if context else None),
             clamp_first(items_per_row, 10, 50),

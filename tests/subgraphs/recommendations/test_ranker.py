@@ -125,7 +125,7 @@ def test_one_member_scoring_matches_the_batch_scoring() -> None:
 def test_partial_sort_matches_a_full_stable_sort() -> None:
     import numpy as np
 
-    from media_gateway.subgraphs.recommendations.serving import ranked
+    from media_gateway.subgraphs.recommendations.selection import ranked
 
     rng = np.random.default_rng(7)
     scores = rng.integers(0, 20, size=300).astype(np.float32)  # many ties
@@ -149,7 +149,7 @@ def test_embedding_signal_ranks_the_near_identical_title_first() -> None:
     from media_gateway.platform.embeddings import HashingEmbedder
     from media_gateway.subgraphs.recommendations.models import ModelArtifactRecord
     from media_gateway.subgraphs.recommendations.ranker import ItemFeatures, item_text
-    from media_gateway.subgraphs.recommendations.service import _deserialize, _serialize
+    from media_gateway.subgraphs.recommendations.training import _deserialize, _serialize
 
     catalog = {
         "deep-orbit": ("Deep Orbit", ("Science Fiction",), "A crew drifts past Jupiter."),

@@ -1,4 +1,9 @@
-"""A/B experiments: variants with traffic shares, deterministic assignment, Wilson intervals."""
+"""A/B experiments over blend weightings: variants with traffic shares, deterministic
+assignment, results per variant with Wilson intervals.
+
+The active experiments are reloaded whenever the model is checked for a newer version, so
+every replica serves an experiment a few seconds after any of them started it.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,26 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from media_gateway.storage.database import Database
+from media_gateway.subgraphs.recommendations.models import (
+    ExperimentRecord,
+    ExposureRecord,
+    OutcomeRecord,
+)
 from media_gateway.subgraphs.recommendations.ranker import BlendWeights
+from media_gateway.subgraphs.recommendations.training import TrainingService
 
 BUCKETS = 10_000
 OUTCOME_KINDS = ("click", "play", "finish")
+
+
+class ExperimentError(ValueError):
+    """A request about experiments a client can correct."""
 
 
 @dataclass(frozen=True)
@@ -97,3 +116,108 @@ class VariantResult:
         rate = count / self.exposures if self.exposures else 0.0
         low, high = wilson_interval(count, self.exposures)
         return rate, low, high
+
+
+class Exposures(Protocol):
+    async def flush_exposures(self) -> int: ...
+
+
+class ExperimentService:
+    def __init__(self, database: Database, training: TrainingService, exposures: Exposures) -> None:
+        self.database = database
+        self.training = training
+        self.exposures = exposures
+        self._active: list[Experiment] = []
+        training.reload_with_model(self._load_active)
+
+    async def _load_active(self, session: AsyncSession) -> None:
+        records = (
+            await session.exec(
+                select(ExperimentRecord)
+                .where(col(ExperimentRecord.active).is_(True))
+                .order_by(col(ExperimentRecord.created_at), col(ExperimentRecord.id))
+            )
+        ).all()
+        self._active = [
+            Experiment(e.id, e.name, variants_from_json(e.variants), e.active) for e in records
+        ]
+
+    def assignment(self, user_id: str) -> tuple[Experiment, Variant] | None:
+        """The member's variant in the first active experiment (stable per member)."""
+        for experiment in self._active:
+            if experiment.active and experiment.variants:
+                return experiment, experiment.assign(user_id)
+        return None
+
+    async def create(
+        self, experiment_id: str, name: str, variants: Sequence[Variant]
+    ) -> Experiment:
+        problem = validate_variants(variants)
+        if problem:
+            raise ExperimentError(problem)
+        if not experiment_id.strip() or len(experiment_id) > 64:
+            raise ExperimentError("An experiment id is 1 to 64 characters.")
+        async with self.database.transaction() as session:
+            if await session.get(ExperimentRecord, experiment_id) is not None:
+                raise ExperimentError(f"Experiment {experiment_id!r} already exists.")
+            session.add(
+                ExperimentRecord(
+                    id=experiment_id, name=name, active=True, variants=variants_json(variants)
+                )
+            )
+        self.training.invalidate()
+        await self.training.model()
+        return Experiment(experiment_id, name, tuple(variants))
+
+    async def stop(self, experiment_id: str) -> bool:
+        async with self.database.transaction() as session:
+            record = await session.get(ExperimentRecord, experiment_id)
+            if record is None:
+                return False
+            record.active = False
+            session.add(record)
+        self.training.invalidate()
+        return True
+
+    async def results(self, experiment_id: str) -> tuple[Experiment, list[VariantResult]] | None:
+        await self.exposures.flush_exposures()
+        async with self.database.session() as session:
+            record = await session.get(ExperimentRecord, experiment_id)
+            if record is None:
+                return None
+            exposures = (
+                await session.exec(
+                    select(
+                        ExposureRecord.variant,
+                        func.count(),
+                        func.count(func.distinct(ExposureRecord.user_id)),
+                    )
+                    .where(ExposureRecord.experiment_id == experiment_id)
+                    .group_by(col(ExposureRecord.variant))
+                )
+            ).all()
+            outcomes = (
+                await session.exec(
+                    select(OutcomeRecord.variant, OutcomeRecord.kind, func.count())
+                    .where(OutcomeRecord.experiment_id == experiment_id)
+                    .group_by(col(OutcomeRecord.variant), col(OutcomeRecord.kind))
+                )
+            ).all()
+        experiment = Experiment(
+            record.id, record.name, variants_from_json(record.variants), record.active
+        )
+        served = {v: (int(n), int(m)) for v, n, m in exposures}
+        counts: dict[str, dict[str, int]] = {}
+        for variant, kind, n in outcomes:
+            counts.setdefault(variant, {})[kind] = int(n)
+        results = [
+            VariantResult(
+                name=v.name,
+                share=v.share,
+                members=served.get(v.name, (0, 0))[1],
+                exposures=served.get(v.name, (0, 0))[0],
+                outcomes=counts.get(v.name, {}),
+            )
+            for v in experiment.variants
+        ]
+        return experiment, results

@@ -1,143 +1,265 @@
-"""Serving-time steps after the ranker: context boosts, filters, MMR diversity, reasons."""
+"""Serving: recommendations for a viewing profile, similar titles and trending ones.
+
+Serving reads the viewing profile's history at request time, so a newly finished title
+changes the next answer at once (EASE's fold-in is exact: the member vector is the history
+row). Each profile of an account has a history of its own (``media_gateway.auth.profiles``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
+from sqlmodel import col, func, select
 
-from media_gateway.platform.ratings import allowed
-from media_gateway.subgraphs.recommendations.ranker import Ranker
+from media_gateway.auth.profiles import DEFAULT_PROFILE
+from media_gateway.storage.database import Database
+from media_gateway.storage.types import utcnow
+from media_gateway.subgraphs.recommendations.experiments import ExperimentService
+from media_gateway.subgraphs.recommendations.exposures import ExposureService
+from media_gateway.subgraphs.recommendations.models import InteractionRecord
+from media_gateway.subgraphs.recommendations.ranker import BlendWeights, Ranker
+from media_gateway.subgraphs.recommendations.selection import (
+    Audience,
+    Features,
+    Scored,
+    Situation,
+    boost_key,
+    explain_many,
+    mmr,
+    ranked,
+    situational_boost,
+    visible,
+)
+from media_gateway.subgraphs.recommendations.training import TrainingService
 
-MMR_RELEVANCE = 0.8  # 1.0 = no diversity re-ranking
-SHORT_RUNTIME_MINUTES = 100
-MORNING_GENRES = {"family", "animation", "comedy"}
-
-
-@dataclass(frozen=True)
-class Features:
-    genres: tuple[str, ...] = ()
-    year: int | None = None
-    runtime_minutes: int | None = None
-    content_rating: str | None = None
-    regions: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class Audience:
-    """Who is watching where: the active profile's rating limit and the viewer's region."""
-
-    region: str | None = None
-    max_rating: str | None = None
-
-
-@dataclass(frozen=True)
-class Situation:
-    """Request context: time of day, device type and a mood/genre hint."""
-
-    time_of_day: str | None = None  # MORNING | AFTERNOON | EVENING | NIGHT
-    device_type: str | None = None  # TV | MOBILE | TABLET | WEB
-    genre_hint: str | None = None
+WINDOWS = {"DAY": 1.0, "WEEK": 7.0, "MONTH": 30.0}
+MAX_CACHED_BOOSTS = 256
 
 
 @dataclass(frozen=True)
-class Scored:
-    content_id: str
-    score: float
-    based_on: str | None  # the watched title contributing most, None for popularity
-    kind: str = "WATCHED_SIMILAR"  # WATCHED_SIMILAR | POPULAR | GENRE | TRENDING
+class Served:
+    items: list[Scored]
+    experiment_id: str | None = None
+    variant: str | None = None
 
 
-def visible(content_id: str, features: Mapping[str, Features], audience: Audience) -> bool:
-    """Region availability and the profile's rating limit (unknown titles fail a limit)."""
-    feature = features.get(content_id)
-    if audience.max_rating is not None and not allowed(
-        feature.content_rating if feature else None, audience.max_rating
-    ):
-        return False
-    if audience.region and feature is not None and feature.regions:
-        return audience.region.upper() in feature.regions
-    return True
+class ServingService:
+    def __init__(
+        self,
+        database: Database,
+        training: TrainingService,
+        experiments: ExperimentService,
+        exposures: ExposureService,
+    ) -> None:
+        self.database = database
+        self.training = training
+        self.experiments = experiments
+        self.exposures = exposures
+        # context boosts, computed once per model, features and context, then reused
+        self._boosts: dict[tuple[str, bool, bool], np.ndarray | None] = {}
+        self._boosts_for: tuple[Ranker, dict[str, Features]] | None = None
 
+    @property
+    def features(self) -> dict[str, Features]:
+        return self.training.features
 
-def situational_boost(
-    ranker: Ranker, features: Mapping[str, Features], situation: Situation
-) -> np.ndarray | None:
-    """Additive (z-score units) boosts from the request context, or None for no context."""
-    if not (situation.genre_hint or situation.device_type or situation.time_of_day):
-        return None
-    hint, short, morning = boost_key(situation)
-    boost = np.zeros(ranker.size, dtype=np.float32)
-    for i, item in enumerate(ranker.items):
-        feature = features.get(item)
-        if feature is None:
-            continue
-        genres = {g.lower() for g in feature.genres}
-        if hint and hint in genres:
-            boost[i] += 1.5
-        if short and feature.runtime_minutes and feature.runtime_minutes <= SHORT_RUNTIME_MINUTES:
-            boost[i] += 0.3
-        if morning and genres & MORNING_GENRES:
-            boost[i] += 0.3
-    return boost
+    async def history(self, user_id: str, *, profile_id: str = DEFAULT_PROFILE) -> list[str]:
+        """The profile's titles, oldest first (each once, at its latest interaction)."""
+        return (await self.histories([(user_id, profile_id)]))[0]
 
+    async def histories(self, owners: Sequence[tuple[str, str]]) -> list[list[str]]:
+        """``history`` for several (account, profile) pairs in one query."""
+        wanted = list(dict.fromkeys(owners))
+        ordered: dict[tuple[str, str], dict[str, None]] = {o: {} for o in wanted}
+        if wanted:
+            async with self.database.session() as session:
+                result = await session.exec(
+                    select(
+                        InteractionRecord.user_id,
+                        InteractionRecord.profile_id,
+                        InteractionRecord.content_id,
+                    )
+                    .where(col(InteractionRecord.user_id).in_({u for u, _ in wanted}))
+                    .order_by(col(InteractionRecord.occurred_at), col(InteractionRecord.id))
+                )
+                for user_id, profile_id, content_id in result.all():
+                    titles = ordered.get((user_id, profile_id))
+                    if titles is None:  # another profile of the account
+                        continue
+                    titles.pop(content_id, None)
+                    titles[content_id] = None
+        return [list(ordered[o]) for o in owners]
 
-def boost_key(situation: Situation) -> tuple[str, bool, bool]:
-    """What the boost depends on: (genre hint, prefers short titles, morning)."""
-    hint = (situation.genre_hint or "").strip().lower()
-    short = (situation.device_type or "").upper() == "MOBILE" or (
-        (situation.time_of_day or "").upper() == "NIGHT"
-    )
-    morning = (situation.time_of_day or "").upper() == "MORNING"
-    return hint, short, morning
+    def rank(
+        self,
+        ranker: Ranker,
+        history: Sequence[str],
+        first: int,
+        audience: Audience,
+        *,
+        weights: BlendWeights | None = None,
+        situation: Situation | None = None,
+        only: Callable[[str], bool] | None = None,
+        exclude: set[str] | None = None,
+        diversify: bool = True,
+    ) -> list[Scored]:
+        """The ``first`` best titles for ``history`` that ``audience`` may see."""
+        if ranker.size == 0 or first <= 0:
+            return []
+        scores, _parts = ranker.score(history, weights)
+        cold = not any(c in ranker.index for c in history)
+        if situation is not None:
+            boost = self._boost(ranker, situation)
+            if boost is not None:  # boosts are in units of the score's top spread
+                spread = float(scores.max() - scores.mean()) or 1.0
+                scores = scores + boost * (spread / 2.0)
+        banned = set(history) | (exclude or set())
+        features = self.features
+        wanted = first * 4
+        candidates: list[int] = []
+        # Only the best few scores are sorted; the window widens when filters reject many.
+        window = min(ranker.size, wanted + len(banned) + 64)
+        start = 0
+        while True:
+            order = ranked(scores, window)
+            for i in order[start:].tolist():
+                item = ranker.items[i]
+                if item in banned or not visible(item, features, audience):
+                    continue
+                if only is not None and not only(item):
+                    continue
+                candidates.append(i)
+                if len(candidates) >= wanted:
+                    break
+            if len(candidates) >= wanted or window >= ranker.size:
+                break
+            start, window = window, min(ranker.size, window * 4)
+        picked = mmr(ranker, candidates, scores, first) if diversify else candidates[:first]
+        reasons = [None] * len(picked) if cold else explain_many(ranker, history, picked)
+        results = []
+        for i, based_on in zip(picked, reasons, strict=True):
+            kind = "WATCHED_SIMILAR" if based_on else "POPULAR"
+            results.append(Scored(ranker.items[i], float(scores[i]), based_on, kind))
+        return results
 
+    def _boost(self, ranker: Ranker, situation: Situation) -> np.ndarray | None:
+        """The context boost, computed once per model and context, then reused."""
+        current, features = self.training.ranker, self.features
+        if ranker is not current:
+            return situational_boost(ranker, features, situation)
+        basis = self._boosts_for
+        if basis is None or basis[0] is not current or basis[1] is not features:
+            self._boosts, self._boosts_for = {}, (current, features)
+        key = boost_key(situation)
+        if key not in self._boosts:
+            if len(self._boosts) >= MAX_CACHED_BOOSTS:
+                self._boosts.clear()
+            self._boosts[key] = situational_boost(ranker, features, situation)
+        return self._boosts[key]
 
-def mmr(ranker: Ranker, candidates: Sequence[int], scores: np.ndarray, first: int) -> list[int]:
-    """Maximal marginal relevance over content similarity: relevance vs. sameness."""
-    if len(candidates) <= 1 or MMR_RELEVANCE >= 1.0:
-        return list(candidates)[:first]
-    pool = np.asarray(candidates)
-    relevance = scores[pool].astype(np.float64)
-    spread = relevance.max() - relevance.min()
-    relevance = (relevance - relevance.min()) / spread if spread > 0 else np.ones_like(relevance)
-    similarity = ranker.content[np.ix_(pool, pool)]
-    chosen: list[int] = []
-    max_similarity = np.zeros(len(pool))
-    available = np.ones(len(pool), dtype=bool)
-    while len(chosen) < min(first, len(pool)):
-        value = MMR_RELEVANCE * relevance - (1 - MMR_RELEVANCE) * max_similarity
-        value[~available] = -np.inf
-        pick = int(np.argmax(value))
-        chosen.append(pick)
-        available[pick] = False
-        max_similarity = np.maximum(max_similarity, similarity[pick])
-    return [int(pool[k]) for k in chosen]
+    async def recommend(
+        self,
+        user_id: str,
+        first: int,
+        audience: Audience,
+        situation: Situation | None = None,
+        history: Sequence[str] | None = None,
+        *,
+        profile_id: str = DEFAULT_PROFILE,
+    ) -> Served:
+        """For the profile; ``history`` (oldest first) when the caller already read it (the
+        dataloader)."""
+        ranker = await self.training.model()
+        if history is None:
+            history = await self.history(user_id, profile_id=profile_id)
+        assigned = self.experiments.assignment(user_id)
+        weights = assigned[1].weights if assigned else None
+        items = self.rank(ranker, history, first, audience, weights=weights, situation=situation)
+        if assigned is None or not items:
+            return Served(items)
+        experiment, variant = assigned
+        served_at = utcnow()
+        self.exposures.queue(
+            {
+                "experiment_id": experiment.id,
+                "variant": variant.name,
+                "user_id": user_id,
+                "content_id": s.content_id,
+                "position": k,
+                "served_at": served_at,
+            }
+            for k, s in enumerate(items)
+        )
+        return Served(items, experiment.id, variant.name)
 
+    async def similar(self, content_ids: Sequence[tuple[str, int]]) -> list[list[Scored]]:
+        """For each (title, how many): titles viewers of it watched next or alongside it."""
+        ranker = await self.training.model()
+        out: list[list[Scored]] = []
+        for content_id, first in content_ids:
+            i = ranker.index.get(content_id)
+            if i is None or first <= 0:
+                out.append([])
+                continue
+            scores = (
+                ranker.ease[i].astype(np.float64)
+                + ranker.transitions[i]
+                + 0.05 * ranker.content[i]
+                + 1e-3 * ranker.popularity
+            )
+            scores[i] = -np.inf
+            order = np.argsort(-scores, kind="stable")[:first]
+            out.append(
+                [
+                    Scored(ranker.items[j], float(scores[j]), content_id)
+                    for j in order
+                    if np.isfinite(scores[j]) and scores[j] > 1e-3
+                ]
+            )
+        return out
 
-def explain(ranker: Ranker, history: Sequence[str], item: int) -> str | None:
-    """The history title contributing most to ``item`` (EASE weight + transition strength)."""
-    return explain_many(ranker, history, [item])[0]
-
-
-def explain_many(ranker: Ranker, history: Sequence[str], items: Sequence[int]) -> list[str | None]:
-    """``explain`` for several recommended titles at once (one gather per matrix)."""
-    known = [ranker.index[c] for c in history if c in ranker.index]
-    if not known or not items:
-        return [None] * len(items)
-    idx = np.asarray(known)
-    cols = np.asarray(items)
-    recency = np.linspace(0.5, 1.0, len(idx), dtype=np.float32)[:, None]
-    contribution = ranker.ease[np.ix_(idx, cols)] + ranker.transitions[np.ix_(idx, cols)] * recency
-    best = np.argmax(contribution, axis=0)
-    return [
-        ranker.items[int(idx[b])] if contribution[b, k] > 0 else None
-        for k, b in enumerate(best.tolist())
-    ]
-
-
-def ranked(scores: np.ndarray, needed: int) -> np.ndarray:
-    """Indices of the ``needed`` best scores, best first (ties by index): a partial sort."""
-    n = len(scores)
-    top = np.arange(n) if needed >= n else np.argpartition(-scores, needed - 1)[:needed]
-    return top[np.lexsort((top, -scores[top]))]
+    async def trending(
+        self,
+        first: int,
+        region: str | None = None,
+        window: str = "WEEK",
+        audience: Audience | None = None,
+        exclude: set[str] | None = None,
+    ) -> list[Scored]:
+        """Most watched in the window (in the region when given), topped up by popularity."""
+        ranker = await self.training.model()
+        features = self.features
+        audience = audience or Audience(region=region)
+        if region and not audience.region:
+            audience = Audience(region=region, max_rating=audience.max_rating)
+        since = utcnow() - timedelta(days=WINDOWS.get(window, 7.0))
+        async with self.database.session() as session:
+            counted = (
+                await session.exec(
+                    select(InteractionRecord.content_id, func.count())
+                    .where(col(InteractionRecord.occurred_at) >= since)
+                    .group_by(col(InteractionRecord.content_id))
+                    .order_by(func.count().desc(), col(InteractionRecord.content_id))
+                    .limit(max(200, first * 10))
+                )
+            ).all()
+        banned = exclude or set()
+        results: list[Scored] = []
+        for content_id, count in counted:
+            if content_id in banned or not visible(content_id, features, audience):
+                continue
+            results.append(Scored(content_id, float(count), None, "TRENDING"))
+            if len(results) >= first:
+                return results
+        taken = {s.content_id for s in results}
+        for i in ranker.popularity_order:
+            item = ranker.items[int(i)]
+            if item in taken or item in banned or not visible(item, features, audience):
+                continue
+            results.append(Scored(item, float(ranker.popularity[int(i)]), None, "TRENDING"))
+            if len(results) >= first:
+                break
+        return results

@@ -12,11 +12,10 @@ from typing import Any
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from media_gateway.platform.embeddings import make_embedder
+    from media_gateway.assembly.recommendations import RecommendationServices
     from media_gateway.platform.logging import configure_logging
     from media_gateway.platform.settings import get_settings
     from media_gateway.storage.database import Database
-    from media_gateway.subgraphs.recommendations.service import RecommendationService
 
     settings = get_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
@@ -25,7 +24,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         database = Database(settings.database_url, schema=settings.database_schema)
         try:
             await database.migrate()
-            service = RecommendationService(database, embedder=make_embedder(settings))
+            service = RecommendationServices.create(database, settings).training
             bar = tqdm(total=6, desc="train", unit="step", disable=args.no_progress)
 
             def step(name: str) -> None:

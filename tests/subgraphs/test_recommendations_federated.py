@@ -218,7 +218,7 @@ async def test_experiment_assignment_is_stable_and_results_add_up(
             admin,
             id=experiment,
         )
-        platform["recommendations"].service.invalidate()
+        platform["recommendations"].service.training.invalidate()
 
 
 KAFKA = os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS")
@@ -235,7 +235,7 @@ async def test_kafka_playback_event_changes_recommendations(
     from media_gateway.subgraphs.recommendations.kafka import PlaybackEventConsumer
 
     assert KAFKA
-    service = platform["recommendations"].service
+    service = platform["recommendations"].service.exposures
     consumer = PlaybackEventConsumer(
         KAFKA,
         PLAYBACK_TOPIC,
