@@ -199,3 +199,37 @@ async def multipart_parts(
                 buffer = buffer[end:]
                 if part:
                     yield part
+
+
+# operations the suites through a live gateway share
+PROGRESS = """
+subscription($device: ID, $since: String) {
+  playbackProgress(deviceId: $device, since: $since) {
+    cursor deviceId positionSeconds state
+    content { id title availability { deepLink } }
+  }
+}
+"""
+START = """
+mutation($c: ID!, $d: ID!) { startPlayback(contentId: $c, deviceId: $d, durationSeconds: 7200) {
+  id } }
+"""
+UPDATE = """
+mutation($s: ID!, $p: Int!) { updatePlaybackProgress(sessionId: $s, positionSeconds: $p,
+  state: PLAYING) { positionSeconds } }
+"""
+TITLE = "movie:arrival-2016"
+COMMANDS = """
+subscription($device: ID!, $since: String) {
+  remoteCommands(deviceId: $device, since: $since) {
+    id cursor type positionSeconds targetDeviceId content { id title }
+  }
+}
+"""
+SEND = """
+mutation($target: ID!, $command: RemoteCommandInput!, $ttl: Int!) {
+  sendRemoteCommand(targetDeviceId: $target, command: $command, ttlSeconds: $ttl) {
+    id cursor type expiresAt
+  }
+}
+"""

@@ -15,8 +15,7 @@ from media_gateway.assembly.base import Runtime
 from media_gateway.platform.settings import Settings
 
 from .conftest import new_viewer
-from .helpers import Gateway, WsClient
-from .test_gateway_subscriptions import COMMANDS, PROGRESS, SEND, START, TITLE, UPDATE
+from .helpers import COMMANDS, PROGRESS, SEND, START, TITLE, UPDATE, Gateway, WsClient
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 

@@ -30,7 +30,7 @@ from media_gateway.subgraphs.sync.presence import (
 )
 from media_gateway.subgraphs.sync.services import SyncServices
 
-from .helpers import Gateway, WsClient
+from .conftest import Gateway, WsClient
 
 SHORT_LEASE = 1.0  # seconds: the lease of the instances that "crash" in these tests
 PAST_LEASE = SHORT_LEASE + 0.3  # long enough for such a lease to have run out

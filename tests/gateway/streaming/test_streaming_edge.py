@@ -12,8 +12,7 @@ import pytest
 
 from media_gateway.app import Platform
 
-from .helpers import Gateway, WsClient, sse_events
-from .test_gateway_subscriptions import PROGRESS, START, TITLE
+from .conftest import PROGRESS, START, TITLE, Gateway, WsClient, sse_events
 
 SHALLOW = "subscription($device: ID) { playbackProgress(deviceId: $device) { positionSeconds } }"
 

@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from media_gateway.realtime.hlc import HybridLogicalClock, Timestamp
 from media_gateway.subgraphs.sync import crdt
 
-from .conftest import new_viewer
-from .helpers import Gateway
+from .conftest import Gateway, new_viewer
 
 TITLES = ("movie:arrival-2016", "movie:alien-1979", "movie:parasite-2019")
 DEVICES = ("phone", "tv", "tablet")

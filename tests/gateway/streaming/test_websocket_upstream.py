@@ -13,9 +13,7 @@ from media_gateway.app.serve import load_supergraph
 from media_gateway.gateway.clients import HttpSubgraphClient, InProcessClient, SubgraphClient
 from media_gateway.gateway.server import create_app
 
-from .conftest import new_viewer
-from .helpers import Gateway, WsClient, listening_socket
-from .test_gateway_subscriptions import COMMANDS, SEND
+from .conftest import COMMANDS, SEND, Gateway, WsClient, listening_socket, new_viewer
 
 
 async def test_remote_commands_through_a_websocket_upstream(platform: Platform) -> None:

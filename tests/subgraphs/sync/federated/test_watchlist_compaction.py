@@ -19,8 +19,7 @@ from media_gateway.subgraphs.sync.models import (
 )
 from media_gateway.subgraphs.sync.replication import MAX_OPERATION_AGE, ReplicationService
 
-from .conftest import new_viewer
-from .helpers import Gateway
+from .conftest import Gateway, new_viewer
 from .test_crdt import NOW_MS, SYNC_TAGS, TITLE, _add, _entries, _remove
 
 

@@ -14,9 +14,7 @@ from media_gateway.app import Platform
 from media_gateway.assembly.base import Runtime
 from media_gateway.platform.settings import Settings
 
-from .conftest import new_viewer
-from .helpers import Gateway
-from .test_gateway_subscriptions import START, TITLE, UPDATE
+from .conftest import START, TITLE, UPDATE, Gateway, new_viewer
 
 KAFKA = os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS")
 

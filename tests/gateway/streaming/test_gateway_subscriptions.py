@@ -4,25 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .helpers import Gateway, WsClient
-
-PROGRESS = """
-subscription($device: ID, $since: String) {
-  playbackProgress(deviceId: $device, since: $since) {
-    cursor deviceId positionSeconds state
-    content { id title availability { deepLink } }
-  }
-}
-"""
-START = """
-mutation($c: ID!, $d: ID!) { startPlayback(contentId: $c, deviceId: $d, durationSeconds: 7200) {
-  id } }
-"""
-UPDATE = """
-mutation($s: ID!, $p: Int!) { updatePlaybackProgress(sessionId: $s, positionSeconds: $p,
-  state: PLAYING) { positionSeconds } }
-"""
-TITLE = "movie:arrival-2016"
+from .conftest import COMMANDS, PROGRESS, SEND, START, TITLE, UPDATE, Gateway, WsClient
 
 
 async def test_progress_from_the_phone_reaches_the_tv(
@@ -47,22 +29,6 @@ async def test_progress_from_the_phone_reaches_the_tv(
     assert event["content"]["title"] == "Arrival"
     assert event["content"]["availability"][0]["deepLink"]
     assert int(event["cursor"]) > int(first["data"]["playbackProgress"]["cursor"])
-
-
-COMMANDS = """
-subscription($device: ID!, $since: String) {
-  remoteCommands(deviceId: $device, since: $since) {
-    id cursor type positionSeconds targetDeviceId content { id title }
-  }
-}
-"""
-SEND = """
-mutation($target: ID!, $command: RemoteCommandInput!, $ttl: Int!) {
-  sendRemoteCommand(targetDeviceId: $target, command: $command, ttlSeconds: $ttl) {
-    id cursor type expiresAt
-  }
-}
-"""
 
 
 def codes(body: dict[str, Any]) -> list[str]:
@@ -197,7 +163,7 @@ async def cursor_now(gateway: Gateway, token: str) -> str:
 async def test_sse_client_follows_the_watchlist(gateway: Gateway, viewer: dict[str, Any]) -> None:
     import asyncio
 
-    from .helpers import sse_events
+    from .conftest import sse_events
 
     received: list[dict[str, Any]] = []
     since = {"since": await cursor_now(gateway, viewer["token"])}
@@ -230,7 +196,7 @@ async def test_multipart_client_sees_devices_come_and_go(
 ) -> None:
     import asyncio
 
-    from .helpers import multipart_parts
+    from .conftest import multipart_parts
 
     received: list[dict[str, Any]] = []
     since = {"since": await cursor_now(gateway, viewer["token"])}
