@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -137,6 +137,9 @@ class FetchObserver(Protocol):
     def fetch_done(self, subgraph: str, seconds: float, outcome: str) -> None: ...
 
 
+_NO_SPAN = contextlib.nullcontext(None)
+
+
 def _judged(error: SubgraphFetchError) -> SubgraphFetchError:
     """Mark an error the circuit breaker has already taken into account."""
     error.judged = True  # type: ignore[attr-defined]
@@ -169,18 +172,17 @@ class EdgeClient:
         self.headers = headers
         self.dedup = dedup
         self.observer = observer
-        self.inflight: dict[
-            tuple[bytes, tuple[tuple[str, str], ...]], asyncio.Future[dict[str, Any]]
-        ] = {}
+        self.inflight: dict[_FetchKey, asyncio.Future[dict[str, Any]]] = {}
         self.shared_fetches = 0
 
     async def fetch(self, request: SubgraphRequest) -> dict[str, Any]:
         headers = dict(request.headers)
         if self.headers is not None:
             headers = self.headers.for_subgraph(self.name, headers)
+        observer = self.observer
         started = time.perf_counter()
         outcome = "error"
-        with self._span(headers) as span:
+        with observer.fetch_span(self.name, headers) if observer is not None else _NO_SPAN as span:
             request = SubgraphRequest(
                 request.query, request.variables, request.operation_name, headers, request.body
             )
@@ -195,16 +197,8 @@ class EdgeClient:
                         span.set_attribute("error.type", exc.code)
                 raise
             finally:
-                if self.observer is not None:
-                    self.observer.fetch_done(self.name, time.perf_counter() - started, outcome)
-
-    @contextlib.contextmanager
-    def _span(self, headers: dict[str, str]) -> Iterator[Any]:
-        if self.observer is None:
-            yield None
-            return
-        with self.observer.fetch_span(self.name, headers) as span:
-            yield span
+                if observer is not None:
+                    observer.fetch_done(self.name, time.perf_counter() - started, outcome)
 
     async def _fetch(self, request: SubgraphRequest) -> dict[str, Any]:
         if not self.breaker.allow():

@@ -42,6 +42,7 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 _BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 MAX_OPERATION_LABELS = 500
 _NO_PARENT = Context()
+_NO_SPAN = contextlib.nullcontext(None)
 
 
 # the share of traces a gateway's own tracer provider records (a request whose caller sent
@@ -81,6 +82,8 @@ class Telemetry:
         ).get_tracer("media_gateway.gateway")
         # metric children by label values: `labels()` once per series, not per request
         self._series: dict[tuple[Any, ...], Any] = {}
+        # the trace context last passed on for a request that is not sampled, as headers
+        self._carried: tuple[Any, dict[str, str]] = (None, {})
         self.plans: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.plans_kept = plans_kept
         self._operation_labels: set[str] = set()
@@ -189,19 +192,28 @@ class Telemetry:
         ) as span:
             yield span if span.is_recording() else None
 
-    @contextlib.contextmanager
-    def fetch_span(self, subgraph: str, headers: dict[str, str]) -> Iterator[Any]:
+    def fetch_span(
+        self, subgraph: str, headers: dict[str, str]
+    ) -> contextlib.AbstractContextManager[Any]:
         """A client span per subgraph fetch of a sampled request; its context goes to the
         subgraph. A request that is not sampled passes its own context on, and no span."""
         if not self.tracing:
-            yield None
-            return
-        if not trace.get_current_span().is_recording():
+            return _NO_SPAN
+        current = trace.get_current_span()
+        if not current.is_recording():
             headers.pop("traceparent", None)
             headers.pop("tracestate", None)
-            self.propagator.inject(headers)
-            yield None
-            return
+            context = current.get_span_context()
+            if context is not self._carried[0]:  # the same for every fetch of a request
+                carrier: dict[str, str] = {}
+                self.propagator.inject(carrier)
+                self._carried = (context, carrier)
+            headers.update(self._carried[1])
+            return _NO_SPAN
+        return self._fetch_span(subgraph, headers)
+
+    @contextlib.contextmanager
+    def _fetch_span(self, subgraph: str, headers: dict[str, str]) -> Iterator[Any]:
         with self.tracer.start_as_current_span(
             f"subgraph.fetch {subgraph}", kind=SpanKind.CLIENT
         ) as span:
