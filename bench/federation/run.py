@@ -1,10 +1,13 @@
-"""Federation gateway benchmark: our gateway against Apollo Gateway and Hive Gateway, side by side.
+"""Federation gateway benchmark: our gateway beside Apollo Gateway, Hive Gateway (with its
+JavaScript and with its Rust query planner) and Grafbase, side by side.
 
-One run on a 2-core machine: each gateway in turn pinned to core 0, the four subgraphs and
-the load generator (wrk) on core 1. Every gateway must first return the complete, expected
-response to the benchmark query; then it gets the same constant load (N connections, a
-unique ``x-request-id`` header on every request, forwarded by each gateway to its subgraph
-fetches). See README.md beside this file for the command and what each figure means.
+One run on a 2-core machine: each gateway alone, pinned to core 0, the four subgraphs and
+the load generator (wrk) on core 1, gateways taking turns round after round. Every gateway
+must first return the complete, expected response to the benchmark query; then it gets the
+same constant load (N connections, a unique ``x-request-id`` header on every request, which
+each gateway forwards to its subgraph fetches). Each gateway that can share one in-flight
+subgraph fetch between clients runs twice: with that de-duplication on and off. See
+README.md beside this file for the command and what each figure means.
 """
 
 from __future__ import annotations
@@ -395,70 +398,143 @@ class GatewaySpec:
     cwd: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
     core: str | None = GATEWAY_CORE
+    # cross-client de-duplication of in-flight subgraph fetches: on, off, or None when the
+    # gateway has no such feature
+    dedup: bool | None = None
+    # how the gateway is told to forward the client's x-request-id to its subgraphs
+    forwards: str = ""
 
 
-def gateway_specs(args: argparse.Namespace, supergraph: Path, port: int) -> list[GatewaySpec]:
+GATEWAYS = ("ours", "apollo", "hive", "hive-rust", "grafbase")
+
+
+def grafbase_binary() -> Path:
+    return NODE_DIR / "node_modules" / "@grafbase" / "cli-x86_64-unknown-linux-musl" / "grafbase"
+
+
+def grafbase_config(tmp: Path, sub_ports: dict[str, int], dedup: bool) -> Path:
+    """grafbase.toml: the four subgraphs (their SDL from files: no introspection at start),
+    x-request-id forwarded to every subgraph, in-flight de-duplication on or off."""
+    lines = []
+    for name, port in sub_ports.items():
+        sdl = tmp / f"grafbase-{name}.graphql"
+        sdl.write_text(sg.SDL[name])
+        lines.append(
+            f'[subgraphs.{name}]\nurl = "http://127.0.0.1:{port}/graphql"\nschema_path = "{sdl}"\n'
+        )
+    lines.append('[[headers]]\nrule = "forward"\nname = "x-request-id"\n')
+    lines.append(f"[traffic_shaping]\ninflight_deduplication = {str(dedup).lower()}\n")
+    out = tmp / f"grafbase-{'dedup' if dedup else 'nodedup'}.toml"
+    out.write_text("\n".join(lines))
+    return out
+
+
+def gateway_specs(
+    args: argparse.Namespace, supergraph: Path, port: int, sub_ports: dict[str, int], tmp: Path
+) -> list[GatewaySpec]:
     specs: list[GatewaySpec] = []
     media_gateway = str(Path(sys.executable).parent / "media-gateway")
     node = shutil.which("node") or "node"
-    for workers in args.workers:
-        argv = [
-            media_gateway,
-            "gateway",
-            "--supergraph",
-            str(supergraph),
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-graphiql",
-        ]
-        if workers == 1:
-            specs.append(GatewaySpec("ours-1", "Media Gateway (1 worker)", argv))
-        else:
-            specs.append(
-                GatewaySpec(
-                    f"ours-{workers}",
-                    f"Media Gateway ({workers} workers, UNPINNED)",
-                    argv,
-                    core=None,
-                )
-            )
-    if "apollo" in args.gateways:
-        specs.append(
-            GatewaySpec(
-                "apollo",
-                "Apollo Gateway",
-                [node, str(NODE_DIR / "apollo-gateway.mjs"), str(supergraph), str(port)],
-                cwd=NODE_DIR,
-                env={"NODE_ENV": "production"},
-            )
-        )
-    if "hive" in args.gateways:
-        specs.append(
-            GatewaySpec(
-                "hive",
-                "Hive Gateway",
-                [
-                    node,
-                    str(NODE_DIR / "node_modules" / ".bin" / "hive-gateway"),
-                    "supergraph",
+    hive_argv = [
+        node,
+        str(NODE_DIR / "node_modules" / ".bin" / "hive-gateway"),
+        "supergraph",
+        str(supergraph),
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+        "--fork",
+        "1",
+        "-c",
+        str(NODE_DIR / "hive-gateway.config.mjs"),
+    ]
+    hive_forwards = "propagateHeaders in node/hive-gateway.config.mjs"
+    for dedup in args.dedup:
+        mode = "dedup on" if dedup else "dedup off"
+        tag = "dedup" if dedup else "nodedup"
+        if "ours" in args.gateways:
+            for workers in args.workers:
+                argv = [
+                    media_gateway,
+                    "gateway",
+                    "--supergraph",
                     str(supergraph),
                     "--port",
                     str(port),
-                    "--host",
-                    "127.0.0.1",
-                    "--fork",
-                    "1",
-                    "-c",
-                    str(NODE_DIR / "hive-gateway.config.mjs"),
-                ],
+                    "--workers",
+                    str(workers),
+                    "--no-graphiql",
+                ]
+                unpinned = workers != 1
+                label = "Media Gateway" + (f" ({workers} workers, UNPINNED)" if unpinned else "")
+                specs.append(
+                    GatewaySpec(
+                        f"ours-{workers}-{tag}",
+                        f"{label}, {mode}",
+                        argv,
+                        # telemetry on, as deployed: metrics, and traces sampled (1%)
+                        env={"GATEWAY_DEDUP": "true" if dedup else "false"},
+                        core=None if unpinned else GATEWAY_CORE,
+                        dedup=dedup,
+                        forwards="by default (every client header but hop-by-hop ones)",
+                    )
+                )
+        if "hive" in args.gateways:
+            specs.append(
+                GatewaySpec(
+                    f"hive-{tag}",
+                    f"Hive Gateway, {mode}",
+                    hive_argv,
+                    cwd=NODE_DIR,
+                    env={"NODE_ENV": "production", "BENCH_DEDUP": "on" if dedup else "off"},
+                    dedup=dedup,
+                    forwards=hive_forwards,
+                )
+            )
+        if "hive-rust" in args.gateways:
+            specs.append(
+                GatewaySpec(
+                    f"hive-rust-{tag}",
+                    f"Hive Gateway (Rust planner), {mode}",
+                    [*hive_argv, "--hive-router-runtime"],
+                    cwd=NODE_DIR,
+                    env={"NODE_ENV": "production", "BENCH_DEDUP": "on" if dedup else "off"},
+                    dedup=dedup,
+                    forwards=hive_forwards,
+                )
+            )
+        if "grafbase" in args.gateways:
+            specs.append(
+                GatewaySpec(
+                    f"grafbase-{tag}",
+                    f"Grafbase, {mode}",
+                    [
+                        str(grafbase_binary()),
+                        "dev",
+                        "-c",
+                        str(grafbase_config(tmp, sub_ports, dedup)),
+                        "--listen-address",
+                        f"127.0.0.1:{port}",
+                    ],
+                    cwd=tmp,
+                    env={"NO_COLOR": "1", "GRAFBASE_DISABLE_TELEMETRY": "1"},
+                    dedup=dedup,
+                    forwards="a [[headers]] forward rule in grafbase.toml",
+                )
+            )
+    if "apollo" in args.gateways:
+        # Apollo Gateway cannot share a subgraph fetch between clients: one configuration
+        specs.append(
+            GatewaySpec(
+                "apollo",
+                "Apollo Gateway, no dedup feature",
+                [node, str(NODE_DIR / "apollo-gateway.mjs"), str(supergraph), str(port)],
                 cwd=NODE_DIR,
                 env={"NODE_ENV": "production"},
+                forwards="a RemoteGraphQLDataSource in node/apollo-gateway.mjs",
             )
         )
-    if "ours" not in args.gateways:
-        specs = [s for s in specs if not s.key.startswith("ours")]
     return specs
 
 
@@ -471,11 +547,17 @@ class Measurement:
     fetches_per_request: float
     reps_per_request: float
     load_fetches_per_request: float
+    load_reps_per_request: float
+    # share of subgraph requests (one request at a time) that carried the client's
+    # x-request-id, and the header names the subgraphs received
+    request_id_forwarded: float
+    headers_seen: list[str]
     core0_busy: float
     core1_busy: float
+    dedup: bool | None = None
 
 
-def subgraph_stats(ports: dict[str, int], reset: bool = False) -> dict[str, dict[str, int]]:
+def subgraph_stats(ports: dict[str, int], reset: bool = False) -> dict[str, dict[str, Any]]:
     out = {}
     for name, port in ports.items():
         _, body = http("POST" if reset else "GET", f"http://127.0.0.1:{port}/stats")
@@ -483,7 +565,7 @@ def subgraph_stats(ports: dict[str, int], reset: bool = False) -> dict[str, dict
     return out
 
 
-def totals(stats: dict[str, dict[str, int]]) -> tuple[int, int]:
+def totals(stats: dict[str, dict[str, Any]]) -> tuple[int, int]:
     return (
         sum(s["requests"] for s in stats.values()),
         sum(s["representations"] for s in stats.values()),
@@ -538,7 +620,10 @@ def measure_gateway(
         subgraph_stats(sub_ports, reset=True)
         for i in range(probes):
             post_query(url, body, f"probe-{spec.key}-{round_no}-{i}")
-        fetches, reps = totals(subgraph_stats(sub_ports))
+        probe_stats = subgraph_stats(sub_ports)
+        fetches, reps = totals(probe_stats)
+        with_id = sum(s["withRequestId"] for s in probe_stats.values())
+        headers_seen = sorted({h for s in probe_stats.values() for h in s["headers"]})
         run_id = f"{spec.key}-r{round_no}"
         if args.warmup > 0:
             run_wrk(url, body_file, len(raw), args.connections, args.warmup, run_id + "w", script)
@@ -549,7 +634,7 @@ def measure_gateway(
                 url, body_file, len(raw), args.connections, args.duration, run_id, script
             )
         after = cpu_ticks()
-        load_fetches, _ = totals(subgraph_stats(sub_ports))
+        load_fetches, load_reps = totals(subgraph_stats(sub_ports))
         return Measurement(
             spec.key,
             spec.label,
@@ -558,8 +643,12 @@ def measure_gateway(
             fetches / probes,
             reps / probes,
             load_fetches / max(load.requests, 1),
+            load_reps / max(load.requests, 1),
+            with_id / max(fetches, 1),
+            headers_seen,
             busy_percent(before, after, "0"),
             busy_percent(before, after, "1"),
+            spec.dedup,
         )
     finally:
         proc.stop()
@@ -582,6 +671,8 @@ def npm_install() -> None:
         "@apollo/gateway",
         "@apollo/server",
         "@graphql-hive/gateway",
+        "@graphql-hive/router-runtime",
+        "@grafbase/cli-x86_64-unknown-linux-musl",
         "@apollo/composition",
     ):
         meta = json.loads((NODE_DIR / "node_modules" / pkg / "package.json").read_text())
@@ -719,51 +810,83 @@ def median_measurement(ms: list[Measurement]) -> Measurement:
         med(lambda m: m.fetches_per_request),
         med(lambda m: m.reps_per_request),
         med(lambda m: m.load_fetches_per_request),
+        med(lambda m: m.load_reps_per_request),
+        min(m.request_id_forwarded for m in ms),
+        first.headers_seen,
         med(lambda m: m.core0_busy),
         med(lambda m: m.core1_busy),
+        first.dedup,
     )
     out.median_rps = med(lambda m: m.load.rps)  # type: ignore[attr-defined]
     return out
 
 
+def _rps(m: Measurement) -> float:
+    return float(getattr(m, "median_rps", m.load.rps))
+
+
 def print_table(rows: list[Measurement]) -> None:
     header = (
-        f"{'gateway':<38} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-        f"{'errors':>7} {'peak MiB':>9} {'fetch/req':>9} {'reps/req':>9} "
-        f"{'core0%':>7} {'core1%':>7}"
+        f"{'gateway':<44} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
+        f"{'MiB':>6} {'fetch/req':>9} {'reps/req':>8} {'alone f/r':>9} {'alone r/r':>9} "
+        f"{'x-req-id':>8} {'core0%':>6} {'core1%':>6}"
     )
     print(header)
     print("-" * len(header))
     for m in rows:
-        rps = getattr(m, "median_rps", m.load.rps)
         print(
-            f"{m.label:<38} {rps:>8.1f} {m.load.p50_ms:>8.1f} {m.load.p95_ms:>8.1f} "
-            f"{m.load.p99_ms:>8.1f} {m.load.errors:>7d} {m.peak_rss_mib:>9.1f} "
-            f"{m.fetches_per_request:>9.1f} {m.reps_per_request:>9.1f} "
-            f"{m.core0_busy:>7.0f} {m.core1_busy:>7.0f}"
+            f"{m.label:<44} {_rps(m):>7.1f} {m.load.p50_ms:>7.1f} {m.load.p99_ms:>7.1f} "
+            f"{m.load.errors:>6d} {m.peak_rss_mib:>6.1f} {m.load_fetches_per_request:>9.2f} "
+            f"{m.load_reps_per_request:>8.2f} {m.fetches_per_request:>9.1f} "
+            f"{m.reps_per_request:>9.1f} {100 * m.request_id_forwarded:>7.0f}% "
+            f"{m.core0_busy:>6.0f} {m.core1_busy:>6.0f}"
         )
 
 
-def print_ratios(rows: list[Measurement]) -> None:
+def print_headers(specs: list[GatewaySpec], rows: list[Measurement]) -> None:
     by_key = {m.key: m for m in rows}
-    ours = [m for m in rows if m.key.startswith("ours")]
-    others = [by_key[k] for k in ("apollo", "hive") if k in by_key]
-    if not ours or not others:
+    print(
+        "\nheaders: every client request carries a unique x-request-id; what each gateway "
+        "was told to forward, and the header names its subgraph requests carried"
+    )
+    seen: set[str] = set()
+    for spec in specs:
+        m = by_key.get(spec.key)
+        name = spec.label.split(",")[0]
+        if m is None or name in seen:
+            continue
+        seen.add(name)
+        print(f"  {name}: x-request-id {spec.forwards}; subgraphs saw: {', '.join(m.headers_seen)}")
+
+
+def print_ratios(rows: list[Measurement]) -> None:
+    ours = [m for m in rows if m.key.startswith("ours-1-")]
+    if not ours:
         return
     print(
-        "\nratios, ours / Node gateway (throughput: higher is better; latency and memory: "
-        "lower is better)"
+        "\nratios, ours / peer in the same de-duplication mode (a peer without the feature "
+        "against both of ours); throughput: higher is better; latency, memory: lower is better"
     )
     for o in ours:
-        for n in others:
-            rps_o = getattr(o, "median_rps", o.load.rps)
-            rps_n = getattr(n, "median_rps", n.load.rps)
+        for n in rows:
+            if n.key.startswith("ours") or (n.dedup is not None and n.dedup != o.dedup):
+                continue
+            if _rps(n) <= 0 or n.load.p50_ms <= 0:
+                print(f"  {o.label} vs {n.label}: no completed request to compare with")
+                continue
             print(
-                f"  {o.label} vs {n.label}: throughput {rps_o / max(rps_n, 1e-9):.2f}x, "
+                f"  {o.label} vs {n.label}: throughput {_rps(o) / max(_rps(n), 1e-9):.2f}x, "
                 f"p50 {o.load.p50_ms / max(n.load.p50_ms, 1e-9):.2f}x, "
                 f"p99 {o.load.p99_ms / max(n.load.p99_ms, 1e-9):.2f}x, "
                 f"peak memory {o.peak_rss_mib / max(n.peak_rss_mib, 1e-9):.2f}x"
             )
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 # ------------------------------------------------------------------------------ main
@@ -784,7 +907,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--workers", default="1", help="comma-separated worker counts for our gateway, e.g. 1,2"
     )
     p.add_argument(
-        "--gateways", default="ours,apollo,hive", help="comma-separated subset of ours,apollo,hive"
+        "--gateways",
+        default=",".join(GATEWAYS),
+        help=f"comma-separated subset of {','.join(GATEWAYS)}",
+    )
+    p.add_argument(
+        "--dedup",
+        default="on,off",
+        help="cross-client de-duplication modes to run each gateway in: on, off or on,off",
     )
     p.add_argument(
         "--port-base",
@@ -803,6 +933,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.workers = [int(x) for x in args.workers.split(",") if x]
     args.gateways = [x.strip() for x in args.gateways.split(",") if x.strip()]
+    unknown = set(args.gateways) - set(GATEWAYS)
+    if unknown:
+        p.error(f"unknown gateways: {', '.join(sorted(unknown))}")
+    args.dedup = [x.strip() == "on" for x in args.dedup.split(",") if x.strip()]
     return args
 
 
@@ -842,10 +976,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(
                 f"load: {args.connections} connections, {args.warmup:g}s warm-up, "
-                f"{args.duration:g}s measured, {args.repeat} round(s); unique x-request-id "
-                "per request"
+                f"{args.duration:g}s measured, {args.repeat} round(s), gateways alternating; "
+                "unique x-request-id per request"
             )
-            specs = gateway_specs(args, supergraph, gw_port)
+            print(f"load average at start (1, 5, 15 min): {load_average()}")
+            specs = gateway_specs(args, supergraph, gw_port, sub_ports, tmp)
             expected_bytes = len(orjson.dumps(expected))
             print(f"expected response: {expected_bytes} bytes of JSON (compact)")
             if args.check_seconds > 0:
@@ -875,7 +1010,9 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     print(
                         f"  {m.load.rps:.1f} req/s, p50 {m.load.p50_ms:.1f} ms, "
-                        f"{m.load.errors} errors, peak {m.peak_rss_mib:.0f} MiB",
+                        f"{m.load.errors} errors, peak {m.peak_rss_mib:.0f} MiB, "
+                        f"{m.load_fetches_per_request:.2f} fetches/req under load, "
+                        f"load average {load_average()}",
                         flush=True,
                     )
                     results.setdefault(spec.key, []).append(m)
@@ -903,10 +1040,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = [median_measurement(results[s.key]) for s in specs if s.key in results]
     print(
         f"\nresults ({f'median of {args.repeat} rounds' if args.repeat > 1 else 'one round'};"
-        " fetch/req and reps/req: subgraph requests and _entities representations per gateway"
-        " request; core0/core1: busy % during the measured load)\n"
+        f" load average at the end {load_average()})\n"
+        "  fetch/req, reps/req: subgraph requests and _entities representations per gateway"
+        " request under load;\n  alone f/r, alone r/r: the same for one request at a time;"
+        " x-req-id: share of subgraph requests\n  that carried the client's x-request-id"
+        " (one request at a time); core0/core1: busy % under load\n"
     )
     print_table(rows)
+    print_headers(specs, rows)
     print_ratios(rows)
     if args.json:
         args.json.write_text(

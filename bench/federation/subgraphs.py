@@ -315,10 +315,15 @@ class Counters:
     def __init__(self) -> None:
         self.requests = 0
         self.representations = 0
+        # requests that carried the client's x-request-id, and every header name seen
+        self.with_request_id = 0
+        self.header_names: set[str] = set()
 
     def reset(self) -> None:
         self.requests = 0
         self.representations = 0
+        self.with_request_id = 0
+        self.header_names = set()
 
 
 def executable_sdl(name: str) -> str:
@@ -455,7 +460,12 @@ class SubgraphApp:
                 message = await receive()
                 chunks.append(message.get("body", b""))
                 more = message.get("more_body", False)
-            self.counters.requests += 1
+            counters = self.counters
+            counters.requests += 1
+            for name, _value in scope["headers"]:
+                if name == b"x-request-id":
+                    counters.with_request_id += 1
+                counters.header_names.add(name.decode("latin-1"))
             status, body = self.execute(b"".join(chunks))
         elif path == "/stats":
             if method == "POST":
@@ -466,6 +476,8 @@ class SubgraphApp:
                     {
                         "requests": self.counters.requests,
                         "representations": self.counters.representations,
+                        "withRequestId": self.counters.with_request_id,
+                        "headers": sorted(self.counters.header_names),
                     }
                 ),
             )
