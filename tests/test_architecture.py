@@ -11,20 +11,12 @@ import sys
 import tomllib
 from pathlib import Path
 
-import pytest
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = REPO_ROOT / "src" / "media_gateway"
 
 # outside the layers: the router and composition (their own contracts) and the entry point,
 # which imports each command's module lazily by name
 OUTSIDE_THE_LAYERS = {"gateway", "composition", "cli"}
-
-pytestmark = pytest.mark.xfail(
-    strict=False,
-    reason="issue 21 in progress: the layers are being moved into place",
-)
-
 
 def test_import_contracts_are_kept() -> None:
     result = subprocess.run(
