@@ -38,7 +38,9 @@ function toWebSocketUrl(endpoint) {
 const config = readConfig();
 const endpoint = new URL(config.endpoint || '/graphql', window.location.href).href;
 
-const fetcherOptions = { url: endpoint, enableIncrementalDelivery: false };
+// Incremental delivery: @defer and @stream results arrive as multipart/mixed parts that
+// GraphiQL merges into the response pane as they come.
+const fetcherOptions = { url: endpoint, enableIncrementalDelivery: true };
 if (config.subscriptionEndpoint) {
   // graphql-ws speaks the graphql-transport-ws sub-protocol; the client connects lazily,
   // on the first subscription.

@@ -78,6 +78,10 @@ class Title:
     name: str
     year: int
 
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Title | None:
+        return TITLES.get(str(id))
+
 
 TITLES = {
     "1": Title(id=strawberry.ID("1"), name="Metropolis", year=1927),
@@ -319,3 +323,28 @@ def test_the_explorer_plugin_lists_the_schema(browser: WebDriver, gateway_url: s
         return {"title", "titles"} & set(text.split())
 
     assert _wait(browser, lambda d: explorer_fields(d) == {"title", "titles"}, "the Explorer")
+
+
+def test_a_deferred_fragment_arrives_in_graphiql_after_the_initial_payload(
+    browser: WebDriver, gateway_url: str
+) -> None:
+    _open_graphiql(browser, gateway_url)
+    # a fresh page (no explorer pane left open by another test): the editor shows only the
+    # visible part of a line, so the query must fit
+    browser.execute_script("window.localStorage.clear()")
+    _open_graphiql(browser, gateway_url)
+    _type_query(browser, "query D { title(id: 2) { name ...@defer { year } } }")
+    _wait_for_operation_name(browser, "D")
+    browser.find_element(By.CSS_SELECTOR, ".graphiql-execute-button").click()
+
+    def merged(d: WebDriver) -> dict[str, Any] | None:
+        try:
+            value = json.loads(_editor_text(d, ".graphiql-response"))
+        except ValueError:
+            return None
+        title = value.get("data", {}).get("title") if isinstance(value, dict) else None
+        return value if isinstance(title, dict) and "year" in title else None
+
+    result = _wait(browser, merged, "the deferred year merged into the response pane")
+    assert result["data"] == {"title": {"name": "Nosferatu", "year": 1922}}
+    assert "errors" not in result
