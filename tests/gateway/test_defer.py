@@ -281,6 +281,16 @@ async def test_defer_if_false_is_inlined(http: httpx.AsyncClient, server: Gatewa
     assert increments(payloads)[0]["data"] == {"reviewCount": 2}
 
 
+async def test_an_omitted_defer_condition_takes_the_default_and_defers(
+    http: httpx.AsyncClient, server: GatewayServer
+) -> None:
+    """`if: Boolean! = true`: a nullable variable left out means the argument's default."""
+    query = "query ($d: Boolean) { books { title ... @defer(if: $d) { reviewCount } } }"
+    _, payloads = await multipart(http, server.url, query)
+    assert payloads[0].body["data"]["books"][0] == {"title": "The Quiet Harbor"}
+    assert increments(payloads)[0]["data"] == {"reviewCount": 2}
+
+
 @pytest.mark.parametrize("accept", ["application/json", "application/graphql-response+json"])
 async def test_a_client_that_cannot_take_increments_is_told_so(
     http: httpx.AsyncClient, server: GatewayServer, accept: str

@@ -199,7 +199,7 @@ def _deferred(directives: Any, variables: dict[str, Any]) -> Defer | None:
             if a.name.value == "if":
                 if isinstance(a.value, BooleanValueNode) and not a.value.value:
                     return None
-                if isinstance(a.value, VariableNode) and not variables.get(a.value.name.value):
+                if isinstance(a.value, VariableNode) and variables.get(a.value.name.value) is False:
                     return None
             elif a.name.value == "label" and isinstance(a.value, StringValueNode):
                 label = a.value.value

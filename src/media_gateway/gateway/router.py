@@ -104,6 +104,11 @@ Precheck = Callable[[DocumentNode, dict[Any, Any]], dict[str, Any] | None]
 _PlanKey = tuple[str, str | None, tuple[Any, ...], frozenset[str]]
 
 
+def _condition(value: Any) -> bool | None:
+    """A condition variable's value as the plan sees it (anything but a boolean is None)."""
+    return value if isinstance(value, bool) else None
+
+
 class Router:
     def __init__(
         self,
@@ -254,7 +259,9 @@ class Router:
     ) -> tuple[_PlanKey, tuple[str, ...]]:
         labels = self.override_labels if labels is None else labels
         conditions = condition_variables(op, document)
-        cond_values = tuple(bool(variables.get(v)) for v in conditions)
+        # True, False or None (omitted or null): @skip/@include treat None as false, @defer's
+        # `if:` (Boolean! = true) as its default
+        cond_values = tuple(_condition(variables.get(v)) for v in conditions)
         return (query, operation_name, cond_values, labels), conditions
 
     def _make_plan(
