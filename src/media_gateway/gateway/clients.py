@@ -362,15 +362,13 @@ class InProcessClient:
             else None
         )
         try:
-            result = await asyncio.wait_for(
-                self.schema.execute(
+            async with asyncio.timeout(self.timeout):
+                result = await self.schema.execute(
                     request.query,
                     variable_values=request.variables or None,
                     context_value=context,
                     operation_name=request.operation_name,
-                ),
-                self.timeout,
-            )
+                )
         except TimeoutError as exc:
             raise SubgraphFetchError(
                 f"timed out after {self.timeout:g}s", "SUBGRAPH_TIMEOUT"

@@ -285,7 +285,8 @@ class EdgeClient:
         try:
             if timeout is None:
                 return await self.inner.fetch(request)
-            return await asyncio.wait_for(self.inner.fetch(request), timeout)
+            async with asyncio.timeout(timeout):  # no task of its own, unlike wait_for
+                return await self.inner.fetch(request)
         except TimeoutError as exc:
             error = SubgraphFetchError(
                 f"timed out after {timeout:.3g}s ({why})", "SUBGRAPH_TIMEOUT"
