@@ -2,7 +2,9 @@
 
 1. Added latency: p50 of a one-subgraph query sent through the gateway, minus p50 of the
    same subgraph operation sent to the subgraph directly (sequential requests on one
-   keep-alive connection; gateway pinned to core 0, subgraph and client on core 1).
+   keep-alive connection; gateway pinned to core 0, subgraph and client on core 1), and the
+   gateway's CPU time per request (from /proc: a figure that other work on the machine
+   does not inflate as much as it does latency).
 2. Planning time of the federation benchmark query, in process: parse + validate and plan,
    cold (a fresh router each time) and cached (the same router again).
 
@@ -54,6 +56,28 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.wait(5)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its descendants, from /proc."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        stats[int(entry)] = (int(fields[1]), seconds)
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += stats.get(p, (0, 0.0))[1]
+        todo.extend(c for c, (ppid, _s) in stats.items() if ppid == p)
+    return total
 
 
 def timed_requests(port: int, body: bytes, n: int, warmup: int = 200) -> list[float]:
@@ -121,9 +145,12 @@ def added_latency(iterations: int) -> None:
         direct: list[float] = []
         through: list[float] = []
         block = max(iterations // 4, 1)
+        cpu = 0.0
         for _ in range(4):
             direct += timed_requests(SUBGRAPH_PORT, direct_body, block)
-            through += timed_requests(GATEWAY_PORT, gateway_body, block)
+            before = cpu_seconds(gw.pid)
+            through += timed_requests(GATEWAY_PORT, gateway_body, block, warmup=0)
+            cpu += cpu_seconds(gw.pid) - before
     finally:
         stop(gw)
         stop(sub)
@@ -134,6 +161,11 @@ def added_latency(iterations: int) -> None:
     print(f"  subgraph directly:   p50 {d50:.3f} ms   p99 {d99:.3f} ms")
     print(f"  through the gateway: p50 {g50:.3f} ms   p99 {g99:.3f} ms")
     print(f"  added by the gateway: p50 {g50 - d50:.3f} ms")
+    print(
+        f"  the gateway's CPU time per request: {cpu / len(through) * 1e3:.3f} ms "
+        "(its process, whatever else runs on the machine)"
+    )
+    print("  load average (1, 5, 15 min): " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
 
 
 def planning_time(repeat: int) -> None:
