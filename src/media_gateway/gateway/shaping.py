@@ -107,6 +107,10 @@ def _unalias_into(sel: SelSet, out: dict[str, Any]) -> None:
         _unalias_into(frag, out)
 
 
+def _unwrap(t: Any) -> Any:
+    return t.of_type if isinstance(t, GraphQLNonNull) else t
+
+
 def _materialize(path: LazyPath) -> Path:
     out: Path = []
     while path is not None:
@@ -392,11 +396,16 @@ class ResponseShaper:
     def _object(
         self, type_name: str, obj: dict[str, Any], selections: list[CSelection], path: LazyPath
     ) -> Any:
+        return self._shape_fn(selections, type_name)(self, obj, path)
+
+    def _shape_fn(self, selections: list[CSelection], type_name: str) -> Any:
+        """The compiled shaping of `selections` on objects of `type_name` (kept with the
+        plan)."""
         key = (id(selections), type_name, "shape")
         hit = self._cache.get(key)
         if hit is None:
             hit = self._cache[key] = (selections, self._compile(selections, type_name))
-        return hit[1](self, obj, path)
+        return hit[1]
 
     def _compile(self, selections: list[CSelection], type_name: str) -> Any:
         """The shaping of one selection on objects of one type as straight-line Python: one
@@ -431,6 +440,45 @@ class ResponseShaper:
                         f"        {v} = self._object(n{i}, raw, s{i}, (path, {k}))",
                         f"        if {v} is INVALID:",
                         f"            {v} = None",
+                        "    else:",
+                        f"        {v} = None",
+                    ]
+                    if nonnull:
+                        lines += [
+                            f"    if {v} is None:",
+                            f"        self._null_error((path, {k}), TN, {n})",
+                            "        return INVALID",
+                        ]
+                elif isinstance(inner, GraphQLList) and isinstance(
+                    _unwrap(inner.of_type), GraphQLObjectType
+                ):
+                    # a list of objects: the items shaped in a loop here, each by the
+                    # compiled shaping of its type
+                    item_type = inner.of_type
+                    consts[f"n{i}"] = _unwrap(item_type).name
+                    lines += [
+                        f"    raw = get({k})",
+                        "    if isinstance(raw, list):",
+                        f"        {v} = []",
+                        f"        lp = (path, {k})",
+                        f"        fn = self._shape_fn(s{i}, n{i})",
+                        "        for idx, item in enumerate(raw):",
+                        "            if isinstance(item, dict):",
+                        "                x = fn(self, item, (lp, idx))",
+                        "                if x is INVALID:",
+                        "                    x = None",
+                        "            else:",
+                        "                x = None",
+                    ]
+                    if isinstance(item_type, GraphQLNonNull):
+                        lines += [
+                            "            if x is None:",
+                            f"                self._null_error((lp, idx), TN, {n})",
+                            f"                {v} = None",
+                            "                break",
+                        ]
+                    lines += [
+                        f"            {v}.append(x)",
                         "    else:",
                         f"        {v} = None",
                     ]
