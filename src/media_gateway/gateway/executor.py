@@ -36,8 +36,9 @@ def deep_merge(dst: dict[str, Any], src: Mapping[str, Any], sg: Supergraph) -> N
         elif k == "__typename":
             # an interface-object subgraph answers with the interface's name: keep the
             # concrete type learned elsewhere
-            if isinstance(sg.schema.type_map.get(v), GraphQLObjectType) or not isinstance(
-                sg.schema.type_map.get(cur), GraphQLObjectType
+            if v != cur and (
+                isinstance(sg.schema.type_map.get(v), GraphQLObjectType)
+                or not isinstance(sg.schema.type_map.get(cur), GraphQLObjectType)
             ):
                 dst[k] = v
         elif isinstance(cur, dict) and isinstance(v, dict):
