@@ -38,7 +38,6 @@ KIND_LABEL: dict[str, str] = {
     "SCALAR": "Scalar Type",
 }
 
-ROOT_KINDS: tuple[str, ...] = ("query", "mutation", "subscription")
 DEFAULT_ROOT_NAMES: dict[str, str] = {
     "query": "Query",
     "mutation": "Mutation",
