@@ -161,18 +161,28 @@ _OWN_HEADERS = frozenset(
 )
 
 
+_SEPARATORS = frozenset(' \t\r\n:()<>@,;\\"/[]?={}')
+# header name -> its bytes and ": ", or b"" for a name that is not a valid token
+_NAMES: dict[str, bytes] = {}
+
+
 def _header_line(name: str, value: str) -> bytes:
     """`name: value\r\n`, or nothing for a header that cannot be sent as it is (a line
     break or an invalid name would let it forge other headers)."""
-    if not name or "\r" in value or "\n" in value or "\x00" in value:
-        return b""
-    if not name.isascii() or any(c in name for c in ' \t\r\n:()<>@,;\\"/[]?={}'):
+    prefix = _NAMES.get(name)
+    if prefix is None:
+        valid = name.isascii() and name.isprintable() and _SEPARATORS.isdisjoint(name)
+        valid = valid and bool(name)
+        prefix = name.encode("ascii") + b": " if valid else b""
+        if len(_NAMES) < 1000:
+            _NAMES[name] = prefix
+    if not prefix or "\r" in value or "\n" in value or "\x00" in value:
         return b""
     try:
         encoded = value.encode("latin-1")
     except UnicodeEncodeError:
         encoded = value.encode()
-    return name.encode("ascii") + b": " + encoded + b"\r\n"
+    return prefix + encoded + b"\r\n"
 
 
 class _Origin:
