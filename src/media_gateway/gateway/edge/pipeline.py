@@ -283,15 +283,15 @@ class Edge:
                     )
                     span.set_attribute("graphql.error.codes", codes)
                 if result.plan is not None:
-                    span.set_attribute("graphql.query_plan", result.plan.to_text())
+                    span.set_attribute("graphql.query_plan", self.telemetry.plan_text(result.plan))
             if trace_id is not None and result.plan is not None:
                 self.telemetry.keep_plan(
                     trace_id,
                     {
                         "traceId": trace_id,
                         "operationName": op_name,
-                        "queryPlan": result.plan.to_json(),
-                        "queryPlanText": result.plan.to_text(),
+                        "queryPlan": self.telemetry.plan_json(result.plan),
+                        "queryPlanText": self.telemetry.plan_text(result.plan),
                     },
                 )
             self.telemetry.record_request(op_name, result.operation_kind, seconds, errors)

@@ -5,7 +5,7 @@ one process keep separate figures). Traces use the tracer provider given, else t
 process's SDK provider when the operator configured one, else a private SDK provider so
 that trace ids are real and propagate to subgraphs (W3C `traceparent`) even when no
 exporter is installed. The query plan of every traced request is kept (a bounded number)
-and served by trace id.
+and served by trace id; a plan's text and JSON are rendered once per plan.
 
 What it costs when nobody is looking: the private provider samples a share of the traces
 (`sample_ratio`) and follows the caller's decision when the request carries a
@@ -82,6 +82,8 @@ class Telemetry:
         ).get_tracer("media_gateway.gateway")
         # metric children by label values: `labels()` once per series, not per request
         self._series: dict[tuple[Any, ...], Any] = {}
+        # plans rendered for sampled requests, by plan (the plan kept referenced)
+        self._renderings: OrderedDict[int, tuple[Any, str, dict[str, Any]]] = OrderedDict()
         # the trace context last passed on for a request that is not sampled, as headers
         self._carried: tuple[Any, dict[str, str]] = (None, {})
         self.plans: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -237,6 +239,23 @@ class Telemetry:
             return None
         ctx = span.get_span_context()
         return format(ctx.trace_id, "032x") if ctx.is_valid else None
+
+    def plan_text(self, plan: Any) -> str:
+        """The plan's text, rendered once per plan (plans are cached per document)."""
+        return str(self._rendered(plan)[1])
+
+    def plan_json(self, plan: Any) -> dict[str, Any]:
+        """The plan as JSON, rendered once per plan; shared, never to be changed."""
+        rendered: dict[str, Any] = self._rendered(plan)[2]
+        return rendered
+
+    def _rendered(self, plan: Any) -> tuple[Any, str, dict[str, Any]]:
+        hit = self._renderings.get(id(plan))
+        if hit is None or hit[0] is not plan:
+            hit = self._renderings[id(plan)] = (plan, plan.to_text(), plan.to_json())
+            while len(self._renderings) > self.plans_kept:
+                self._renderings.popitem(last=False)
+        return hit
 
     def keep_plan(self, trace_id: str, record: dict[str, Any]) -> None:
         self.plans[trace_id] = record
