@@ -8,25 +8,19 @@ from dataclasses import dataclass
 from aiodataloader import DataLoader
 
 from media_gateway.dataloaders import grouped_loader, keyed_loader
-from media_gateway.subgraphs.catalog.models import (
-    AvailabilityRecord,
-    ContentGenreRecord,
-    ContentRecord,
-    CreditRecord,
-    PersonRecord,
-)
 from media_gateway.subgraphs.catalog.titles import TitleService
+from media_gateway.subgraphs.catalog.values import Credit, Offer, Person, Title, TitleGenre
 
 
 @dataclass
 class CatalogLoaders:
-    contents: DataLoader[str, ContentRecord | None]
-    genres: DataLoader[str, list[ContentGenreRecord]]
-    availability: DataLoader[str, list[AvailabilityRecord]]
-    children: DataLoader[str, list[ContentRecord]]
-    credits: DataLoader[str, list[CreditRecord]]
-    people: DataLoader[str, PersonRecord | None]
-    person_credits: DataLoader[str, list[CreditRecord]]
+    contents: DataLoader[str, Title | None]
+    genres: DataLoader[str, list[TitleGenre]]
+    availability: DataLoader[str, list[Offer]]
+    children: DataLoader[str, list[Title]]
+    credits: DataLoader[str, list[Credit]]
+    people: DataLoader[str, Person | None]
+    person_credits: DataLoader[str, list[Credit]]
 
     @classmethod
     def create(cls, service: TitleService) -> CatalogLoaders:

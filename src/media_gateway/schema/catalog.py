@@ -13,12 +13,7 @@ from media_gateway.dataloaders.catalog import CatalogLoaders
 from media_gateway.platform import ratings
 from media_gateway.schema.common import PageInfo
 from media_gateway.schema.context import RequestContext
-from media_gateway.subgraphs.catalog.models import (
-    AvailabilityRecord,
-    ContentRecord,
-    CreditRecord,
-    PersonRecord,
-)
+from media_gateway.subgraphs.catalog import values
 from media_gateway.subgraphs.catalog.search.index import SearchIndex
 from media_gateway.subgraphs.catalog.titles import TitleService
 
@@ -78,7 +73,7 @@ class Availability:
     )
 
     @classmethod
-    def from_record(cls, record: AvailabilityRecord) -> Availability:
+    def from_record(cls, record: values.Offer) -> Availability:
         leaves_at = record.leaves_at
         if leaves_at is not None and leaves_at.tzinfo is None:
             leaves_at = leaves_at.replace(tzinfo=UTC)
@@ -123,7 +118,7 @@ class Credit:
         return content_from_record(record)
 
     @classmethod
-    def from_record(cls, record: CreditRecord) -> Credit:
+    def from_record(cls, record: values.Credit) -> Credit:
         return cls(
             role=record.role,
             job=record.job,
@@ -144,7 +139,7 @@ class Person:
         return [Credit.from_record(r) for r in rows]
 
     @classmethod
-    def from_record(cls, record: PersonRecord) -> Person:
+    def from_record(cls, record: values.Person) -> Person:
         return cls(id=strawberry.ID(record.id), name=record.name)
 
     @classmethod
@@ -243,7 +238,7 @@ class Season(Content):
         return [Episode.from_record(r) for r in children if r.kind == "episode"]
 
     @classmethod
-    def from_record(cls, record: ContentRecord) -> Season:
+    def from_record(cls, record: values.Title) -> Season:
         return cls(
             **_fields(record), season_number=record.season_number or 0, _series_id=record.parent_id
         )
@@ -267,7 +262,7 @@ class Episode(Content):
         return Season.from_record(record) if record else None
 
     @classmethod
-    def from_record(cls, record: ContentRecord) -> Episode:
+    def from_record(cls, record: values.Title) -> Episode:
         return cls(
             **_fields(record),
             season_number=record.season_number or 0,
@@ -293,7 +288,7 @@ class _ContentFields(TypedDict):
     external_ids: ExternalIds
 
 
-def _fields(record: ContentRecord) -> _ContentFields:
+def _fields(record: values.Title) -> _ContentFields:
     return {
         "id": strawberry.ID(record.id),
         "title": record.title,
@@ -308,7 +303,7 @@ def _fields(record: ContentRecord) -> _ContentFields:
     }
 
 
-def content_from_record(record: ContentRecord) -> Content:
+def content_from_record(record: values.Title) -> Content:
     if record.kind == "season":
         return Season.from_record(record)
     if record.kind == "episode":

@@ -19,8 +19,21 @@ from media_gateway.subgraphs.catalog.models import (
     PersonRecord,
 )
 from media_gateway.subgraphs.catalog.outbox import CONTENT_TOPIC, record_event
+from media_gateway.subgraphs.catalog.values import (
+    Credit,
+    Offer,
+    Person,
+    Title,
+    TitleGenre,
+    columns,
+)
 
 SEARCHABLE_KINDS = ("movie", "series")
+TITLE = columns(Title, ContentRecord)
+GENRE = columns(TitleGenre, ContentGenreRecord)
+OFFER = columns(Offer, AvailabilityRecord)
+PERSON = columns(Person, PersonRecord)
+CREDIT = columns(Credit, CreditRecord)
 
 
 @dataclass(frozen=True)
@@ -58,69 +71,70 @@ class TitleService:
         self.database = database
         self.on_change = on_change  # called after titles were added (the search index)
 
-    async def contents_by_ids(self, ids: Sequence[str]) -> list[ContentRecord]:
+    async def contents_by_ids(self, ids: Sequence[str]) -> list[Title]:
         async with self.database.session() as session:
-            result = await session.exec(select(ContentRecord).where(col(ContentRecord.id).in_(ids)))
-            return list(result.all())
+            result = await session.exec(select(*TITLE).where(col(ContentRecord.id).in_(ids)))
+            return [Title(*row) for row in result.all()]
 
-    async def genres_by_content_ids(self, ids: Sequence[str]) -> list[ContentGenreRecord]:
+    async def genres_by_content_ids(self, ids: Sequence[str]) -> list[TitleGenre]:
         async with self.database.session() as session:
             result = await session.exec(
-                select(ContentGenreRecord)
+                select(*GENRE)
                 .where(col(ContentGenreRecord.content_id).in_(ids))
                 .order_by(col(ContentGenreRecord.genre))
             )
-            return list(result.all())
+            return [TitleGenre(*row) for row in result.all()]
 
-    async def availability_by_content_ids(self, ids: Sequence[str]) -> list[AvailabilityRecord]:
+    async def availability_by_content_ids(self, ids: Sequence[str]) -> list[Offer]:
         async with self.database.session() as session:
             result = await session.exec(
-                select(AvailabilityRecord)
+                select(*OFFER)
                 .where(col(AvailabilityRecord.content_id).in_(ids))
                 .order_by(col(AvailabilityRecord.platform), col(AvailabilityRecord.region))
             )
-            return list(result.all())
+            return [Offer(*row) for row in result.all()]
 
-    async def children_by_parent_ids(self, ids: Sequence[str]) -> list[ContentRecord]:
+    async def children_by_parent_ids(self, ids: Sequence[str]) -> list[Title]:
         async with self.database.session() as session:
             result = await session.exec(
-                select(ContentRecord)
+                select(*TITLE)
                 .where(col(ContentRecord.parent_id).in_(ids))
                 .order_by(col(ContentRecord.season_number), col(ContentRecord.episode_number))
             )
-            return list(result.all())
+            return [Title(*row) for row in result.all()]
 
-    async def people_by_ids(self, ids: Sequence[str]) -> list[PersonRecord]:
+    async def people_by_ids(self, ids: Sequence[str]) -> list[Person]:
         async with self.database.session() as session:
-            result = await session.exec(select(PersonRecord).where(col(PersonRecord.id).in_(ids)))
-            return list(result.all())
+            result = await session.exec(select(*PERSON).where(col(PersonRecord.id).in_(ids)))
+            return [Person(*row) for row in result.all()]
 
-    async def credits_by_content_ids(self, ids: Sequence[str]) -> list[CreditRecord]:
+    async def credits_by_content_ids(self, ids: Sequence[str]) -> list[Credit]:
         async with self.database.session() as session:
             result = await session.exec(
-                select(CreditRecord)
+                select(*CREDIT)
                 .where(col(CreditRecord.content_id).in_(ids))
                 .order_by(col(CreditRecord.role), col(CreditRecord.position))
             )
-            return list(result.all())
+            return [Credit(*row) for row in result.all()]
 
-    async def credits_by_person_ids(self, ids: Sequence[str]) -> list[CreditRecord]:
+    async def credits_by_person_ids(self, ids: Sequence[str]) -> list[Credit]:
         async with self.database.session() as session:
             result = await session.exec(
-                select(CreditRecord)
+                select(*CREDIT)
                 .where(col(CreditRecord.person_id).in_(ids))
                 .order_by(col(CreditRecord.content_id))
             )
-            return list(result.all())
+            return [Credit(*row) for row in result.all()]
 
     async def leaving_soon(
         self, region: str, days: int, *, limit: int
-    ) -> list[tuple[ContentRecord, AvailabilityRecord]]:
+    ) -> list[tuple[Title, Offer]]:
         """Offers in ``region`` that end within ``days`` days, soonest first."""
         now = utcnow()
         async with self.database.session() as session:
             result = await session.exec(
-                select(ContentRecord, AvailabilityRecord)
+                select(*TITLE, *OFFER)
+                .select_from(AvailabilityRecord)
                 .join(ContentRecord, col(ContentRecord.id) == col(AvailabilityRecord.content_id))
                 .where(
                     col(AvailabilityRecord.region) == region.upper(),
@@ -131,7 +145,8 @@ class TitleService:
                 .order_by(col(AvailabilityRecord.leaves_at), col(ContentRecord.id))
                 .limit(limit)
             )
-            return [(content, offer) for content, offer in result.all()]
+            split = len(TITLE)
+            return [(Title(*row[:split]), Offer(*row[split:])) for row in result.all()]
 
     async def genres(self) -> list[GenreCount]:
         async with self.database.session() as session:
