@@ -313,13 +313,18 @@ end
 
 function done(summary, latency, requests)
   local b = 0
-  for _, t in ipairs(threads) do b = b + t:get("bad") end
+  local sent = 0
+  for _, t in ipairs(threads) do
+    b = b + t:get("bad")
+    sent = sent + t:get("counter")
+  end
   local e = summary.errors
   io.write(string.format(
     'WRK_RESULT {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,' ..
-    '"status":%d,"timeout":%d,"bad":%d,"p50_us":%d,"p95_us":%d,"p99_us":%d,"max_us":%d}\\n',
+    '"status":%d,"timeout":%d,"bad":%d,"p50_us":%d,"p95_us":%d,"p99_us":%d,"max_us":%d,' ..
+    '"sent":%d}\\n',
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout, b,
-    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max, sent))
 end
 """
 
@@ -332,6 +337,8 @@ class LoadResult:
     p50_ms: float
     p95_ms: float
     p99_ms: float
+    # requests sent, those still in flight when the load stopped included
+    sent: int = 0
 
     @property
     def rps(self) -> float:
@@ -384,6 +391,7 @@ def run_wrk(
         r["p50_us"] / 1000,
         r["p95_us"] / 1000,
         r["p99_us"] / 1000,
+        r.get("sent", r["requests"]),
     )
 
 
@@ -627,6 +635,7 @@ def measure_gateway(
         run_id = f"{spec.key}-r{round_no}"
         if args.warmup > 0:
             run_wrk(url, body_file, len(raw), args.connections, args.warmup, run_id + "w", script)
+            time.sleep(2.0)  # the warm-up's requests still in flight finish before counting
         subgraph_stats(sub_ports, reset=True)
         before = cpu_ticks()
         with RssSampler(proc.pid) as sampler:
@@ -634,7 +643,10 @@ def measure_gateway(
                 url, body_file, len(raw), args.connections, args.duration, run_id, script
             )
         after = cpu_ticks()
+        # the subgraph traffic of every request sent, those in flight at the end included
+        time.sleep(2.0)
         load_fetches, load_reps = totals(subgraph_stats(sub_ports))
+        sent = max(load.sent, load.requests, 1)
         return Measurement(
             spec.key,
             spec.label,
@@ -642,8 +654,8 @@ def measure_gateway(
             sampler.peak_kib / 1024,
             fetches / probes,
             reps / probes,
-            load_fetches / max(load.requests, 1),
-            load_reps / max(load.requests, 1),
+            load_fetches / sent,
+            load_reps / sent,
             with_id / max(fetches, 1),
             headers_seen,
             busy_percent(before, after, "0"),
