@@ -26,7 +26,6 @@ from graphql import (
     InterfaceTypeDefinitionNode,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
-    SchemaDefinitionNode,
     SelectionSetNode,
     StringValueNode,
     TypeDefinitionNode,
@@ -36,6 +35,8 @@ from graphql import (
     parse,
 )
 from graphql.language import ListValueNode, ValueNode
+
+from media_gateway.composition.api_schema import spec_names
 
 # Directive names removed from the API schema (after link "as" renames are applied).
 _MACHINERY_PREFIXES = ("join__", "link__")
@@ -140,7 +141,7 @@ class Supergraph:
             self.document: DocumentNode = parse(sdl, no_location=True)
         except Exception as exc:
             raise SupergraphError(f"supergraph SDL does not parse: {exc}") from exc
-        self._directive_names = self._read_links()
+        self._directive_names = spec_names(self.document)
         try:
             self.schema: GraphQLSchema = build_ast_schema(self.document, assume_valid_sdl=True)
         except Exception as exc:
@@ -162,43 +163,6 @@ class Supergraph:
         )
 
     # -- link spec -------------------------------------------------------------------------
-    def _read_links(self) -> dict[str, str]:
-        """Map spec-level directive names (join__type, inaccessible, ...) to local names."""
-        names = {
-            "join__type": "join__type",
-            "join__field": "join__field",
-            "join__graph": "join__graph",
-            "join__implements": "join__implements",
-            "join__unionMember": "join__unionMember",
-            "join__enumValue": "join__enumValue",
-            "inaccessible": "inaccessible",
-            "tag": "tag",
-            "authenticated": "authenticated",
-            "requiresScopes": "requiresScopes",
-            "policy": "policy",
-        }
-        for d in self.document.definitions:
-            if not isinstance(d, SchemaDefinitionNode):
-                continue
-            for directive in d.directives or ():
-                if directive.name.value not in ("link", "core"):
-                    continue
-                url = _str_arg(directive, "url") or _str_arg(directive, "feature") or ""
-                alias = _str_arg(directive, "as")
-                spec = url.rstrip("/").split("/")[-2] if "/" in url else ""
-                if spec == "join" and alias:
-                    for k in list(names):
-                        if k.startswith("join__"):
-                            names[k] = alias + "__" + k[len("join__") :]
-                if spec in ("inaccessible", "tag", "authenticated", "requiresScopes", "policy"):
-                    local = alias or spec
-                    imported = _arg(directive, "import")
-                    names[spec] = local
-                    if isinstance(imported, ListValueNode):
-                        for item in imported.values:
-                            if isinstance(item, StringValueNode) and item.value == "@" + spec:
-                                names[spec] = spec
-        return names
 
     # -- join metadata ---------------------------------------------------------------------
     def _read_join_metadata(self) -> None:
@@ -348,10 +312,6 @@ class Supergraph:
         ):
             return []
         return [JoinField(graph=g) for g in sorted(self.graphs_of_type(type_name))]
-
-    def is_entity(self, type_name: str) -> bool:
-        info = self.types.get(type_name)
-        return bool(info and info.keys)
 
     def possible_types_in_graph(self, abstract: str, graph: str) -> list[str]:
         """Object types that `graph` may return where `abstract` is expected."""

@@ -319,17 +319,6 @@ class ContentEdge:
     node: Content
 
 
-@strawberry.type
-class ContentConnection:
-    edges: list[ContentEdge]
-    page_info: PageInfo
-    total_count: int
-
-    @strawberry.field
-    def nodes(self) -> list[Content]:
-        return [edge.node for edge in self.edges]
-
-
 @strawberry.type(description="A genre and how many titles (movies and series) carry it.")
 class Genre:
     name: str

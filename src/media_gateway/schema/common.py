@@ -6,7 +6,7 @@ import base64
 import binascii
 import weakref
 from collections.abc import Callable
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal
 
 import strawberry
 from graphql import GraphQLError
@@ -39,10 +39,6 @@ def bad_input(message: str, **extensions: Any) -> ClientError:
 
 def not_found(message: str) -> ClientError:
     return ClientError(message, "NOT_FOUND")
-
-
-def raise_error(error: ClientError) -> NoReturn:
-    raise error
 
 
 def clamp_first(first: int | None, default: int = 20, maximum: int = MAX_PAGE_SIZE) -> int:

@@ -100,13 +100,6 @@ class APQError(Exception):
         return {"message": self.message, "extensions": {"code": self.code}}
 
 
-def persisted_query_extension(extensions: Any) -> Mapping[str, Any] | None:
-    if not isinstance(extensions, Mapping):
-        return None
-    pq = extensions.get("persistedQuery")
-    return pq if isinstance(pq, Mapping) else None
-
-
 async def resolve_apq(
     store: APQStore | None, pq: Mapping[str, Any], query: str | None
 ) -> tuple[str, bool]:

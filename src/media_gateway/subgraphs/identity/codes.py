@@ -154,12 +154,3 @@ class CodeStore:
         async with self.database.transaction() as session:
             await session.exec(delete(ShortCodeRecord).where(col(ShortCodeRecord.key) == key))
 
-    async def purge_expired(self) -> int:
-        """Drop expired rows (SQL only; Redis expires keys itself)."""
-        if self.uses_redis:
-            return 0
-        async with self.database.transaction() as session:
-            result = await session.exec(
-                delete(ShortCodeRecord).where(col(ShortCodeRecord.expires_at) <= utcnow())
-            )
-            return int(result.rowcount or 0)

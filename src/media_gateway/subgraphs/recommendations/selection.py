@@ -115,11 +115,6 @@ def mmr(ranker: Ranker, candidates: Sequence[int], scores: np.ndarray, first: in
     return [int(pool[k]) for k in chosen]
 
 
-def explain(ranker: Ranker, history: Sequence[str], item: int) -> str | None:
-    """The history title contributing most to ``item`` (EASE weight + transition strength)."""
-    return explain_many(ranker, history, [item])[0]
-
-
 def explain_many(ranker: Ranker, history: Sequence[str], items: Sequence[int]) -> list[str | None]:
     """``explain`` for several recommended titles at once (one gather per matrix)."""
     known = [ranker.index[c] for c in history if c in ranker.index]
