@@ -25,14 +25,18 @@ __all__ = ["Execution", "ResponseShaper", "deep_merge"]
 _MISSING = object()
 
 
-def deep_merge(dst: dict[str, Any], src: Mapping[str, Any], sg: Supergraph) -> None:
+def deep_merge(dst: dict[str, Any], src: Mapping[str, Any], sg: Supergraph) -> bool:
     """Merge a subgraph result's object into an object of the execution's own tree. `src`
     is left as it is (it may be shared with other requests); objects of `dst` that the merge
-    goes into are made the execution's own first."""
+    goes into are made the execution's own first. True when an object or a list was put
+    where there was none or another (the objects found along a path may have changed)."""
+    changed = False
     for k, v in src.items():
         cur = dst.get(k, _MISSING)
         if cur is _MISSING:
             dst[k] = v
+            if isinstance(v, dict | list):
+                changed = True
         elif k == "__typename":
             # an interface-object subgraph answers with the interface's name: keep the
             # concrete type learned elsewhere
@@ -44,7 +48,8 @@ def deep_merge(dst: dict[str, Any], src: Mapping[str, Any], sg: Supergraph) -> N
         elif isinstance(cur, dict) and isinstance(v, dict):
             if type(cur) is not Owned:
                 cur = dst[k] = Owned(cur)
-            deep_merge(cur, v, sg)
+            if deep_merge(cur, v, sg):
+                changed = True
         elif isinstance(cur, list) and isinstance(v, list) and len(cur) == len(v):
             if type(cur) is not OwnedList:
                 cur = dst[k] = OwnedList(cur)
@@ -52,11 +57,17 @@ def deep_merge(dst: dict[str, Any], src: Mapping[str, Any], sg: Supergraph) -> N
                 if isinstance(a, dict) and isinstance(b, dict):
                     if type(a) is not Owned:
                         a = cur[i] = Owned(a)
-                    deep_merge(a, b, sg)
+                    if deep_merge(a, b, sg):
+                        changed = True
                 else:
+                    if isinstance(a, dict | list) or isinstance(b, dict | list):
+                        changed = True
                     cur[i] = b
         else:
+            if isinstance(cur, dict | list) or isinstance(v, dict | list):
+                changed = True
             dst[k] = v
+    return changed
 
 
 def _flatten_paths(v: Any, p: Path, out: list[tuple[Any, Path]]) -> None:
@@ -103,6 +114,9 @@ class Execution:
         # the execution's own tree: subgraph results' objects are copied into it only where
         # a later fetch merges (see shaping.Owned); results are never changed
         self.data: dict[str, Any] = Owned()
+        # the objects found along each path so far (shaping.collect), until a merge puts an
+        # object or a list somewhere new
+        self._collected: dict[Any, list[dict[str, Any]]] = {}
         self.errors: list[dict[str, Any]] = []
         # the errors of each deferred fragment's fetches (they go with its increment)
         self.deferred_errors: dict[Defer, list[dict[str, Any]]] = {}
@@ -229,12 +243,14 @@ class Execution:
             if isinstance(data, dict):
                 if g.has_aliases:
                     data = unaliased(g.selection, data)
-                deep_merge(self.data, data, self.sg)
+                if deep_merge(self.data, data, self.sg):
+                    self._collected.clear()
             for e in result.get("errors") or ():
                 self._errors_of(b).append(self._subgraph_error(e, g, None, None))
             return
         cache = self.plan.shape_cache
-        prepared = [representations(self.sg, self.data, g, cache) for g in b.members]
+        collected = self._collected
+        prepared = [representations(self.sg, self.data, g, cache, collected) for g in b.members]
         if not any(reps for reps, _t in prepared):
             return
         variables = self._variables_for(b.variable_names)
@@ -254,7 +270,8 @@ class Execution:
             for i, ent in enumerate(entities[: len(reps)]):
                 if isinstance(ent, dict):
                     for obj in targets[i]:
-                        deep_merge(obj, ent, self.sg)
+                        if deep_merge(obj, ent, self.sg):
+                            self._collected.clear()
         for e in result.get("errors") or ():
             path = e.get("path") if isinstance(e, dict) else None
             member = 0

@@ -127,13 +127,32 @@ class _Missing(Exception):
 _MISSING_TYPE: Any = object()
 
 
-def collect(sg: Supergraph, data: dict[str, Any], g: FetchGroup) -> list[dict[str, Any]]:
+def collect(
+    sg: Supergraph,
+    data: dict[str, Any],
+    g: FetchGroup,
+    found: dict[Any, list[dict[str, Any]]] | None = None,
+    prefixes: tuple[Any, ...] = (),
+) -> list[dict[str, Any]]:
     """The objects at the group's path (lists flattened, nulls skipped), made the
     execution's own on the way (each object and list copied once, on first touch, and put in
-    place of the original in `data`), so that the group's result can be merged into them."""
+    place of the original in `data`), so that the group's result can be merged into them.
+
+    `found`: the objects at each path prefix met so far in this execution (`prefixes`: the
+    group's path prefixes as keys); the walk starts from the longest one known and records
+    the others. The executor empties it whenever a merge may have changed them."""
     implements = sg.implements
+    path = g.path
     current: list[Any] = [data]
-    for key, cond in g.path:
+    start = 0
+    if found is not None and prefixes:
+        for i in range(len(path), 0, -1):
+            hit = found.get(prefixes[i - 1])
+            if hit is not None:
+                current, start = hit, i
+                break
+    for step in range(start, len(path)):
+        key, cond = path[step]
         nxt: list[Any] = []
         append = nxt.append
         for obj in current:
@@ -155,6 +174,8 @@ def collect(sg: Supergraph, data: dict[str, Any], g: FetchGroup) -> list[dict[st
             elif isinstance(v, list):
                 obj[key] = _own_items(v, nxt)
         current = nxt
+        if found is not None and prefixes:
+            found[prefixes[step]] = nxt
     return current
 
 
@@ -223,12 +244,13 @@ class _RepPlan:
     """What a group needs to build its representations, worked out once per plan: the
     representation type for each `__typename` met, and the leaf fields of each selection."""
 
-    __slots__ = ("flat", "group", "types")
+    __slots__ = ("flat", "group", "prefixes", "types")
 
     def __init__(self, g: FetchGroup) -> None:
         self.group = g  # kept referenced: the cache is keyed by its id
         self.types: dict[str | None, tuple[str, str] | None] = {}
         self.flat = {k: _flat_fields(sel) for k, sel in g.reps.items()}
+        self.prefixes = tuple(tuple(g.path[: i + 1]) for i in range(len(g.path)))
 
 
 def representations(
@@ -236,9 +258,11 @@ def representations(
     data: dict[str, Any],
     g: FetchGroup,
     cache: dict[Any, Any] | None = None,
+    found: dict[Any, list[dict[str, Any]]] | None = None,
 ) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
     """Deduplicated representations of the objects at the group's path, and for each the
-    objects that asked for it. `cache`: kept with the plan (what `_RepPlan` works out)."""
+    objects that asked for it. `cache`: kept with the plan (what `_RepPlan` works out);
+    `found`: see `collect`."""
     key = (id(g), "representations")
     rp: _RepPlan | None = cache.get(key) if cache is not None else None
     if rp is None or rp.group is not g:
@@ -252,7 +276,7 @@ def representations(
     index: dict[Any, list[dict[str, Any]]] = {}
     last_tn: Any = _MISSING_TYPE
     rt: tuple[str, str] | None = None
-    for obj in collect(sg, data, g):
+    for obj in collect(sg, data, g, found, rp.prefixes):
         tn = obj.get("__typename")
         if tn is not last_tn:
             rt = types.get(tn, _MISSING_TYPE)
