@@ -24,6 +24,7 @@ from .clients import SubgraphClient
 from .cors import add_cors
 from .edge.config import EdgeConfig
 from .lifespan import lifespan
+from .mcp.config import McpConfig
 from .routes import (
     FORWARDED_HEADERS,
     MAX_BODY_BYTES,
@@ -48,14 +49,25 @@ __all__ = [
 ]
 
 
-def create_gateway_app(config: GatewayConfig) -> Starlette:
+def create_gateway_app(config: GatewayConfig, mcp: McpConfig | None = None) -> Starlette:
+    """The gateway app; `mcp` configures its MCP endpoint (default: from the environment)."""
     state = GatewayState(config)
     if config.supergraph_sdl is not None or config.supergraph_path is not None:
         state.load_initial()
     streaming = StreamingEndpoints(state.pipeline, forwarded_header_names(state))
+    routes = gateway_routes(state, streaming)
+    endpoint = None
+    mcp = mcp if mcp is not None else McpConfig.from_env()
+    if mcp.enabled:
+        from .mcp.app import mcp_endpoint
+
+        endpoint = mcp_endpoint(state, mcp)
+        routes.extend(endpoint.routes())
+    from .mcp.http import with_endpoint
+
     app = Starlette(
-        routes=gateway_routes(state, streaming),
-        lifespan=lifespan(state, streaming),
+        routes=routes,
+        lifespan=with_endpoint(lifespan(state, streaming), endpoint),
         exception_handlers={Exception: internal_error},
     )
     add_cors(app, config.edge)
@@ -72,9 +84,11 @@ def create_app(
     override_labels: tuple[str, ...] = (),
     edge: EdgeConfig | None = None,
     authenticator: Authenticator | None = None,
+    mcp: McpConfig | None = None,
 ) -> Starlette:
     """The router as an ASGI app for a supergraph given as text (HTTP clients when none);
-    `edge` says what each edge stage does (default: every stage off)."""
+    `edge` says what each edge stage does (default: every stage off); `mcp` what its MCP
+    endpoint offers."""
     return create_gateway_app(
         GatewayConfig(
             supergraph_sdl=supergraph_sdl,
@@ -83,5 +97,6 @@ def create_app(
             override_labels=override_labels,
             edge=edge if edge is not None else EdgeConfig.off(),
             authenticator=authenticator,
-        )
+        ),
+        mcp,
     )
