@@ -4,6 +4,11 @@ Only the configured algorithm is accepted (never ``none``, never an HMAC algorit
 ``exp``, ``nbf``, ``iss`` and ``aud`` are always required and checked. An access token names
 the active viewing profile: ``pid`` (profile id), ``mcr`` (its maximum content rating) and
 ``kids``; ``sid`` names the session it belongs to (see ``media_gateway.auth.revocation``).
+
+A token issued for a resource indicator (RFC 8707, e.g. the MCP endpoint's URL) names that
+resource in ``aud`` beside the platform's own audience: the resource accepts only tokens that
+name it, and the API behind it (where the resource runs its operations under the caller's
+credentials) still accepts the token as any other.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -68,6 +73,16 @@ class Claims:
     def user_id(self) -> str:
         return self.subject
 
+    @property
+    def audiences(self) -> frozenset[str]:
+        """The audiences (``aud``) of an access token; none for an API key."""
+        aud = self.raw.get("aud")
+        if isinstance(aud, str):
+            return frozenset((aud,))
+        if isinstance(aud, list | tuple):
+            return frozenset(str(a) for a in aud)
+        return frozenset()
+
     def allows_rating(self, rating: str | None) -> bool:
         """Whether the active profile may see a title rated ``rating``."""
         return rating_allowed(self.max_content_rating, rating)
@@ -98,13 +113,20 @@ class TokenService:
         kids: bool = False,
         session_id: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        resources: Sequence[str] = (),
     ) -> tuple[str, datetime]:
+        """``resources``: the resource indicators (RFC 8707) the token is for; they lead its
+        ``aud``, followed by the platform's audience (without any, ``aud`` is that audience
+        alone, as a string)."""
         key = self.keys.ensure_signing_key()
         now = int(time.time())
         expires = now + self.settings.jwt_access_token_ttl_seconds
+        audience: str | list[str] = self.settings.jwt_audience
+        if resources:
+            audience = list(dict.fromkeys([*resources, self.settings.jwt_audience]))
         claims: dict[str, Any] = {
             "iss": self.settings.jwt_issuer,
-            "aud": self.settings.jwt_audience,
+            "aud": audience,
             "sub": subject,
             "iat": now,
             "nbf": now,

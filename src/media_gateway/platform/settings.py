@@ -88,12 +88,27 @@ class Settings:
     smtp_url: str | None = None
     email_from: str = "Media Gateway <no-reply@localhost>"
     public_url: str = "http://localhost:4000"
+    # identity as OAuth authorization server: its issuer URL (RFC 8414; default PUBLIC_URL)
+    # and the resource indicators it issues audience-bound tokens for (RFC 8707; default
+    # the gateway's MCP endpoint, PUBLIC_URL/mcp)
+    oauth_issuer: str | None = None
+    oauth_resources: tuple[str, ...] | None = None
     # proxies whose forwarded header names the client (gateway and subgraphs alike)
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def oauth_issuer_url(self) -> str:
+        return self.oauth_issuer or self.public_url
+
+    @property
+    def oauth_resource_urls(self) -> tuple[str, ...]:
+        if self.oauth_resources is not None:
+            return self.oauth_resources
+        return (f"{self.public_url}/mcp",)
 
 
     @classmethod
@@ -143,8 +158,19 @@ class Settings:
             smtp_url=_text(env, "SMTP_URL"),
             email_from=_text(env, "EMAIL_FROM") or "Media Gateway <no-reply@localhost>",
             public_url=(_text(env, "PUBLIC_URL") or "http://localhost:4000").rstrip("/"),
+            oauth_issuer=(_text(env, "OAUTH_ISSUER") or "").rstrip("/") or None,
+            oauth_resources=_resources(env),
             trusted_proxies=TrustedProxies.from_env(env),
         )
+
+
+def _resources(env: Mapping[str, str]) -> tuple[str, ...] | None:
+    """OAUTH_RESOURCES (space- or comma-separated), else the MCP endpoint's URL when
+    GATEWAY_MCP_RESOURCE_URL names it."""
+    listed = _text(env, "OAUTH_RESOURCES") or _text(env, "GATEWAY_MCP_RESOURCE_URL")
+    if listed is None:
+        return None
+    return tuple(r for r in listed.replace(",", " ").split() if r)
 
 
 @lru_cache(maxsize=1)

@@ -1,8 +1,10 @@
-"""The identity service's HTTP endpoints for OAuth clients (RFC 6749, 7636, 8628) and the
-JWKS. Responses carry ``Cache-Control: no-store`` wherever they hold tokens or codes."""
+"""The identity service's HTTP endpoints for OAuth clients (RFC 6749, 7636, 8628, 8707),
+dynamic client registration (RFC 7591), the authorization server metadata (RFC 8414) and
+the JWKS. Responses carry ``Cache-Control: no-store`` wherever they hold tokens or codes."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -17,11 +19,17 @@ from media_gateway.platform.forwarding import TrustedProxies
 from media_gateway.storage.types import utcnow
 from media_gateway.subgraphs.identity.api_keys import ApiKeys
 from media_gateway.subgraphs.identity.common import IdentityError
+from media_gateway.subgraphs.identity.discovery import (
+    authorization_server_metadata,
+    metadata_paths,
+)
 from media_gateway.subgraphs.identity.oauth import DEVICE_CODE_GRANT, OAuthError, OAuthService
 from media_gateway.subgraphs.identity.sessions import Session
 
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 MAX_FORM_BYTES = 16 * 1024
+# parameters that may repeat (RFC 8707 2: one ``resource`` per resource)
+REPEATABLE = frozenset({"resource"})
 
 
 def _error(exc: OAuthError) -> JSONResponse:
@@ -51,12 +59,28 @@ async def _form(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         raise OAuthError("invalid_request", "Send application/x-www-form-urlencoded.")
+    return _parameters(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def _parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """The parameters of a request; a repeatable one (``resource``) holds its values one per
+    line (see ``_resources``)."""
     form: dict[str, str] = {}
-    for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+    for name, value in pairs:
+        if name in REPEATABLE:
+            if "\n" in value or not value:
+                raise OAuthError("invalid_target", "Malformed resource parameter.")
+            form[name] = f"{form[name]}\n{value}" if name in form else value
+            continue
         if name in form:  # RFC 6749 3.1: parameters must not repeat
             raise OAuthError("invalid_request", f"Repeated parameter {name}.")
         form[name] = value
     return form
+
+
+def _resources(params: Mapping[str, str]) -> list[str]:
+    value = params.get("resource")
+    return value.split("\n") if value else []
 
 
 def _address(request: Request, trusted: TrustedProxies) -> str | None:
@@ -79,12 +103,41 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
     async def jwks(_: Request) -> Response:
         return JSONResponse(tokens.keys.jwks(), headers={"cache-control": "public, max-age=300"})
 
+    async def metadata(_: Request) -> Response:
+        return JSONResponse(
+            authorization_server_metadata(settings),
+            headers={"cache-control": "public, max-age=300", "access-control-allow-origin": "*"},
+        )
+
+    async def register(request: Request) -> Response:
+        """Dynamic client registration (RFC 7591) for public clients."""
+        try:
+            body = await request.body()
+            if len(body) > MAX_FORM_BYTES:
+                raise OAuthError("invalid_client_metadata", "The request is too large.")
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != "application/json":
+                raise OAuthError("invalid_client_metadata", "Send application/json.")
+            try:
+                metadata = json.loads(body)
+            except ValueError as exc:
+                raise OAuthError("invalid_client_metadata", "The body is not JSON.") from exc
+            registered = await oauth.register_public_client(
+                metadata, _address(request, settings.trusted_proxies)
+            )
+        except OAuthError as exc:
+            return _error(exc)
+        return JSONResponse(registered, status_code=201, headers=NO_STORE)
+
     async def device_authorization(request: Request) -> Response:
         try:
             form = await _form(request)
             (client_id,) = _required(form, "client_id")
             grant = await oauth.start_device_authorization(
-                client_id, form.get("scope"), _address(request, settings.trusted_proxies)
+                client_id,
+                form.get("scope"),
+                _address(request, settings.trusted_proxies),
+                resources=_resources(form),
             )
         except OAuthError as exc:
             return _error(exc)
@@ -115,7 +168,10 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
             except OAuthError as exc:
                 return _error(exc)
         else:
-            params = dict(request.query_params)
+            try:
+                params = _parameters(request.query_params.multi_items())
+            except OAuthError as exc:
+                return _error(exc)
         try:
             client_id, redirect_uri = _required(params, "client_id", "redirect_uri")
             location = await oauth.authorize(
@@ -127,6 +183,7 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
                 code_challenge_method=params.get("code_challenge_method"),
                 scope=params.get("scope"),
                 state=params.get("state"),
+                resources=_resources(params),
             )
         except OAuthError as exc:
             return _error(exc)
@@ -141,7 +198,7 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
                     form, "code", "client_id", "redirect_uri", "code_verifier"
                 )
                 session = await oauth.exchange_authorization_code(
-                    code, client_id, redirect_uri, verifier
+                    code, client_id, redirect_uri, verifier, _resources(form)
                 )
             elif grant_type == "refresh_token":
                 (refresh_token,) = _required(form, "refresh_token")
@@ -150,15 +207,21 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
                         refresh_token,
                         client_address=_address(request, settings.trusted_proxies),
                         client_id=form.get("client_id"),
+                        resources=oauth.resources(_resources(form)),
                     )
                 except IdentityError as exc:
                     if exc.code == "RATE_LIMITED":
                         raise OAuthError("slow_down", str(exc), 429, **exc.extensions) from exc
+                    if exc.code == "invalid_target":
+                        raise OAuthError("invalid_target", str(exc)) from exc
                     raise OAuthError("invalid_grant", str(exc)) from exc
             elif grant_type == DEVICE_CODE_GRANT:
                 device_code, client_id = _required(form, "device_code", "client_id")
                 session = await oauth.poll_device_authorization(
-                    device_code, client_id, _address(request, settings.trusted_proxies)
+                    device_code,
+                    client_id,
+                    _address(request, settings.trusted_proxies),
+                    resources=_resources(form),
                 )
             else:
                 raise OAuthError("unsupported_grant_type", "Unsupported grant_type.")
@@ -170,6 +233,8 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
 
     return [
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+        *(Route(path, metadata, methods=["GET"]) for path in metadata_paths(settings)),
+        Route("/oauth/register", register, methods=["POST"]),
         Route("/oauth/device_authorization", device_authorization, methods=["POST"]),
         Route("/oauth/authorize", authorize, methods=["GET", "POST"]),
         Route("/oauth/token", token, methods=["POST"]),

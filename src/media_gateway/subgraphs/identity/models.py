@@ -45,6 +45,8 @@ class RefreshTokenRecord(SQLModel, table=True):
     # delegated sessions (OAuth clients) hold only these scopes; None = a member's own session
     scopes: str | None = Field(default=None, max_length=1000)
     client_id: str | None = Field(default=None, max_length=100)
+    # the resources (RFC 8707) the session's access tokens are bound to, space-separated
+    resources: str | None = Field(default=None, max_length=1000)
 
 
 class ProfileRecord(SQLModel, table=True):
@@ -91,13 +93,16 @@ class ApiKeyRecord(SQLModel, table=True):
 
 
 class OAuthClientRecord(SQLModel, table=True):
-    """A third-party (public, PKCE) client and its exact redirect URIs."""
+    """A third-party (public, PKCE) client and its exact redirect URIs; a client that
+    registered itself (RFC 7591) has no owner."""
 
     __tablename__ = "identity_oauth_clients"
 
     id: str = Field(primary_key=True, max_length=100)
     name: str = Field(max_length=100)
-    owner_id: str = Field(foreign_key="identity_users.id", index=True, max_length=64)
+    owner_id: str | None = Field(
+        default=None, foreign_key="identity_users.id", index=True, max_length=64
+    )
     redirect_uris: str = Field(max_length=4000)  # one per line
     created_at: datetime = timestamp_field()
 

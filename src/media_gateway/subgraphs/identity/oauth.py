@@ -1,5 +1,11 @@
 """OAuth 2.0 flows: the Device Authorization Grant (RFC 8628) for TVs and consoles, and the
-authorization code grant with PKCE (RFC 7636, S256 only) for third-party apps.
+authorization code grant with PKCE (RFC 7636, S256 only) for third-party apps. There is no
+implicit grant, and a redirect URI must match a registered one exactly.
+
+Resource indicators (RFC 8707): a ``resource`` named on the authorize, device or token
+request (one of ``OAUTH_RESOURCES``, by default the gateway's MCP endpoint) binds the tokens'
+audience to it, across refreshes. Public clients, such as MCP clients, may register
+themselves (RFC 7591, ``register_public_client``).
 
 Codes are short-lived entries of the ``CodeStore`` (Redis with expiry, or SQL), keyed by
 their digests; every redemption is an atomic take, so a code yields tokens at most once.
@@ -38,6 +44,9 @@ VERIFIER_PATTERN = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 CHALLENGE_PATTERN = re.compile(r"^[A-Za-z0-9\-_]{43}$")
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9\-_.]{3,100}$")
 DEVICE_APPROVE_LIMIT = Limit(20, 300)
+CLIENT_REGISTRATION_LIMIT = Limit(20, 3600)
+# the grants a self-registered client may use: never the implicit grant nor a password grant
+REGISTRABLE_GRANTS = frozenset({"authorization_code", "refresh_token", DEVICE_CODE_GRANT})
 
 
 class OAuthError(Exception):
@@ -67,6 +76,11 @@ class OAuthClient:
     name: str
     redirect_uris: tuple[str, ...]
     first_party: bool
+    issued_at: int | None = None
+
+
+def _canonical_resource(resource: str) -> str:
+    return resource.strip().rstrip("/")
 
 
 def normalize_user_code(code: str) -> str:
@@ -111,7 +125,11 @@ class OAuthService:
         if record is None:
             return None
         return OAuthClient(
-            record.id, record.name, tuple(record.redirect_uris.split("\n")), first_party=False
+            record.id,
+            record.name,
+            tuple(record.redirect_uris.split("\n")),
+            first_party=False,
+            issued_at=int(record.created_at.timestamp()) if record.created_at else None,
         )
 
     async def register_client(
@@ -136,6 +154,89 @@ class OAuthService:
             session.add(record)
         return OAuthClient(record.id, record.name, tuple(uris), first_party=False)
 
+    async def register_public_client(
+        self, metadata: Any, client_address: str | None = None
+    ) -> dict[str, Any]:
+        """Dynamic client registration (RFC 7591) of a public client (no secret; PKCE): the
+        client information response. Such a client has no owning account; the member who
+        signs in through it decides what it may do."""
+        try:
+            await self.stores.limit("oauth-register", client_address, CLIENT_REGISTRATION_LIMIT)
+        except IdentityError as exc:
+            raise OAuthError("slow_down", str(exc), 429, **exc.extensions) from exc
+        if not isinstance(metadata, dict):
+            raise OAuthError("invalid_client_metadata", "Send the client metadata as an object.")
+        uris = metadata.get("redirect_uris")
+        if (
+            not isinstance(uris, list)
+            or not uris
+            or len(uris) > 10
+            or not all(isinstance(u, str) and len(u) <= 2000 for u in uris)
+            or not all(_valid_redirect_uri(u.strip()) for u in uris)
+        ):
+            raise OAuthError(
+                "invalid_redirect_uri",
+                "Give 1 to 10 redirect URIs: https (or http on localhost), without fragment.",
+            )
+        grants = metadata.get("grant_types", ["authorization_code"])
+        if not isinstance(grants, list) or not set(grants) <= REGISTRABLE_GRANTS or not grants:
+            raise OAuthError(
+                "invalid_client_metadata",
+                "Supported grant types: " + ", ".join(sorted(REGISTRABLE_GRANTS)) + ".",
+            )
+        response_types = metadata.get("response_types", ["code"])
+        if not isinstance(response_types, list) or not set(response_types) <= {"code"}:
+            # no implicit grant (response type "token"), nor any other
+            raise OAuthError("invalid_client_metadata", "Only the code response type is supported.")
+        scope = metadata.get("scope")
+        if scope is not None and not isinstance(scope, str):
+            raise OAuthError("invalid_client_metadata", "scope is a space-separated string.")
+        try:
+            scopes = self.grant_scopes(scope)
+        except OAuthError as exc:
+            raise OAuthError("invalid_client_metadata", exc.description) from exc
+        name = metadata.get("client_name")
+        name = name.strip()[:100] if isinstance(name, str) and name.strip() else "Unnamed app"
+        record = OAuthClientRecord(
+            id="app-" + secrets.token_hex(12),
+            name=name,
+            owner_id=None,
+            redirect_uris="\n".join(u.strip() for u in uris),
+        )
+        async with self.stores.database.transaction() as session:
+            session.add(record)
+        return {
+            "client_id": record.id,
+            "client_id_issued_at": int(self.clock()),
+            "client_name": name,
+            "redirect_uris": [u.strip() for u in uris],
+            "grant_types": grants,
+            "response_types": ["code"] if "authorization_code" in grants else [],
+            # a public client: no secret, whatever method was asked for (RFC 7591 3.2.1)
+            "token_endpoint_auth_method": "none",
+            "scope": " ".join(sorted(scopes)),
+        }
+
+    def resources(self, requested: Sequence[str]) -> tuple[str, ...]:
+        """The resource indicators (RFC 8707) of a request, each one this server issues
+        tokens for (``OAUTH_RESOURCES``), else ``invalid_target``."""
+        known = {_canonical_resource(r): r for r in self.stores.settings.oauth_resource_urls}
+        out: list[str] = []
+        for resource in requested:
+            found = known.get(_canonical_resource(resource))
+            if found is None or urlsplit(resource).fragment:
+                raise OAuthError("invalid_target", "Tokens cannot be issued for this resource.")
+            if found not in out:
+                out.append(found)
+        return tuple(out)
+
+    def narrowed(self, granted: Sequence[str], requested: Sequence[str]) -> tuple[str, ...]:
+        """At the token endpoint: the resources asked for, among those the grant holds."""
+        asked = self.resources(requested)
+        if not set(asked) <= set(granted):
+            raise OAuthError("invalid_target", "This grant does not cover that resource.")
+        return asked or tuple(granted)
+
     @staticmethod
     def grant_scopes(requested: str | None) -> frozenset[str]:
         if requested is None or not requested.strip():
@@ -147,7 +248,11 @@ class OAuthService:
 
     # -- device authorization grant (RFC 8628) -------------------------------------------
     async def start_device_authorization(
-        self, client_id: str, scope: str | None = None, client_address: str | None = None
+        self,
+        client_id: str,
+        scope: str | None = None,
+        client_address: str | None = None,
+        resources: Sequence[str] = (),
     ) -> DeviceAuthorization:
         try:
             await self.stores.limit(
@@ -159,6 +264,7 @@ class OAuthService:
         if client is None:
             raise OAuthError("invalid_client", "Unknown client.", 401)
         scopes = self.grant_scopes(scope)
+        bound = self.resources(resources)
         device_code = secrets.token_urlsafe(32)
         user_code = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
         expires_at = self.clock() + self.device_code_ttl
@@ -172,6 +278,7 @@ class OAuthService:
                 "expires_at": expires_at,
                 "interval": self.device_interval,
                 "user_code": user_code,
+                "resources": list(bound),
             },
             keep,
         )
@@ -230,6 +337,7 @@ class OAuthService:
         device_code: str,
         client_id: str | None = None,
         client_address: str | None = None,
+        resources: Sequence[str] = (),
     ) -> Session:
         try:
             await self.stores.limit(
@@ -243,6 +351,7 @@ class OAuthService:
             raise OAuthError("expired_token", "This device code is unknown or has expired.")
         if client_id is not None and client_id != record["client_id"]:
             raise OAuthError("invalid_grant", "This device code belongs to another client.")
+        bound = self.narrowed(record.get("resources") or (), resources)
         now = self.clock()
         if now >= float(record["expires_at"]):
             raise OAuthError("expired_token", "This device code has expired; start again.")
@@ -274,6 +383,7 @@ class OAuthService:
             profile=profile,
             scopes=frozenset(record["scopes"]),
             client_id=str(record["client_id"]),
+            resources=bound,
         )
 
     # -- authorization code with PKCE ----------------------------------------------------
@@ -288,6 +398,7 @@ class OAuthService:
         code_challenge_method: str | None,
         scope: str | None,
         state: str | None,
+        resources: Sequence[str] = (),
     ) -> str:
         """The redirect (with ``code`` or ``error``) for an authorization request.
 
@@ -312,6 +423,7 @@ class OAuthService:
             return back(error="invalid_request", error_description="Malformed code_challenge.")
         try:
             scopes = self.grant_scopes(scope)
+            bound = self.resources(resources)
         except OAuthError as exc:
             return back(error=exc.error)
         if viewer is None:
@@ -328,13 +440,19 @@ class OAuthService:
                 "user_id": viewer.subject,
                 "profile_id": viewer.profile_id,
                 "scopes": sorted(scopes),
+                "resources": list(bound),
             },
             self.authorization_code_ttl,
         )
         return back(code=code)
 
     async def exchange_authorization_code(
-        self, code: str, client_id: str, redirect_uri: str, code_verifier: str
+        self,
+        code: str,
+        client_id: str,
+        redirect_uri: str,
+        code_verifier: str,
+        resources: Sequence[str] = (),
     ) -> Session:
         grant = await self.codes.take(code_key("authorization-code", code))
         if grant is None:
@@ -345,6 +463,7 @@ class OAuthService:
             s256(code_verifier), str(grant["challenge"])
         ):
             raise OAuthError("invalid_grant", "The code verifier does not match (PKCE).")
+        bound = self.narrowed(grant.get("resources") or (), resources)
         user = await self.identity.accounts.account(str(grant["user_id"]))
         profile = None
         if grant.get("profile_id"):
@@ -355,4 +474,5 @@ class OAuthService:
             profile=profile,
             scopes=frozenset(grant["scopes"]),
             client_id=client_id,
+            resources=bound,
         )

@@ -8,6 +8,7 @@ a rotated token coming back ends the whole family.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -41,6 +42,8 @@ class Session:
     scopes: frozenset[str] = field(default_factory=frozenset)
     # a sign-in's proof of a known device (see SignInPolicy)
     device_token: str | None = None
+    # the resources (RFC 8707) the access token is bound to
+    resources: tuple[str, ...] = ()
 
 
 class SessionService:
@@ -66,8 +69,10 @@ class SessionService:
         profile: Profile | None = None,
         scopes: frozenset[str] | None = None,
         client_id: str | None = None,
+        resources: Sequence[str] = (),
     ) -> Session:
-        """Tokens for a member's own session (all session scopes) or a delegated one."""
+        """Tokens for a member's own session (all session scopes) or a delegated one;
+        ``resources``: what its access tokens are for (RFC 8707), kept across refreshes."""
         granted = SESSION_SCOPES if scopes is None else scopes
         access_token, access_expires = self.tokens.issue_access_token(
             user.id,
@@ -77,6 +82,7 @@ class SessionService:
             kids=profile.kids if profile else False,
             session_id=family_id,
             extra={"client_id": client_id} if client_id else None,
+            resources=resources,
         )
         refresh_token = secrets.token_urlsafe(32)
         ttl = self.stores.settings.jwt_refresh_token_ttl_seconds
@@ -91,10 +97,18 @@ class SessionService:
                     profile_id=profile.id if profile else None,
                     scopes=" ".join(sorted(scopes)) if scopes is not None else None,
                     client_id=client_id,
+                    resources=" ".join(resources) if resources else None,
                 )
             )
         return Session(
-            user, access_token, access_expires, refresh_token, refresh_expires, profile, granted
+            user,
+            access_token,
+            access_expires,
+            refresh_token,
+            refresh_expires,
+            profile,
+            granted,
+            resources=tuple(resources),
         )
 
     async def refresh(
@@ -103,8 +117,11 @@ class SessionService:
         *,
         client_address: str | None = None,
         client_id: str | None = None,
+        resources: Sequence[str] = (),
     ) -> Session:
-        """Rotate a refresh token; reusing a rotated one revokes its whole family."""
+        """Rotate a refresh token; reusing a rotated one revokes its whole family.
+        ``resources`` (RFC 8707) must be among those the session was granted: the new access
+        token is for them (by default, for all the session's)."""
         limits = self.stores.limits
         await self.stores.limit("refresh-address", client_address, limits.refresh_per_address)
         now = utcnow()
@@ -123,6 +140,11 @@ class SessionService:
                 raise IdentityError("This refresh token belongs to another client.", "FORBIDDEN")
             if as_utc(record.expires_at) <= now:
                 raise IdentityError("This session has expired; sign in again.", "UNAUTHENTICATED")
+            bound = tuple((record.resources or "").split())
+            if not set(resources) <= set(bound):
+                raise IdentityError(
+                    "This session was not granted for that resource.", "invalid_target"
+                )
             if record.used_at is not None:
                 # theft detection: a rotated token came back; end every session of its family
                 # (committed before the refusal is raised)
@@ -158,6 +180,7 @@ class SessionService:
             profile=profile,
             scopes=frozenset(scopes.split()) if scopes is not None else None,
             client_id=owner,
+            resources=tuple(resources) or bound,
         )
 
     async def logout(self, refresh_token: str) -> bool:
