@@ -54,7 +54,8 @@ def platform_authenticator(
             return REJECTED
         if claims is None:
             return ANONYMOUS
-        return Principal(True, frozenset(claims.scopes))
+        audiences = None if claims.api_key_id is not None else claims.audiences
+        return Principal(True, frozenset(claims.scopes), audiences=audiences)
 
     return authenticate
 

@@ -23,6 +23,10 @@ class Principal:
     # credentials were presented and refused (forged, expired, revoked): over HTTP the caller
     # is anonymous, a WebSocket connection presenting them is closed (4403)
     rejected: bool = False
+    # the audiences (``aud``) a bearer token was issued for; None when the credentials name
+    # none (an API key) or the authenticator does not say (the MCP endpoint then refuses
+    # bearer tokens: it accepts only those issued for it)
+    audiences: frozenset[str] | None = None
 
 
 ANONYMOUS = Principal(False)
