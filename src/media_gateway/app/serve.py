@@ -30,12 +30,17 @@ def load_supergraph(path: Path = SUPERGRAPH_PATH) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def build_gateway_app(platform: Platform, supergraph_sdl: str, *, graphiql: bool = True) -> object:
-    """The gateway's ASGI app with an in-process client per subgraph."""
+def build_gateway_app(
+    platform: Platform, supergraph_sdl: str, *, graphiql: bool = True, mcp: Any = None
+) -> object:
+    """The gateway's ASGI app with an in-process client per subgraph; its MCP endpoint offers
+    the platform's operation set (`mcp`: a `McpConfig`, default from the environment)."""
     from media_gateway.app.authn import platform_authenticator
     from media_gateway.gateway.cli import edge_config
     from media_gateway.gateway.clients import InProcessClient
+    from media_gateway.gateway.mcp.config import McpConfig
     from media_gateway.gateway.server import create_app
+    from media_gateway.mcp import OPERATIONS
 
     clients = {
         name: InProcessClient(subgraph.schema, subgraph.context)
@@ -47,11 +52,17 @@ def build_gateway_app(platform: Platform, supergraph_sdl: str, *, graphiql: bool
         graphiql=graphiql,
         edge=edge_config(),
         authenticator=platform_authenticator(platform.runtime.settings, platform.runtime.database),
+        mcp=mcp if mcp is not None else McpConfig.from_env(operations=OPERATIONS),
     )
     catalog = platform.subgraphs.get("catalog")
     if catalog is not None:
         # the catalog's signed ingestion webhook (POST /webhooks/ingest/{platform})
         app.router.routes.extend(catalog.routes)
+    identity = platform.subgraphs.get("identity")
+    if identity is not None:
+        # the authorization server's endpoints (OAuth, its metadata, the JWKS) on the public
+        # address, where MCP clients and apps find them (OAUTH_ISSUER defaults to PUBLIC_URL)
+        app.router.routes.extend(identity.routes)
     return RequestIdMiddleware(app)
 
 
