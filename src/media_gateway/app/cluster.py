@@ -122,6 +122,8 @@ class Cluster:
             self._add(Service(name, "subgraph", self.base_port + offset, self._dir(name), env))
         gateway_env = dict(common)
         gateway_env.setdefault("GATEWAY_AUTHENTICATOR", AUTHENTICATOR)
+        # the platform's MCP tools on each gateway's /mcp
+        gateway_env.setdefault("GATEWAY_MCP_OPERATIONS", "media_gateway.mcp")
         for name, url in subgraph_urls.items():
             gateway_env[f"SUBGRAPH_URL_{name.upper()}"] = f"{url}/graphql"
         for index in range(self.gateways):

@@ -15,6 +15,8 @@ from media_gateway.platform.settings import Settings
 log = logging.getLogger(__name__)
 
 SUPERGRAPH_PATH = Path(__file__).resolve().parent.parent / "schema" / "supergraph.graphql"
+# the platform's MCP operation set (data: `.graphql` operations and `mcp.toml`)
+MCP_OPERATIONS = Path(__file__).resolve().parent.parent / "mcp"
 
 
 class SupergraphMissing(Exception):
@@ -40,7 +42,6 @@ def build_gateway_app(
     from media_gateway.gateway.clients import InProcessClient
     from media_gateway.gateway.mcp.config import McpConfig
     from media_gateway.gateway.server import create_app
-    from media_gateway.mcp import OPERATIONS
 
     clients = {
         name: InProcessClient(subgraph.schema, subgraph.context)
@@ -52,7 +53,7 @@ def build_gateway_app(
         graphiql=graphiql,
         edge=edge_config(),
         authenticator=platform_authenticator(platform.runtime.settings, platform.runtime.database),
-        mcp=mcp if mcp is not None else McpConfig.from_env(operations=OPERATIONS),
+        mcp=mcp if mcp is not None else McpConfig.from_env(operations=MCP_OPERATIONS),
     )
     catalog = platform.subgraphs.get("catalog")
     if catalog is not None:

@@ -2,7 +2,7 @@
 
 - `GATEWAY_MCP` (on): serve `/mcp` on the gateway;
 - `GATEWAY_MCP_OPERATIONS` (none; the platform passes its own): the operation set, a folder
-  of `.graphql` operations and `mcp.toml`;
+  of `.graphql` operations and `mcp.toml`, or the name of a package holding them;
 - `GATEWAY_MCP_MUTATIONS` (off): tools whose operation is a mutation are offered;
 - `GATEWAY_MCP_MANIFEST_TOOLS` (off): one tool per operation of the trusted-document
   manifests;
@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +41,16 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         return default
 
 
+def operations_folder(value: str) -> Path:
+    """A folder, or an installed package holding the operation set (`package.name`)."""
+    path = Path(value)
+    if path.exists() or "/" in value or not value.replace(".", "").replace("_", "").isalnum():
+        return path
+    spec = importlib.util.find_spec(value)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    return Path(locations[0]) if locations else path
+
+
 @dataclass(frozen=True)
 class McpConfig:
     enabled: bool = True
@@ -62,7 +73,7 @@ class McpConfig:
         folder = e.get("GATEWAY_MCP_OPERATIONS", "").strip()
         return cls(
             enabled=_bool(e, "GATEWAY_MCP", True),
-            operations=Path(folder) if folder else operations,
+            operations=operations_folder(folder) if folder else operations,
             mutations=_bool(e, "GATEWAY_MCP_MUTATIONS", False),
             manifest_tools=_bool(e, "GATEWAY_MCP_MANIFEST_TOOLS", False),
             dev_tools=_bool(e, "GATEWAY_MCP_DEV_TOOLS", not production) and not production,

@@ -22,6 +22,9 @@ operation = "CompleteGenres"       # a query of the set (not offered as a tool w
 path = "genres[].name"             # where the values are in its data
 prefix_variable = "prefix"         # optional: the typed text goes to this variable
 
+[completions.region]
+values = ["US", "GB"]              # or fixed values
+
 [[resource_templates]]
 uri_template = "media://title/{id}"
 name = "title"
@@ -64,9 +67,10 @@ class PromptSpec:
 @dataclass(frozen=True)
 class CompletionSpec:
     argument: str
-    operation: str
-    path: str
+    operation: str | None  # None: the fixed `values`
+    path: str = ""
     prefix_variable: str | None = None
+    values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,11 +131,13 @@ class OperationSet:
                 tuple(prompt.get("arguments", ())),
             )
         for argument, spec in meta.get("completions", {}).items():
+            operation = spec.get("operation")
             out.completions[argument] = CompletionSpec(
                 argument,
-                snake_case(spec["operation"]),
-                spec["path"],
+                snake_case(operation) if operation else None,
+                spec.get("path", ""),
                 spec.get("prefix_variable"),
+                tuple(str(v) for v in spec.get("values", ())),
             )
         for template in meta.get("resource_templates", []):
             out.resource_templates.append(

@@ -492,8 +492,10 @@ class McpGateway:
         argument = params.argument.name
         typed = params.argument.value or ""
         spec = self.operations.completions.get(argument)
-        values: list[str] = []
-        if spec is not None:
+        found: list[str] = []
+        if spec is not None and spec.operation is None:
+            found = list(spec.values)
+        elif spec is not None and spec.operation is not None:
             tool = self.tools().get(spec.operation)
             if tool is not None:
                 variables = {spec.prefix_variable: typed} if spec.prefix_variable else {}
@@ -502,8 +504,8 @@ class McpGateway:
                 except ToolError:
                     body = {}
                 found = [str(v) for v in values_at(body.get("data") or {}, spec.path)]
-                folded = typed.lower()
-                values = list(dict.fromkeys(v for v in found if not folded or folded in v.lower()))
+        folded = typed.lower()
+        values = list(dict.fromkeys(v for v in found if not folded or folded in v.lower()))
         return types.CompleteResult(
             completion=types.Completion(
                 values=values[:100], total=len(values), has_more=len(values) > 100
