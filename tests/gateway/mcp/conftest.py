@@ -60,6 +60,12 @@ class Served:
         self.sock.close()
 
 
+def endpoint_of(served: Served) -> Any:
+    """The MCP endpoint of a served gateway (its `McpGateway` is `.gateway`)."""
+    app = served.server.config.app
+    return next(r.endpoint for r in app.routes if getattr(r, "path", "") == "/mcp")
+
+
 def library_app(config: McpConfig) -> Any:
     return create_app(
         supergraph_sdl("library"), Subgraphs("in-process", None).clients(), mcp=config

@@ -13,7 +13,6 @@ import asyncio
 import logging
 import time
 import warnings
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +38,7 @@ from .schemas import input_schema, output_schema
 log = logging.getLogger("media_gateway.gateway.mcp")
 
 SCHEMA_URI = "graphql://schema"
+MAX_SESSIONS = 10_000
 LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
@@ -76,7 +76,9 @@ class McpGateway:
         self.headers = dict(headers or {})
         self._tools: dict[str, Tool] = {}
         self._key: tuple[object, object, bool] | None = None
-        self._sessions: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+        # the latest session of each connection (to tell it of tool changes); a connection
+        # gone away is dropped when a notification to it fails, the oldest past MAX_SESSIONS
+        self._sessions: dict[int, Any] = {}
         self._levels: dict[int, str] = {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # logging/setLevel: kept for handshake clients
@@ -186,7 +188,10 @@ class McpGateway:
     def _remember(self, ctx: Any) -> None:
         connection = getattr(ctx.session, "_connection", None)
         if connection is not None:
+            self._sessions.pop(id(connection), None)
             self._sessions[id(connection)] = ctx.session
+            while len(self._sessions) > MAX_SESSIONS:
+                self._sessions.pop(next(iter(self._sessions)))
 
     def _caller_headers(self, ctx: Any) -> dict[str, str]:
         headers = dict(self.headers)
@@ -214,11 +219,11 @@ class McpGateway:
                 await self.notify_tools_changed()
 
     async def notify_tools_changed(self) -> None:
-        for session in list(self._sessions.values()):
+        for key, session in list(self._sessions.items()):
             try:
                 await session.send_tool_list_changed()
             except Exception:  # a client gone away
-                continue
+                self._sessions.pop(key, None)
 
     # ------------------------------------------------------------------ tools
     async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
