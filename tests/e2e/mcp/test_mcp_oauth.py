@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import json
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,12 @@ from media_gateway.app import Platform
 from media_gateway.assembly.base import Runtime
 from media_gateway.auth.tokens import token_service
 from media_gateway.gateway.mcp.auth import McpAuthConfig
+from media_gateway.gateway.mcp.signin import (
+    DevicePrompt,
+    DeviceSignIn,
+    SignInConfig,
+    device_sign_in,
+)
 from media_gateway.platform.settings import Settings
 
 try:
@@ -64,6 +71,7 @@ except ImportError:  # pragma: no cover
 __all__ = ["settings", "supergraph_sdl"]
 
 REDIRECT = "http://127.0.0.1:33418/callback"
+APPROVE = "mutation($u: String!) { approveDeviceAuthorization(userCode: $u) }"
 AGENT_SCOPES = "catalog:read identity:read sync:read"
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -384,3 +392,53 @@ def test_anonymous_use_by_profile() -> None:
         {"PUBLIC_URL": "https://api.example.com", "OAUTH_ISSUER": "https://id.example.com"}
     )
     assert issuer.authorization_servers == ("https://id.example.com",)
+
+
+async def test_device_sign_in_for_the_stdio_transport(served: Served, tmp_path: Any) -> None:
+    """The client-side device sign-in `media-gateway mcp` uses: the code approved by the
+    member, the tokens cached (owner-only), reused, refreshed, and accepted at /mcp."""
+    member = await _member(served)
+    oauth = (await served.platform["identity"].context({})).oauth
+    now = [time.time()]
+    oauth.clock = lambda: now[0]
+
+    async def sleep(seconds: float) -> None:  # the poll interval passes at once
+        now[0] += seconds
+
+    shown: list[DevicePrompt] = []
+
+    async def approve(prompt: DevicePrompt) -> None:
+        shown.append(prompt)
+        body = await served.graphql(APPROVE, {"u": prompt.user_code}, token=member["token"])
+        assert body["data"]["approveDeviceAuthorization"] is True, body
+
+    cache = tmp_path / "token.json"
+    config = SignInConfig(
+        issuer=served.url, resource=served.resource, cache_path=cache, scope=AGENT_SCOPES
+    )
+    signin = DeviceSignIn(config, sleep=sleep)
+    assert await signin.headers() is None  # nothing cached: sign in first
+    token = await signin.sign_in(approve)
+    assert len(shown) == 1 and shown[0].user_code in shown[0].message
+    assert cache.stat().st_mode & 0o777 == 0o600
+    claims = jwt.get_unverified_claims(token.access_token)
+    assert claims["sub"] == member["id"] and served.resource in claims["aud"]
+    headers = await signin.headers()
+    assert headers == {"authorization": f"Bearer {token.access_token}"}
+    async with _session(served.url, headers=headers) as session:
+        _tool_data(await session.call_tool("my_watchlist", {}))
+
+    def never(_: DevicePrompt) -> None:
+        raise AssertionError("a cached token needs no new sign-in")
+
+    again = await device_sign_in(served.url, resource=served.resource, cache_path=cache, show=never)
+    assert again.access_token == token.access_token
+    # due: refreshed with the refresh token, still for this resource
+    signin.cache.save(dataclasses.replace(token, expires_at=0.0))
+    refreshed = await signin.headers()
+    assert refreshed is not None and refreshed != headers
+    new_access = refreshed["authorization"].removeprefix("Bearer ")
+    assert served.resource in jwt.get_unverified_claims(new_access)["aud"]
+    # an API key wins over any cached token
+    keyed = DeviceSignIn(dataclasses.replace(config, api_key="mgk_example"))
+    assert await keyed.headers() == {"x-api-key": "mgk_example"}
