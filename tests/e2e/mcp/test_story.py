@@ -65,7 +65,7 @@ async def test_the_story_over_http(serve_gateway, gateway: Client, viewer: Viewe
         await story(client, gateway, viewer)
 
 
-def _platform_env(settings: Any, **extra: str) -> dict[str, str]:
+def platform_env(settings: Any, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env.update(
         MEDIA_GATEWAY_DATA_DIR=str(settings.data_dir),
@@ -92,7 +92,7 @@ async def connect_stdio(env: dict[str, str]) -> AsyncIterator[ClientSession]:
 
 
 async def test_the_story_over_stdio(settings, gateway: Client, viewer: Viewer) -> None:
-    env = _platform_env(settings, MEDIA_GATEWAY_API_KEY=viewer.api_key, GATEWAY_MCP_MUTATIONS="1")
+    env = platform_env(settings, MEDIA_GATEWAY_API_KEY=viewer.api_key, GATEWAY_MCP_MUTATIONS="1")
     async with connect_stdio(env) as client:
         await story(client, gateway, viewer)
 
@@ -111,7 +111,7 @@ async def test_a_kids_profile_may_not_add_an_r_rated_film(
 ) -> None:
     _, kids = await profile_token(gateway, member["token"], name="Kids", kids=True)
     r_rated = await _rated(gateway, "R")
-    env = _platform_env(settings, MEDIA_GATEWAY_TOKEN=kids, GATEWAY_MCP_MUTATIONS="1")
+    env = platform_env(settings, MEDIA_GATEWAY_TOKEN=kids, GATEWAY_MCP_MUTATIONS="1")
     async with connect_stdio(env) as client:
         refused = await client.call_tool("add_to_watchlist", {"contentId": r_rated})
         details = await client.call_tool("title_details", {"id": r_rated})
