@@ -62,3 +62,17 @@ async def test_a_mutation_is_refused_while_mutations_are_off(serve) -> None:
         )
     assert result.is_error and "does not run mutations" in result.content[0].text
     assert executed.is_error and "does not run mutations" in executed.content[0].text
+
+
+async def test_agent_traffic_is_labelled_in_the_metrics(serve) -> None:
+    from prometheus_client import generate_latest
+
+    served = serve(McpConfig(operations=OPERATIONS))
+    async with connect(served.url) as client:
+        await client.call_tool("book", {"id": "b1"})
+        await client.call_tool("book", {"id": 1})
+    registry = served.server.config.app.state.gateway.edge.telemetry.registry
+    exposed = generate_latest(registry).decode()
+    assert 'gateway_mcp_tool_calls_total{outcome="ok",tool="book"} 1.0' in exposed
+    assert 'gateway_mcp_tool_calls_total{outcome="error",tool="book"} 1.0' in exposed
+    assert "gateway_mcp_tool_call_duration_seconds_count" in exposed

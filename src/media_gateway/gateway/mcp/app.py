@@ -12,7 +12,7 @@ from .server import McpGateway
 
 def mcp_gateway(state: GatewayState, config: McpConfig) -> McpGateway:
     backend = PipelineBackend(state.pipeline, forwarded_header_names(state))
-    return McpGateway(backend, config)
+    return McpGateway(backend, config, telemetry=state.edge.telemetry)
 
 
 def mcp_endpoint(state: GatewayState, config: McpConfig) -> McpEndpoint:

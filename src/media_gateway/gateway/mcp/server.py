@@ -10,6 +10,7 @@ path) with the caller's headers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import warnings
@@ -31,7 +32,7 @@ from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.shared.exceptions import MCPError
 
 from .backend import Backend
-from .config import McpConfig
+from .config import CLIENT_NAME, McpConfig
 from .operations import OperationSet, OperationSpec, snake_case, values_at
 from .schemas import input_schema, output_schema
 
@@ -68,8 +69,10 @@ class McpGateway:
         name: str = "graphql-gateway",
         version: str = "1",
         headers: Mapping[str, str] | None = None,
+        telemetry: Any = None,
     ) -> None:
         self.backend = backend
+        self.metrics = AgentMetrics(telemetry)
         self.config = config
         self.operations = operations or OperationSet.load(config.operations)
         # headers every call carries (over STDIO: the credential the command was given)
@@ -235,13 +238,33 @@ class McpGateway:
         tool = self.tools().get(params.name)
         if tool is None or tool.spec.hidden:
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
-        arguments = dict(params.arguments or {})
         started = time.perf_counter()
-        outcome = "error"
+        outcome = "cancelled"
+        try:
+            with self.metrics.span(params.name):
+                result = await self._call(ctx, tool, params.name, dict(params.arguments or {}))
+            outcome = "error" if result.is_error else "ok"
+            return result
+        finally:
+            seconds = time.perf_counter() - started
+            self.metrics.record(params.name, outcome, seconds)
+            log.info(
+                "mcp tool call",
+                extra={
+                    "client_name": CLIENT_NAME,
+                    "tool": params.name,
+                    "outcome": outcome,
+                    "duration_ms": round(seconds * 1000, 2),
+                },
+            )
+
+    async def _call(
+        self, ctx: Any, tool: Tool, name: str, arguments: dict[str, Any]
+    ) -> types.CallToolResult:
         try:
             if not tool.enabled:
                 raise ToolError(
-                    f"{params.name} changes data, and this server does not run mutations "
+                    f"{name} changes data, and this server does not run mutations "
                     "(GATEWAY_MCP_MUTATIONS is off)."
                 )
             problems = sorted(tool.validator.iter_errors(arguments), key=lambda e: list(e.path))
@@ -253,29 +276,18 @@ class McpGateway:
                 )
             if tool.spec.destructive and not await self._confirmed(ctx, tool, arguments):
                 raise ToolError("The user did not confirm this action; nothing was changed.")
-            await self._log(ctx, "info", {"tool": params.name, "arguments": arguments})
-            await ctx.session.report_progress(0, 1, f"running {params.name}")
+            await self._log(ctx, "info", {"tool": name, "arguments": arguments})
+            await ctx.session.report_progress(0, 1, f"running {name}")
             if tool.spec.name in DEV_TOOLS:
                 result = await self._dev_tool(ctx, tool, arguments)
             else:
                 body = await self._run(ctx, tool.kind, tool.spec.text, arguments)
                 result = self._result(body)
             await ctx.session.report_progress(1, 1, "done")
-            outcome = "error" if result.is_error else "ok"
             return result
         except ToolError as exc:
             return types.CallToolResult(
                 content=[types.TextContent(type="text", text=str(exc))], is_error=True
-            )
-        finally:
-            log.info(
-                "mcp tool call",
-                extra={
-                    "client_name": "mcp",
-                    "tool": params.name,
-                    "outcome": outcome,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
             )
 
     async def _run(
@@ -539,6 +551,50 @@ class McpGateway:
 
 
 # ---------------------------------------------------------------------- helpers
+class AgentMetrics:
+    """Agent traffic in the gateway's metrics and traces: tool calls by tool and outcome, their
+    duration, and a span per call (`client.name=mcp`) that the operation's own span sits
+    under. `telemetry`: the edge's (its registry and tracer); None: nothing recorded."""
+
+    def __init__(self, telemetry: Any) -> None:
+        self.tracer = getattr(telemetry, "tracer", None)
+        registry = getattr(telemetry, "registry", None)
+        self.calls: Any = None
+        self.duration: Any = None
+        if registry is None:
+            return
+        from prometheus_client import Counter, Histogram
+
+        try:
+            self.calls = Counter(
+                "gateway_mcp_tool_calls",
+                "MCP tool calls (agent traffic), by tool and outcome.",
+                ("tool", "outcome"),
+                registry=registry,
+            )
+            self.duration = Histogram(
+                "gateway_mcp_tool_call_duration_seconds",
+                "Time to answer an MCP tool call, by tool.",
+                ("tool",),
+                registry=registry,
+            )
+        except ValueError:  # a second server on the same registry: counted by the first
+            self.calls = self.duration = None
+
+    def span(self, tool: str) -> Any:
+        if self.tracer is None:
+            return contextlib.nullcontext()
+        return self.tracer.start_as_current_span(
+            "mcp tools/call",
+            attributes={"client.name": CLIENT_NAME, "mcp.tool.name": tool},
+        )
+
+    def record(self, tool: str, outcome: str, seconds: float) -> None:
+        if self.calls is not None:
+            self.calls.labels(tool, outcome).inc()
+            self.duration.labels(tool).observe(seconds)
+
+
 DEV_TOOLS = ("search_schema", "execute")
 
 
