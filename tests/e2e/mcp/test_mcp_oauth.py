@@ -103,6 +103,7 @@ async def _served(
     settings: Settings,
     supergraph_sdl: str,
     monkeypatch: pytest.MonkeyPatch,
+    **env: str,
 ) -> AsyncIterator[Served]:
     from media_gateway.app.serve import build_gateway_app
 
@@ -122,6 +123,8 @@ async def _served(
     monkeypatch.setenv("PUBLIC_URL", url)  # the gateway's side: resource and issuer
     monkeypatch.setenv("GATEWAY_MCP_SCOPES", AGENT_SCOPES)
     monkeypatch.setenv("GATEWAY_MCP_ANONYMOUS", "0")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     own = dataclasses.replace(settings, public_url=url)  # the identity service's side
     platform = Platform.create(Runtime.create(own))
     prefix = _own_redis_keys(request, platform["identity"])
@@ -376,6 +379,47 @@ async def test_an_api_key_is_accepted(served: Served) -> None:
         assert "watchlistEntries" in json.dumps(data)
     unknown = await _post_initialize(served.url, {"x-api-key": "mgk_" + "0" * 40})
     _refused_as_invalid_token(unknown, served)
+
+
+async def test_a_tool_needing_a_scope_the_token_lacks_is_a_tool_error(served: Served) -> None:
+    member = await _member(served)
+    narrow, _ = token_service(served.settings).issue_access_token(
+        member["id"], scopes=("catalog:read",), resources=(served.resource,)
+    )
+    async with _session(served.url, headers={"authorization": f"Bearer {narrow}"}) as session:
+        refused = await session.call_tool("my_watchlist", {})
+        # the router refused the field: null, and the answer says why
+        assert refused.structured_content == {"me": None}, refused
+        assert "FORBIDDEN" in refused.content[0].text, refused
+
+
+async def test_anonymous_callers_in_development_and_in_production(
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    supergraph_sdl: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with _served(
+        request, settings, supergraph_sdl, monkeypatch, GATEWAY_MCP_ANONYMOUS="1"
+    ) as development:
+        admitted = await _post_initialize(development.url)
+        assert admitted.status_code == 200, admitted.text
+        async with _session(development.url) as session:
+            tools = {tool.name for tool in (await session.list_tools()).tools}
+            assert "search_titles" in tools
+            refused = await session.call_tool("my_watchlist", {})
+            # a member's tool needs a member
+            assert refused.structured_content == {"me": None}, refused
+            assert "UNAUTHENTICATED" in refused.content[0].text, refused
+    async with _served(
+        request,
+        settings,
+        supergraph_sdl,
+        monkeypatch,
+        GATEWAY_MCP_ANONYMOUS="1",
+        MEDIA_GATEWAY_ENV="production",
+    ) as production:
+        assert (await _post_initialize(production.url)).status_code == 401
 
 
 def test_anonymous_use_by_profile() -> None:
