@@ -45,6 +45,7 @@ from media_gateway.gateway.mcp.signin import (
     DevicePrompt,
     DeviceSignIn,
     SignInConfig,
+    SignInError,
     device_sign_in,
 )
 from media_gateway.platform.settings import Settings
@@ -486,3 +487,40 @@ async def test_device_sign_in_for_the_stdio_transport(served: Served, tmp_path: 
     # an API key wins over any cached token
     keyed = DeviceSignIn(dataclasses.replace(config, api_key="mgk_example"))
     assert await keyed.headers() == {"x-api-key": "mgk_example"}
+
+
+async def test_device_sign_in_finds_the_server_through_the_gateway(tmp_path: Any) -> None:
+    """Given the gateway's address (the distributed mode, where identity has its own), the
+    authorization server is the one its protected resource metadata names."""
+    gateway, identity = "http://gateway.test", "http://identity.test"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        if url == f"{gateway}/.well-known/oauth-protected-resource/mcp":
+            return httpx.Response(
+                200, json={"resource": f"{gateway}/mcp", "authorization_servers": [identity]}
+            )
+        if url == f"{identity}/.well-known/oauth-authorization-server":
+            return httpx.Response(
+                200,
+                json={
+                    "issuer": identity,
+                    "token_endpoint": f"{identity}/oauth/token",
+                    "device_authorization_endpoint": f"{identity}/oauth/device_authorization",
+                },
+            )
+        return httpx.Response(404)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        signin = DeviceSignIn(
+            SignInConfig(issuer=gateway, resource=f"{gateway}/mcp", cache_path=tmp_path / "t.json"),
+            http=http,
+        )
+        metadata = await signin.metadata()
+        assert metadata["token_endpoint"] == f"{identity}/oauth/token"
+        nowhere = DeviceSignIn(
+            SignInConfig(issuer="http://elsewhere.test", cache_path=tmp_path / "u.json"),
+            http=http,
+        )
+        with pytest.raises(SignInError):
+            await nowhere.metadata()

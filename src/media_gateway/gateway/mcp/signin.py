@@ -8,7 +8,9 @@ cache file (readable by its owner only) and refreshed when they expire. Everythi
 client-side: the authorization server is found from its metadata (RFC 8414) at its issuer
 URL, never from the product's code.
 
-For the command:
+For the command, `device_sign_in(issuer, client_id=..., scope=..., resource=...)` returns
+tokens (a good cached one, refreshed when due, or a new sign-in whose code is shown on
+standard error); or, step by step:
 
     signin = DeviceSignIn(SignInConfig.from_env())
     headers = await signin.headers()          # cached, refreshed, or None
@@ -18,8 +20,10 @@ For the command:
 
 and `headers` go with every request the STDIO server sends to the gateway.
 
-Configuration (the environment): `GATEWAY_MCP_API_KEY`; `GATEWAY_MCP_AUTHORIZATION_SERVER`
-(default `$OAUTH_ISSUER`, else `$PUBLIC_URL`, else `http://localhost:4000`);
+Configuration (the environment): `GATEWAY_MCP_API_KEY` (or `MEDIA_GATEWAY_API_KEY`);
+`GATEWAY_MCP_AUTHORIZATION_SERVER` (default `$OAUTH_ISSUER`, else `$PUBLIC_URL`, else
+`http://localhost:4000`: an authorization server's issuer, or a gateway whose protected
+resource metadata names one);
 `GATEWAY_MCP_CLIENT_ID` (default `media-gateway-cli`, a first-party device client);
 `GATEWAY_MCP_SIGNIN_SCOPES` (default: every scope the server grants);
 `GATEWAY_MCP_SIGNIN_RESOURCE` (a resource indicator, RFC 8707; default none: the tokens are
@@ -38,6 +42,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -45,6 +50,7 @@ DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_CLIENT_ID = "media-gateway-cli"
 DEFAULT_ISSUER = "http://localhost:4000"
 METADATA_PATH = "/.well-known/oauth-authorization-server"
+PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource"
 # refresh this long before the access token expires
 EXPIRY_MARGIN_SECONDS = 30
 
@@ -93,7 +99,7 @@ class SignInConfig:
             scope=_text(e, "GATEWAY_MCP_SIGNIN_SCOPES"),
             resource=_text(e, "GATEWAY_MCP_SIGNIN_RESOURCE"),
             cache_path=Path(cache).expanduser() if cache else default_cache_path(e),
-            api_key=_text(e, "GATEWAY_MCP_API_KEY"),
+            api_key=_text(e, "GATEWAY_MCP_API_KEY") or _text(e, "MEDIA_GATEWAY_API_KEY"),
         )
 
 
@@ -180,20 +186,46 @@ class DeviceSignIn:
             yield client
 
     async def metadata(self) -> dict[str, Any]:
-        """The authorization server's metadata (RFC 8414), read once."""
+        """The authorization server's metadata (RFC 8414), read once. When `issuer` is the
+        gateway rather than the authorization server (the distributed mode), the server is
+        the one the gateway's protected resource metadata (RFC 9728) names."""
         if self._metadata is None:
-            async with self._client() as http:
-                try:
-                    response = await http.get(f"{self.config.issuer}{METADATA_PATH}")
-                except httpx.HTTPError as exc:
-                    raise SignInError(f"The sign-in server cannot be reached: {exc}") from exc
-            if response.status_code != 200:
-                raise SignInError(
-                    f"No authorization server metadata at {self.config.issuer} "
-                    f"(HTTP {response.status_code})."
-                )
-            self._metadata = dict(response.json())
+            found = await self._get_json(f"{self.config.issuer}{METADATA_PATH}")
+            if found is None:
+                server = await self._authorization_server()
+                if server is not None:
+                    found = await self._get_json(f"{server.rstrip('/')}{METADATA_PATH}")
+            if found is None or "token_endpoint" not in found:
+                raise SignInError(f"No authorization server metadata at {self.config.issuer}.")
+            self._metadata = found
         return self._metadata
+
+    async def _authorization_server(self) -> str | None:
+        paths = [PROTECTED_RESOURCE_PATH]
+        if self.config.resource:
+            suffix = urlsplit(self.config.resource).path.rstrip("/")
+            if suffix:
+                paths.insert(0, f"{PROTECTED_RESOURCE_PATH}{suffix}")
+        for path in paths:
+            document = await self._get_json(f"{self.config.issuer}{path}")
+            servers = document.get("authorization_servers") if document else None
+            if isinstance(servers, list) and servers and isinstance(servers[0], str):
+                return servers[0]
+        return None
+
+    async def _get_json(self, url: str) -> dict[str, Any] | None:
+        async with self._client() as http:
+            try:
+                response = await http.get(url)
+            except httpx.HTTPError as exc:
+                raise SignInError(f"The sign-in server cannot be reached: {exc}") from exc
+        if response.status_code != 200:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
 
     async def _post(self, url: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         async with self._client() as http:
