@@ -113,6 +113,10 @@ class Cluster:
         if not common.get("DATABASE_URL"):  # one database for all: a SQLite file they share
             common["DATABASE_URL"] = f"sqlite+aiosqlite:///{self.data_dir / 'shared.sqlite'}"
         common["JWT_JWKS_URL"] = f"{subgraph_urls['identity']}/.well-known/jwks.json"
+        # MCP clients sign in at identity's own address (the gateways do not serve its OAuth
+        # endpoints in this mode), for tokens bound to the first gateway's /mcp
+        common.setdefault("OAUTH_ISSUER", subgraph_urls["identity"])
+        common.setdefault("GATEWAY_MCP_RESOURCE_URL", f"http://127.0.0.1:{self.base_port}/mcp")
         for name, offset in offsets.items():
             env = dict(common)
             if name in ("sync", "playback", "recommendations"):
