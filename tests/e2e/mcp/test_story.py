@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import mcp.types as types
 from mcp.client import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
@@ -81,12 +82,17 @@ def platform_env(settings: Any, **extra: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def connect_stdio(env: dict[str, str]) -> AsyncIterator[ClientSession]:
+async def connect_stdio(
+    env: dict[str, str], *args: str, **session: Any
+) -> AsyncIterator[ClientSession]:
     """`media-gateway mcp` started as a desktop agent starts it."""
     parameters = StdioServerParameters(
-        command=sys.executable, args=["-m", "media_gateway.cli", "mcp"], env=env
+        command=sys.executable, args=["-m", "media_gateway.cli", "mcp", *args], env=env
     )
-    async with stdio_client(parameters) as (read, write), ClientSession(read, write) as client:
+    async with (
+        stdio_client(parameters) as (read, write),
+        ClientSession(read, write, **session) as client,
+    ):
         await client.initialize()
         yield client
 
@@ -140,3 +146,30 @@ async def test_an_anonymous_caller_gets_no_private_data(serve_gateway) -> None:
     async with connect_http(url) as client:
         result = await client.call_tool("my_watchlist", {})
     assert result.is_error or result.structured_content["me"] is None
+
+
+async def test_the_story_over_stdio_relayed_to_a_running_gateway(
+    settings, serve_gateway, gateway: Client, viewer: Viewer
+) -> None:
+    url = await serve_gateway(mutations=True)
+    env = platform_env(settings, MEDIA_GATEWAY_API_KEY=viewer.api_key)
+    asked: list[str] = []
+
+    async def decline(context: Any, params: Any) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="decline")
+
+    async with connect_stdio(env, "--url", url) as client:
+        await story(client, gateway, viewer)
+        # the remote server's errors come back as they are
+        bad = await client.call_tool("title_details", {"region": "US"})
+        assert bad.is_error and "Invalid arguments" in bad.content[0].text
+    # the remote server's question reaches a client that can be asked
+    async with connect_stdio(env, "--url", url, elicitation_callback=decline) as client:
+        kept = await client.call_tool(
+            "send_remote_command", {"targetDeviceId": viewer.tv, "command": {"type": "STOP"}}
+        )
+    assert asked and kept.is_error and "did not confirm" in kept.content[0].text
+    assert "STOP" not in [
+        c["type"] for c in await pending_commands(gateway, viewer.token, viewer.tv)
+    ]

@@ -57,7 +57,10 @@ async def bridge_stdio(url: str, headers: Mapping[str, str]) -> None:
     ):
         relay = Relay()
         async with ClientSession(
-            remote_read, remote_write, message_handler=relay.on_message
+            remote_read,
+            remote_write,
+            message_handler=relay.on_message,
+            elicitation_callback=relay.on_elicit,
         ) as remote:
             info = await remote.initialize()
             server = relay.server(remote, info)
@@ -83,6 +86,20 @@ class Relay:
             for session in list(self._sessions):
                 with contextlib.suppress(Exception):
                     await session.send_tool_list_changed()
+
+    async def on_elicit(self, context: Any, params: Any) -> types.ElicitResult | types.ErrorData:
+        """The remote server asks the user (to confirm a destructive call): the question goes
+        to the local client when it can be asked; one that cannot relies on the tool's
+        annotations, as it would calling the server directly."""
+        session = self._sessions[0] if self._sessions else None
+        capabilities = session.client_capabilities if session is not None else None
+        if session is None or capabilities is None or capabilities.elicitation is None:
+            return types.ElicitResult(action="accept", content={"confirm": True})
+        form = params if isinstance(params, types.ElicitRequestFormParams) else None
+        if form is None:
+            return types.ElicitResult(action="decline")
+        result: types.ElicitResult = await session.elicit_form(form.message, form.requested_schema)
+        return result
 
     def server(self, remote: ClientSession, info: types.InitializeResult) -> Server[Any]:
         sessions = self._sessions
