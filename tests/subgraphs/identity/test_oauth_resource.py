@@ -308,3 +308,25 @@ async def test_device_sign_in_for_a_resource(
     claims = jwt.get_unverified_claims(tokens.json()["access_token"])
     assert claims["aud"] == [resource, settings.jwt_audience]
     assert claims["scope"] == "catalog:read"
+
+
+def test_metadata_of_an_issuer_with_a_path(settings: Settings) -> None:
+    """An issuer below a path (``https://api.example.com/identity``) is described at the
+    path-inserted well-known address (RFC 8414 3.1), with its endpoints under it."""
+    from dataclasses import replace
+
+    from media_gateway.subgraphs.identity.discovery import (
+        authorization_server_metadata,
+        metadata_paths,
+    )
+
+    issuer = "https://api.example.com/identity"
+    moved = replace(settings, oauth_issuer=issuer)
+    assert "/.well-known/oauth-authorization-server/identity" in metadata_paths(moved)
+    assert "/.well-known/oauth-authorization-server" in metadata_paths(moved)
+    metadata = authorization_server_metadata(moved)
+    assert metadata["issuer"] == issuer
+    assert metadata["token_endpoint"] == f"{issuer}/oauth/token"
+    assert replace(settings, oauth_resources=("https://a.example/mcp",)).oauth_resource_urls == (
+        "https://a.example/mcp",
+    )
