@@ -524,3 +524,34 @@ async def test_device_sign_in_finds_the_server_through_the_gateway(tmp_path: Any
         )
         with pytest.raises(SignInError):
             await nowhere.metadata()
+
+
+def test_the_scopes_each_tool_needs(supergraph_sdl: str) -> None:
+    """What the authentication section of docs/mcp.md lists, read from the supergraph's
+    @requiresScopes for the platform's operations; the protected resource metadata can list
+    the union (`McpAuth(..., scopes=...)`) when no scopes are configured."""
+    from media_gateway.app.serve import MCP_OPERATIONS
+    from media_gateway.gateway.mcp.auth import McpAuth, operation_scopes
+    from media_gateway.gateway.supergraph import Supergraph
+
+    supergraph = Supergraph(supergraph_sdl)
+
+    def needs(tool: str) -> set[str]:
+        return operation_scopes(supergraph, [(MCP_OPERATIONS / f"{tool}.graphql").read_text()])
+
+    for public in ("search_titles", "title_details", "similar_titles", "complete_titles"):
+        assert needs(public) == set(), public
+    assert needs("my_watchlist") == {"identity:read", "sync:read"}
+    assert needs("my_devices") == {"identity:read", "sync:read"}
+    assert needs("my_continue_watching") == {"identity:read", "playback:read"}
+    assert needs("my_recommendations") == {"identity:read", "recommendations:read"}
+    assert needs("add_to_watchlist") == {"sync:read", "sync:write"}
+    assert needs("remove_from_watchlist") == {"sync:read", "sync:write"}
+    assert needs("send_remote_command") == {"sync:write"}
+    every = operation_scopes(
+        supergraph, [path.read_text() for path in MCP_OPERATIONS.glob("*.graphql")]
+    )
+    auth = McpAuth(McpAuthConfig(), None, scopes=lambda: every)
+    assert auth.metadata()["scopes_supported"] == sorted(every)
+    configured = McpAuth(McpAuthConfig(scopes=("catalog:read",)), None, scopes=lambda: every)
+    assert configured.metadata()["scopes_supported"] == ["catalog:read"]

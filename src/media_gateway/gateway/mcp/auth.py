@@ -40,6 +40,7 @@ from starlette.routing import Route
 
 from ..authorization import ANONYMOUS, Authenticator, Principal
 from ..edge.config import profile
+from ..supergraph import Supergraph
 
 log = logging.getLogger("media_gateway.gateway.mcp")
 
@@ -140,9 +141,27 @@ def _quoted(value: str) -> str:
 class McpAuth:
     """The MCP endpoint's protection: its metadata routes, and `protect` around its ASGI app."""
 
-    def __init__(self, config: McpAuthConfig, authenticator: Authenticator | None) -> None:
+    def __init__(
+        self,
+        config: McpAuthConfig,
+        authenticator: Authenticator | None,
+        scopes: Callable[[], Iterable[str]] | None = None,
+    ) -> None:
+        """`scopes`: the scopes to list when the configuration names none, asked for each
+        time (for example `operation_scopes` of the tools offered now)."""
         self.config = config
         self.authenticator = authenticator
+        self._scopes = scopes
+
+    def scopes(self) -> tuple[str, ...]:
+        """The scopes the metadata and the challenge name."""
+        if self.config.scopes or self._scopes is None:
+            return self.config.scopes
+        try:
+            return tuple(sorted(set(self._scopes())))
+        except Exception as exc:  # no supergraph yet, say: name none rather than fail
+            log.warning("could not list the MCP scopes", extra={"error": repr(exc)})
+            return ()
 
     # -- metadata (RFC 9728) ---------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:
@@ -152,8 +171,9 @@ class McpAuth:
             "bearer_methods_supported": ["header"],
             "resource_name": self.config.resource_name,
         }
-        if self.config.scopes:
-            document["scopes_supported"] = list(self.config.scopes)
+        scopes = self.scopes()
+        if scopes:
+            document["scopes_supported"] = list(scopes)
         if self.config.documentation:
             document["resource_documentation"] = self.config.documentation
         return document
@@ -181,8 +201,9 @@ class McpAuth:
         """A `401` (or `403 insufficient_scope`) naming the resource metadata, as RFC 6750
         3 and RFC 9728 5.1 say."""
         params = [f"resource_metadata={_quoted(self.config.metadata_url)}"]
-        if self.config.scopes:
-            params.append(f"scope={_quoted(' '.join(self.config.scopes))}")
+        scopes = self.scopes()
+        if scopes:
+            params.append(f"scope={_quoted(' '.join(scopes))}")
         body: dict[str, Any] = {}
         if error is not None:
             params.append(f"error={_quoted(error)}")
@@ -262,3 +283,46 @@ def principal_of(scope_or_request: Scope | Request) -> Principal | None:
     state = scope_or_request.get("state") or {}
     found = state.get(STATE_KEY)
     return found if isinstance(found, Principal) else None
+
+
+def operation_scopes(supergraph: Supergraph, documents: Iterable[str]) -> set[str]:
+    """Every scope that `@requiresScopes` names on what these operations select (on a field,
+    its parent type or the type it returns): what an agent asks for to use them."""
+    from graphql import TypeInfo, TypeInfoVisitor, Visitor, get_named_type, parse, visit
+    from graphql.error import GraphQLSyntaxError
+
+    found: set[str] = set()
+    requirements = supergraph.requirements
+
+    class Fields(Visitor):
+        def __init__(self, info: TypeInfo) -> None:
+            super().__init__()
+            self.info = info
+
+        def enter_field(self, node: Any, *_: Any) -> None:
+            parent = self.info.get_parent_type()
+            if parent is None:
+                return
+            returned = self.info.get_type()
+            keys: list[tuple[str, str | None]] = [
+                (parent.name, node.name.value),
+                (parent.name, None),
+            ]
+            if returned is not None:
+                keys.append((get_named_type(returned).name, None))
+            for key in keys:
+                requirement = requirements.get(key)
+                if requirement is not None:
+                    for alternative in requirement.scopes:
+                        found.update(alternative)
+
+    if not requirements:
+        return found
+    for text in documents:
+        try:
+            document = parse(text)
+        except GraphQLSyntaxError:
+            continue
+        info = TypeInfo(supergraph.api_schema)
+        visit(document, TypeInfoVisitor(info, Fields(info)))
+    return found
