@@ -128,3 +128,15 @@ async def test_the_current_revision_and_an_older_one(serve) -> None:
                 await client.call_tool("nothing", {})
     # the current revision when the client speaks it, else the newest handshake revision
     assert seen == {"auto": LATEST_PROTOCOL_VERSION, "legacy": LATEST_HANDSHAKE_VERSION}
+
+
+def test_the_tools_documents_as_the_router_parsed_them() -> None:
+    gateway = gateway_over(PipelineBackend(Pipeline.for_router(library_router())))
+    names = {
+        d.name.value
+        for document in gateway.documents()
+        for d in document.definitions
+        if hasattr(d, "name") and d.name is not None
+    }
+    # the offered tools only: no mutation while mutations are off
+    assert {"Books", "Book", "SlowCount"} <= names and "Restock" not in names

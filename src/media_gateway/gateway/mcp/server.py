@@ -22,6 +22,7 @@ import jsonschema
 import mcp.types as types
 import orjson
 from graphql import (
+    DocumentNode,
     FragmentDefinitionNode,
     GraphQLSchema,
     OperationDefinitionNode,
@@ -50,6 +51,8 @@ class Tool:
     tool: types.Tool
     enabled: bool  # a mutation while mutations are off: listed nowhere, refused by name
     validator: Any
+    # the operation as the router parsed and validated it (None: a generic tool)
+    document: DocumentNode | None = None
 
 
 class ToolError(Exception):
@@ -185,7 +188,13 @@ class McpGateway:
             tool,
             enabled=(read_only or self.config.mutations) and not spec.hidden,
             validator=jsonschema.Draft202012Validator(inputs),
+            document=compiled.document,
         )
+
+    def documents(self) -> list[DocumentNode]:
+        """The operations of the tools offered now, as the router parsed and validated them
+        (what reads them, such as the scopes the tools need, needs no parser of its own)."""
+        return [t.document for t in self.tools().values() if t.enabled and t.document is not None]
 
     # ------------------------------------------------------------------ sessions
     def _remember(self, ctx: Any) -> None:
