@@ -23,6 +23,8 @@ from .supergraph import Supergraph
 __all__ = ["Execution", "ResponseShaper", "deep_merge"]
 
 _MISSING = object()
+_CONTAINERS = (dict, list)
+_TYPENAME_ONLY = frozenset({"__typename"})
 
 
 def deep_merge(dst: dict[str, Any], src: Mapping[str, Any], sg: Supergraph) -> bool:
@@ -35,7 +37,7 @@ def deep_merge(dst: dict[str, Any], src: Mapping[str, Any], sg: Supergraph) -> b
         cur = dst.get(k, _MISSING)
         if cur is _MISSING:
             dst[k] = v
-            if isinstance(v, dict | list):
+            if not changed and isinstance(v, _CONTAINERS):
                 changed = True
         elif k == "__typename":
             # an interface-object subgraph answers with the interface's name: keep the
@@ -60,11 +62,11 @@ def deep_merge(dst: dict[str, Any], src: Mapping[str, Any], sg: Supergraph) -> b
                     if deep_merge(a, b, sg):
                         changed = True
                 else:
-                    if isinstance(a, dict | list) or isinstance(b, dict | list):
+                    if isinstance(a, _CONTAINERS) or isinstance(b, _CONTAINERS):
                         changed = True
                     cur[i] = b
         else:
-            if isinstance(cur, dict | list) or isinstance(v, dict | list):
+            if isinstance(cur, _CONTAINERS) or isinstance(v, _CONTAINERS):
                 changed = True
             dst[k] = v
     return changed
@@ -268,10 +270,23 @@ class Execution:
             if g.has_aliases:
                 entities = unaliased(g.selection, entities)
             for i, ent in enumerate(entities[: len(reps)]):
-                if isinstance(ent, dict):
-                    for obj in targets[i]:
-                        if deep_merge(obj, ent, self.sg):
+                if not isinstance(ent, dict):
+                    continue
+                keys = ent.keys()
+                nested: bool | None = None
+                for obj in targets[i]:
+                    common = obj.keys() & keys
+                    if not common or (
+                        common == _TYPENAME_ONLY and obj["__typename"] == ent["__typename"]
+                    ):
+                        # nothing to merge into: the usual case, done in one step
+                        obj.update(ent)
+                        if nested is None:
+                            nested = any(isinstance(v, _CONTAINERS) for v in ent.values())
+                        if nested:
                             self._collected.clear()
+                    elif deep_merge(obj, ent, self.sg):
+                        self._collected.clear()
         for e in result.get("errors") or ():
             path = e.get("path") if isinstance(e, dict) else None
             member = 0
