@@ -195,3 +195,17 @@ def test_output_is_trimmed_with_a_note() -> None:
     assert len(json.dumps(trimmed)) <= 2000
     assert note is not None and "more items exist" in note
     assert trim({"a": 1}, 2000) == ({"a": 1}, None)
+
+
+async def test_at_the_current_revision_a_request_opts_in_to_log_entries(serve) -> None:
+    from mcp import Client
+
+    served = serve(McpConfig(operations=OPERATIONS))
+    logged: list[Any] = []
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        logged.append(params.data)
+
+    async with Client(f"{served.url}/mcp", log_level="info", logging_callback=on_log) as client:
+        assert not (await client.call_tool("books", {})).is_error
+    assert logged and logged[0]["tool"] == "books"

@@ -31,6 +31,7 @@ from graphql import (
 )
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.shared.exceptions import MCPError
+from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
 from .backend import Backend
 from .config import CLIENT_NAME, McpConfig
@@ -547,7 +548,10 @@ class McpGateway:
     async def _log(self, ctx: Any, level: str, data: Any) -> None:
         connection = getattr(ctx.session, "_connection", None)
         wanted = self._levels.get(id(connection))
-        if wanted is None or LEVELS.index(level) < LEVELS.index(wanted):
+        # handshake revisions: the level `logging/setLevel` chose; the current revision asks
+        # per request (the SDK sends only what that request opted in to)
+        modern = ctx.session.protocol_version in MODERN_PROTOCOL_VERSIONS
+        if not modern and (wanted is None or LEVELS.index(level) < LEVELS.index(wanted)):
             return
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
