@@ -209,3 +209,22 @@ async def test_at_the_current_revision_a_request_opts_in_to_log_entries(serve) -
     async with Client(f"{served.url}/mcp", log_level="info", logging_callback=on_log) as client:
         assert not (await client.call_tool("books", {})).is_error
     assert logged and logged[0]["tool"] == "books"
+
+
+async def test_at_the_current_revision_a_listener_hears_of_tool_changes(serve, tmp_path) -> None:
+    from mcp import Client
+    from mcp.client.subscriptions import ToolsListChanged
+
+    for path in OPERATIONS.iterdir():
+        (tmp_path / path.name).write_text(path.read_text())
+    served = serve(McpConfig(operations=tmp_path))
+    async with Client(f"{served.url}/mcp") as client:
+        assert client.protocol_version == types.LATEST_PROTOCOL_VERSION
+        async with client.listen(tools_list_changed=True) as events:
+            (tmp_path / "authors.graphql").write_text(
+                "# Every author.\nquery Authors { authors { id name } }\n"
+            )
+            with anyio.fail_after(10):
+                event = await anext(aiter(events))
+        assert isinstance(event, ToolsListChanged)
+        assert "authors" in {t.name for t in (await client.list_tools()).tools}

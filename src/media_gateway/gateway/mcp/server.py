@@ -30,6 +30,7 @@ from graphql import (
     print_schema,
 )
 from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
 from mcp.shared.exceptions import MCPError
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
@@ -87,6 +88,7 @@ class McpGateway:
         # gone away is dropped when a notification to it fails, the oldest past MAX_SESSIONS
         self._sessions: dict[int, Any] = {}
         self._levels: dict[int, str] = {}
+        self._bus = InMemorySubscriptionBus()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # logging/setLevel: kept for handshake clients
             self.server: Server[Any] = Server(
@@ -105,6 +107,8 @@ class McpGateway:
                 on_get_prompt=self._get_prompt,
                 on_completion=self._complete,
                 on_set_logging_level=self._set_level,
+                # the current revision's change notifications: a listen stream per client
+                on_subscriptions_listen=ListenHandler(self._bus),
             )
 
     def initialization_options(self) -> Any:
@@ -232,6 +236,7 @@ class McpGateway:
                 await self.notify_tools_changed()
 
     async def notify_tools_changed(self) -> None:
+        await self._bus.publish(ToolsListChanged())
         for key, session in list(self._sessions.items()):
             try:
                 await session.send_tool_list_changed()
