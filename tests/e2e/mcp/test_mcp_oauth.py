@@ -530,6 +530,8 @@ def test_the_scopes_each_tool_needs(supergraph_sdl: str) -> None:
     """What the authentication section of docs/mcp.md lists, read from the supergraph's
     @requiresScopes for the platform's operations; the protected resource metadata can list
     the union (`McpAuth(..., scopes=...)`) when no scopes are configured."""
+    from graphql import parse
+
     from media_gateway.app.serve import MCP_OPERATIONS
     from media_gateway.gateway.mcp.auth import McpAuth, operation_scopes
     from media_gateway.gateway.supergraph import Supergraph
@@ -537,7 +539,9 @@ def test_the_scopes_each_tool_needs(supergraph_sdl: str) -> None:
     supergraph = Supergraph(supergraph_sdl)
 
     def needs(tool: str) -> set[str]:
-        return operation_scopes(supergraph, [(MCP_OPERATIONS / f"{tool}.graphql").read_text()])
+        return operation_scopes(
+            supergraph, [parse((MCP_OPERATIONS / f"{tool}.graphql").read_text())]
+        )
 
     for public in ("search_titles", "title_details", "similar_titles", "complete_titles"):
         assert needs(public) == set(), public
@@ -549,7 +553,7 @@ def test_the_scopes_each_tool_needs(supergraph_sdl: str) -> None:
     assert needs("remove_from_watchlist") == {"sync:read", "sync:write"}
     assert needs("send_remote_command") == {"sync:write"}
     every = operation_scopes(
-        supergraph, [path.read_text() for path in MCP_OPERATIONS.glob("*.graphql")]
+        supergraph, [parse(path.read_text()) for path in MCP_OPERATIONS.glob("*.graphql")]
     )
     auth = McpAuth(McpAuthConfig(), None, scopes=lambda: every)
     assert auth.metadata()["scopes_supported"] == sorted(every)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from graphql import DocumentNode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -285,11 +286,11 @@ def principal_of(scope_or_request: Scope | Request) -> Principal | None:
     return found if isinstance(found, Principal) else None
 
 
-def operation_scopes(supergraph: Supergraph, documents: Iterable[str]) -> set[str]:
+def operation_scopes(supergraph: Supergraph, documents: Iterable[DocumentNode]) -> set[str]:
     """Every scope that `@requiresScopes` names on what these operations select (on a field,
-    its parent type or the type it returns): what an agent asks for to use them."""
-    from graphql import TypeInfo, TypeInfoVisitor, Visitor, get_named_type, parse, visit
-    from graphql.error import GraphQLSyntaxError
+    its parent type or the type it returns): what an agent asks for to use them. The
+    documents are the router's own, parsed and validated (`McpGateway.documents()`)."""
+    from graphql import TypeInfo, TypeInfoVisitor, Visitor, get_named_type, visit
 
     found: set[str] = set()
     requirements = supergraph.requirements
@@ -318,11 +319,7 @@ def operation_scopes(supergraph: Supergraph, documents: Iterable[str]) -> set[st
 
     if not requirements:
         return found
-    for text in documents:
-        try:
-            document = parse(text)
-        except GraphQLSyntaxError:
-            continue
+    for document in documents:
         info = TypeInfo(supergraph.api_schema)
         visit(document, TypeInfoVisitor(info, Fields(info)))
     return found

@@ -17,6 +17,7 @@ from graphql import DocumentNode, GraphQLSchema
 
 from ..edge.persisted import PersistedOperation
 from ..pipeline import GraphQLRequest, Pipeline
+from ..supergraph import Supergraph
 from .config import CLIENT_NAME
 
 # the client headers an operation's subgraph requests receive (as over HTTP)
@@ -38,6 +39,8 @@ class Compiled:
 
 class Backend(Protocol):
     def api_schema(self) -> GraphQLSchema | None: ...
+
+    def supergraph(self) -> Supergraph | None: ...
 
     def generation(self) -> object:
         """Changes whenever the API schema does (a supergraph reload)."""
@@ -77,6 +80,10 @@ class PipelineBackend:
     def api_schema(self) -> GraphQLSchema | None:
         router = self.pipeline.router()
         return router.supergraph.api_schema if router is not None else None
+
+    def supergraph(self) -> Supergraph | None:
+        router = self.pipeline.router()
+        return router.supergraph if router is not None else None
 
     def generation(self) -> object:
         return self.pipeline.router()

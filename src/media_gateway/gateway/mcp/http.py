@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from .auth import McpAuth, McpAuthConfig, operation_scopes
 from .server import McpGateway
 
 log = logging.getLogger("media_gateway.gateway.mcp")
@@ -34,15 +35,17 @@ class McpEndpoint:
     def __init__(self, gateway: McpGateway, authenticator: Any = None) -> None:
         self.gateway = gateway
         self.manager = StreamableHTTPSessionManager(app=gateway.server)
-        self._app: Callable[[Scope, Receive, Send], Any] = self.manager.handle_request
-        self._extra: list[BaseRoute] = []
-        try:
-            from .auth import McpAuth, McpAuthConfig
-        except ImportError:  # pragma: no cover - the endpoint's protection not installed
-            return
-        auth = McpAuth(McpAuthConfig.from_env(path=PATH), authenticator)
-        self._app = auth.protect(self.manager.handle_request)
-        self._extra = list(auth.routes())
+        auth = McpAuth(McpAuthConfig.from_env(path=PATH), authenticator, scopes=self._scopes)
+        self._app: Callable[[Scope, Receive, Send], Any] = auth.protect(self.manager.handle_request)
+        self._extra: list[BaseRoute] = list(auth.routes())
+
+    def _scopes(self) -> set[str]:
+        """What the tools offered now need (`@requiresScopes` on what they select): the
+        scopes the protected resource metadata lists when none are configured."""
+        supergraph = self.gateway.backend.supergraph()
+        if supergraph is None:
+            return set()
+        return operation_scopes(supergraph, self.gateway.documents())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
