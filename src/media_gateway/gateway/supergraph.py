@@ -26,6 +26,7 @@ from graphql import (
     InterfaceTypeDefinitionNode,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
+    OperationDefinitionNode,
     SelectionSetNode,
     StringValueNode,
     TypeDefinitionNode,
@@ -106,7 +107,8 @@ class TypeInfo:
 def parse_field_set(fields: str) -> SelectionSetNode:
     doc = parse("{" + fields + "}", no_location=True)
     op = doc.definitions[0]
-    return op.selection_set  # type: ignore[attr-defined]
+    assert isinstance(op, OperationDefinitionNode)
+    return op.selection_set
 
 
 def _arg(d: DirectiveNode, name: str) -> ValueNode | None:
@@ -353,7 +355,8 @@ class Supergraph:
         if isinstance(t, GraphQLObjectType | GraphQLInterfaceType):
             f = t.fields.get(field_name)
             if f is not None:
-                return get_named_type(f.type).name
+                name: str = get_named_type(f.type).name
+                return name
         return None
 
     def is_composite(self, name: str) -> bool:
