@@ -5,6 +5,7 @@ and non-resolvable keys. Every test runs with the subgraphs in-process and over 
 
 from __future__ import annotations
 
+from media_gateway.gateway.pipeline import GraphQLRequest, GraphQLResponse, Pipeline
 from media_gateway.gateway.router import Router
 from media_gateway.gateway.supergraph import Supergraph
 
@@ -185,10 +186,13 @@ async def test_progressive_override_percent_100(gateway: Gateway) -> None:
 async def test_override_labels_on_the_router(subgraphs: Subgraphs) -> None:
     sg = Supergraph(supergraph_sdl("library"))
     query = '{ book(id: "b1") { format } }'
-    plain = await Router(sg, subgraphs.clients()).execute(query)
-    labelled = await Router(sg, subgraphs.clients(), override_labels=["inventory-format"]).execute(
-        query
-    )
+
+    async def run(router: Router) -> GraphQLResponse:
+        request = GraphQLRequest({"query": query}, {}, {})
+        return await Pipeline.for_router(router).handle(request)
+
+    plain = await run(Router(sg, subgraphs.clients()))
+    labelled = await run(Router(sg, subgraphs.clients(), override_labels=["inventory-format"]))
     assert plain.body == {"data": {"book": {"format": "unknown (books)"}}}
     assert labelled.body == {"data": {"book": {"format": "paperback"}}}
 

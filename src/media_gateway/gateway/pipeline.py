@@ -24,19 +24,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
-from graphql import DocumentNode, OperationDefinitionNode, OperationType
+from graphql import OperationDefinitionNode, OperationType
 
 from .budget import BudgetExceeded
 from .clients import SubgraphClient
 from .edge.config import EdgeConfig
-from .edge.pipeline import Admission, Batch, Edge, RequestInfo
+from .edge.pipeline import Admission, Edge, RequestInfo
 from .execution import execute_incremental, execute_plan
 from .incremental import IncrementalStream, delivery
-from .plan import Plan
 from .planner import PlanningError
+from .request import GraphQLRequest, PreparedOperation
 from .router import GraphQLResponse, Router, request_error, too_complex
 from .subscriptions import (
     Answer,
@@ -58,62 +56,6 @@ __all__ = [
     "Pipeline",
     "PreparedOperation",
 ]
-
-
-@dataclass
-class GraphQLRequest:
-    """One GraphQL request as any transport received it.
-
-    `params`: the request's members (query, operationName, variables, extensions, a
-    persisted document id); `headers`: the caller's headers (who is calling: authorization,
-    rate-limit key); `forwarded`: the headers the subgraphs receive."""
-
-    params: Mapping[str, Any]
-    headers: Mapping[str, str]
-    forwarded: Mapping[str, str]
-    address: str | None = None
-    method: str = "POST"
-    # operation kinds the transport may run (a GET: queries only); None: any
-    allowed_operations: frozenset[str] | None = None
-    # whether the transport can stream a subscription's events
-    subscriptions: bool = False
-    # whether the transport can deliver @defer / @stream payloads one by one
-    incremental: bool = False
-    # the plan (and fetch counts) in the response's extensions
-    expose_plan: bool = False
-    # the batched HTTP request this operation belongs to (its limits count them together)
-    batch: Batch | None = None
-    # plan without a request to run: no variables to check, no override rolled per request
-    plan_only: bool = False
-    # what the edge admitted, once it has (its id and name go to the request log)
-    admission: Admission | None = field(default=None, compare=False)
-
-
-@dataclass
-class PreparedOperation:
-    """A request ready to execute: its document, operation, variables and (authorized)
-    plan, on the router that prepared it."""
-
-    request: GraphQLRequest
-    router: Router
-    admission: Admission
-    query: str
-    document: DocumentNode
-    operation: OperationDefinitionNode
-    # the variables as sent with the operation's defaults added (what subgraphs get)
-    variables: dict[str, Any]
-    # the coerced values
-    values: dict[str, Any]
-    plan: Plan
-
-    @property
-    def kind(self) -> str:
-        return self.operation.operation.value
-
-    @property
-    def operation_name(self) -> str | None:
-        name = self.request.params.get("operationName")
-        return name if isinstance(name, str) else None
 
 
 def not_ready() -> GraphQLResponse:

@@ -16,7 +16,7 @@ import random
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from graphql import (
     DocumentNode,
@@ -40,9 +40,6 @@ from .operation import (
 from .plan import Plan
 from .planner import QueryPlanner, plan_operation
 from .supergraph import Supergraph
-
-if TYPE_CHECKING:
-    from .pipeline import Pipeline
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -141,7 +138,6 @@ class Router:
         self.planner = self._planner(self.override_labels)
         self._documents: LRU[str, _Document] = LRU(cache_size)
         self._plans: LRU[_PlanKey, Plan] = LRU(cache_size)
-        self._pipeline: Pipeline | None = None  # for `execute` (a pipeline with no edge stage)
 
     def _planner(self, labels: frozenset[str]) -> QueryPlanner:
         planner = self._planners.get(labels)
@@ -362,35 +358,6 @@ class Router:
         for name, value in values.items():
             raw_variables.setdefault(name, value)
         return op, raw_variables, values
-
-    async def execute(
-        self,
-        query: str | None,
-        variables: Mapping[str, Any] | None = None,
-        operation_name: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        *,
-        expose_plan: bool = False,
-        allowed_operations: frozenset[str] | None = None,
-        caller_headers: Mapping[str, str] | None = None,
-    ) -> GraphQLResponse:
-        """Run one request through this router's pipeline (with every edge stage off):
-        `headers` go to the subgraphs; `caller_headers` (all the client's headers, default
-        `headers`) identify the caller for authorization."""
-        from .pipeline import GraphQLRequest, Pipeline
-
-        if self._pipeline is None:
-            self._pipeline = Pipeline.for_router(self)
-        forwarded = dict(headers or {})
-        return await self._pipeline.handle(
-            GraphQLRequest(
-                {"query": query, "variables": variables, "operationName": operation_name},
-                caller_headers if caller_headers is not None else forwarded,
-                forwarded,
-                expose_plan=expose_plan,
-                allowed_operations=allowed_operations,
-            )
-        )
 
     async def aclose(self) -> None:
         for c in self.clients.values():

@@ -31,7 +31,7 @@ from .plan import Plan
 from .upstream import upstream_events
 
 if TYPE_CHECKING:
-    from .pipeline import PreparedOperation
+    from .request import PreparedOperation
     from .router import Router
 
 log = logging.getLogger("media_gateway.gateway.subscriptions")

@@ -22,12 +22,16 @@ def register_models(*modules: str) -> None:
             _model_modules.append(module)
 
 
+def models_registered() -> bool:
+    return bool(_model_modules)
+
+
 def target_metadata() -> MetaData:
     from sqlmodel import SQLModel
 
     if not _model_modules:
         raise RuntimeError(
-            "no table models registered: import media_gateway.app (or call register_models)"
+            "no table models registered (the product registers them with register_models)"
         )
     for module in _model_modules:
         importlib.import_module(module)

@@ -317,34 +317,6 @@ class Edge:
                         e["message"] = _SUGGESTION.sub("", e["message"])
             return result
 
-    async def handle(
-        self,
-        router: Router,
-        params: Mapping[str, Any],
-        request: RequestInfo,
-        forwarded: Mapping[str, str],
-        *,
-        expose_plan: bool = False,
-        allowed_operations: frozenset[str] | None = None,
-        batch: Batch | None = None,
-    ) -> GraphQLResponse:
-        """One request through the request path with this edge in front of `router` (for a
-        caller holding an edge and a router rather than a gateway app)."""
-        from ..pipeline import GraphQLRequest, Pipeline
-
-        return await Pipeline(lambda: router, self).handle(
-            GraphQLRequest(
-                params,
-                request.headers,
-                forwarded,
-                address=request.address,
-                method=request.method,
-                expose_plan=expose_plan,
-                allowed_operations=allowed_operations,
-                batch=batch,
-            )
-        )
-
     async def _resolve_query(
         self, params: Mapping[str, Any]
     ) -> tuple[str | None, bool, GraphQLResponse | None]:

@@ -1,25 +1,23 @@
-"""Alembic environment: runs on a connection handed over by ``media_gateway.storage.migrate``.
+"""Alembic environment: runs on a connection handed over by ``media_gateway.storage.migrate``
+(``media-gateway migrate``, or a service migrating its database at start-up).
 
-Run standalone (``alembic -x url=...``) it opens its own async engine.
+The tables it compares against are those the product registered
+(``media_gateway.storage.metadata.register_models``).
 """
 
 from __future__ import annotations
 
-import asyncio
-
 from alembic import context
 from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from media_gateway.storage.metadata import target_metadata
-
-config = context.config
+from media_gateway.storage.metadata import models_registered, target_metadata
 
 
 def run_with_connection(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=target_metadata(),
+        # applying migrations needs no models; comparing with them (autogenerate) does
+        target_metadata=target_metadata() if models_registered() else None,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
@@ -27,24 +25,11 @@ def run_with_connection(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def run_standalone(url: str) -> None:
-    import media_gateway.app  # noqa: F401  (registers the product's table models)
-
-    engine = create_async_engine(url)
-    async with engine.begin() as connection:
-        await connection.run_sync(run_with_connection)
-    await engine.dispose()
-
-
 def main() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        run_with_connection(connection)
-        return
-    from media_gateway.platform.settings import Settings
-
-    url = context.get_x_argument(as_dictionary=True).get("url") or Settings.from_env().database_url
-    asyncio.run(run_standalone(url))
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        raise SystemExit("Run the migrations with `media-gateway migrate`.")
+    run_with_connection(connection)
 
 
 main()

@@ -8,7 +8,7 @@ tool through the official MCP SDK's client over Streamable HTTP (one session), i
 in rounds so that drift on the machine hits both alike. Prints p50 and p99 of each and what
 the tool call adds.
 
-Run: ``python bench/mcp.py [--iterations 1000]`` (port 5331 for the subgraph).
+Run: ``python bench/mcp_overhead.py [--iterations 1000]`` (port 5331 for the subgraph).
 """
 
 from __future__ import annotations
