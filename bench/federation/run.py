@@ -481,8 +481,9 @@ def gateway_specs(
                         f"ours-{workers}-{tag}",
                         f"{label}, {mode}",
                         argv,
-                        # telemetry on, as deployed: metrics, and traces sampled (1%)
-                        env={"GATEWAY_DEDUP": "true" if dedup else "false"},
+                        # telemetry on, as deployed: metrics, and traces sampled (1%); no
+                        # MCP endpoint (no peer serves one, and its SDK is a third of the RSS)
+                        env={"GATEWAY_DEDUP": "true" if dedup else "false", "GATEWAY_MCP": "false"},
                         core=None if unpinned else GATEWAY_CORE,
                         dedup=dedup,
                         forwards="by default (every client header but hop-by-hop ones)",

@@ -56,18 +56,21 @@ def create_gateway_app(config: GatewayConfig, mcp: McpConfig | None = None) -> S
         state.load_initial()
     streaming = StreamingEndpoints(state.pipeline, forwarded_header_names(state))
     routes = gateway_routes(state, streaming)
-    endpoint = None
+    app_lifespan = lifespan(state, streaming)
     mcp = mcp if mcp is not None else McpConfig.from_env()
     if mcp.enabled:
+        # the MCP SDK is imported only when the endpoint is served (it is most of the
+        # router's memory after start-up)
         from .mcp.app import mcp_endpoint
+        from .mcp.http import with_endpoint
 
         endpoint = mcp_endpoint(state, mcp)
         routes.extend(endpoint.routes())
-    from .mcp.http import with_endpoint
+        app_lifespan = with_endpoint(app_lifespan, endpoint)
 
     app = Starlette(
         routes=routes,
-        lifespan=with_endpoint(lifespan(state, streaming), endpoint),
+        lifespan=app_lifespan,
         exception_handlers={Exception: internal_error},
     )
     add_cors(app, config.edge)

@@ -374,7 +374,8 @@ class ResponseShaper:
         key = (id(selections), type_name)
         hit = self._cache.get(key)
         if hit is not None:
-            return hit[1]
+            fields: list[tuple[str, str, Any, list[CSelection], int]] = hit[1]
+            return fields
         collected: dict[str, list[CField]] = {}
 
         def visit(sels: list[CSelection]) -> None:

@@ -264,7 +264,7 @@ def only_introspection(document: DocumentNode, operation: OperationDefinitionNod
 # ------------------------------------------------------------------------------ cost
 def _directive(node: Any, *names: str) -> DirectiveNode | None:
     for d in getattr(node, "directives", None) or ():
-        if d.name.value in names:
+        if isinstance(d, DirectiveNode) and d.name.value in names:
             return d
     return None
 
