@@ -6,7 +6,8 @@ Each test session uses a fresh temporary data folder; the database persists for 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 
 from media_gateway.app import Platform
 from media_gateway.assembly.base import Runtime, Subgraph
+from media_gateway.auth.tokens import token_service
 from media_gateway.platform.demo import DEMO_EMAIL, DEMO_PASSWORD
 from media_gateway.platform.settings import Settings
 
@@ -177,3 +179,28 @@ def count_queries(platform: Platform) -> Iterator[QueryCounter]:
 
 def data_dir_of(settings: Settings) -> Path:
     return settings.data_dir
+
+
+# -- stand-ins for the other subgraphs when one subgraph is built alone ---------------------
+
+
+@dataclass(frozen=True)
+class Title:
+    id: str
+    content_rating: str | None
+
+
+class KnownTitles:
+    """The catalog as another subgraph sees it in the embedded mode: ``contents_by_ids``."""
+
+    def __init__(self, titles: dict[str, str | None]) -> None:
+        self.titles = titles
+
+    async def contents_by_ids(self, ids: Sequence[str]) -> list[Title]:
+        return [Title(i, self.titles[i]) for i in ids if i in self.titles]
+
+
+def access_token(settings: Settings, user_id: str) -> str:
+    """A member's session token (every session scope), as identity signs it."""
+    token, _ = token_service(settings).issue_access_token(user_id)
+    return token

@@ -20,15 +20,19 @@ import pytest
 
 from media_gateway.assembly import playback as playback_assembly
 from media_gateway.assembly.base import Runtime, Subgraph
-from media_gateway.auth.tokens import token_service
 from media_gateway.platform.demo import DEMO_HISTORY, DEMO_USER_ID
 from media_gateway.platform.settings import Settings
 from media_gateway.schema import references
 
 try:  # the test folders are packages; their parent may or may not be one
-    from tests.subgraphs.conftest import GraphQLClient, settings
+    from tests.subgraphs.conftest import GraphQLClient, KnownTitles, access_token, settings
 except ImportError:  # pragma: no cover
-    from subgraphs.conftest import GraphQLClient, settings  # type: ignore[no-redef,unused-ignore]
+    from subgraphs.conftest import (  # type: ignore[no-redef,unused-ignore]
+        GraphQLClient,
+        KnownTitles,
+        access_token,
+        settings,
+    )
 
 __all__ = ["GraphQLClient", "settings"]
 
@@ -48,22 +52,6 @@ TITLES: dict[str, str | None] = {
         "PG",
     ),
 }
-
-
-@dataclass(frozen=True)
-class Title:
-    id: str
-    content_rating: str | None
-
-
-class KnownTitles:
-    """The catalog as playback sees it in the embedded mode: ``contents_by_ids``."""
-
-    def __init__(self, titles: dict[str, str | None]) -> None:
-        self.titles = titles
-
-    async def contents_by_ids(self, ids: Sequence[str]) -> list[Title]:
-        return [Title(i, self.titles[i]) for i in ids if i in self.titles]
 
 
 @dataclass(frozen=True)
@@ -119,12 +107,6 @@ async def clients(playback_subgraph: Subgraph) -> AsyncIterator[dict[str, GraphQ
     client = GraphQLClient(playback_subgraph)
     yield {"playback": client}
     await client.aclose()
-
-
-def access_token(settings: Settings, user_id: str) -> str:
-    """A member's session token (every session scope), as identity signs it."""
-    token, _ = token_service(settings).issue_access_token(user_id)
-    return token
 
 
 def subject_of(token: str) -> str:

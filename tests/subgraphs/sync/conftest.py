@@ -8,23 +8,26 @@ catalog; viewers are access tokens signed with the runtime's keys, as identity w
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from media_gateway.assembly import sync as sync_assembly
 from media_gateway.assembly.base import Runtime, Subgraph
-from media_gateway.auth.tokens import token_service
 from media_gateway.platform.demo import DEMO_USER_ID, DEMO_WATCHLIST
 from media_gateway.platform.settings import Settings
 from media_gateway.schema import references
 
 try:  # the test folders are packages; their parent may or may not be one
-    from tests.subgraphs.conftest import GraphQLClient, settings
+    from tests.subgraphs.conftest import GraphQLClient, KnownTitles, access_token, settings
 except ImportError:  # pragma: no cover
-    from subgraphs.conftest import GraphQLClient, settings  # type: ignore[no-redef,unused-ignore]
+    from subgraphs.conftest import (  # type: ignore[no-redef,unused-ignore]
+        GraphQLClient,
+        KnownTitles,
+        access_token,
+        settings,
+    )
 
 __all__ = ["GraphQLClient", "settings"]
 
@@ -34,22 +37,6 @@ TITLES: dict[str, str | None] = {
     "movie:alien-1979": "R",
     "movie:aliens-1986": "R",
 }
-
-
-@dataclass(frozen=True)
-class Title:
-    id: str
-    content_rating: str | None
-
-
-class KnownTitles:
-    """The catalog as sync sees it in the embedded mode: ``contents_by_ids``."""
-
-    def __init__(self, titles: dict[str, str | None]) -> None:
-        self.titles = titles
-
-    async def contents_by_ids(self, ids: Sequence[str]) -> list[Title]:
-        return [Title(i, self.titles[i]) for i in ids if i in self.titles]
 
 
 @pytest.fixture
@@ -71,12 +58,6 @@ async def clients(sync_subgraph: Subgraph) -> AsyncIterator[dict[str, GraphQLCli
     client = GraphQLClient(sync_subgraph)
     yield {"sync": client}
     await client.aclose()
-
-
-def access_token(settings: Settings, user_id: str) -> str:
-    """A member's session token (every session scope), as identity signs it."""
-    token, _ = token_service(settings).issue_access_token(user_id)
-    return token
 
 
 @pytest.fixture
