@@ -161,3 +161,22 @@ class RevocationSequenceRecord(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=40)
     last_seq: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+class SocialIdentityRecord(SQLModel, table=True):
+    """An account's sign-in at an outside provider (OpenID Connect, or GitHub's OAuth): the
+    provider's stable subject for the member, never its tokens."""
+
+    __tablename__ = "identity_social_identities"
+    __table_args__ = (
+        sa.UniqueConstraint("provider", "subject", name="uq_identity_social_provider_subject"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="identity_users.id", index=True, max_length=64)
+    provider: str = Field(max_length=40)
+    subject: str = Field(max_length=255)
+    # the verified email the provider vouched for when the identity was linked
+    email: str | None = Field(default=None, max_length=320)
+    created_at: datetime = timestamp_field()
+    last_used_at: datetime | None = timestamp_field(nullable=True)
