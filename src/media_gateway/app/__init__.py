@@ -47,11 +47,13 @@ def default_url(name: str, host: str = "127.0.0.1") -> str:
 
 # a subgraph running alone finds the others on their default ports unless told otherwise
 set_default_urls({name: default_url(name) for name in DEFAULT_PORTS})
-# the tables the migrations describe: each subgraph's, and the real-time log's (written in
-# sync's transactions)
+# the tables the migrations describe: each subgraph's, the real-time log's (written in
+# sync's transactions) and the audit log's (written in any subgraph's)
 register_models(
     *(f"media_gateway.subgraphs.{name}.models" for name in DEFAULT_PORTS),
     "media_gateway.realtime.models",
+    "media_gateway.storage.audit",
+    "media_gateway.subgraphs.catalog.search.records",
 )
 
 

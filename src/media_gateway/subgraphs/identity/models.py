@@ -26,6 +26,14 @@ class UserRecord(SQLModel, table=True):
     # the last TOTP time step accepted (a code is never accepted twice)
     totp_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
     password_changed_at: datetime | None = timestamp_field(nullable=True)
+    # the operator role an admin assigned (media_gateway.auth.scopes.ROLES)
+    role: str = Field(
+        default="member", max_length=20, sa_column_kwargs={"server_default": "member"}
+    )
+    # locked by an operator: no sign-in, no refresh until unlocked
+    locked_at: datetime | None = timestamp_field(nullable=True)
+    # deletion requested: the account and its data are deleted at this time unless cancelled
+    deletion_due_at: datetime | None = timestamp_field(nullable=True, index=True)
 
 
 class RefreshTokenRecord(SQLModel, table=True):
