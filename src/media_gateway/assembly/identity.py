@@ -1,5 +1,6 @@
 """Identity subgraph: owns ``User``; accounts, sign-in, MFA, profiles, API keys, tokens, the
-JWKS and the OAuth endpoints (device authorization, authorize with PKCE, token)."""
+JWKS, the OAuth endpoints (device authorization, authorize with PKCE, token) and the pages
+of a person's browser (sign-in, consent, TV activation, email links)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from media_gateway.schema.identity import IdentityContext, User
 from media_gateway.subgraphs.identity.demo import ensure_demo_account
 from media_gateway.subgraphs.identity.http import oauth_routes
 from media_gateway.subgraphs.identity.oauth import OAuthService
+from media_gateway.subgraphs.identity.pages import Pages, page_routes
 from media_gateway.subgraphs.identity.services import IdentityServices
 
 NAME = "identity"
@@ -36,6 +38,8 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     tokens = token_service(runtime.settings)
     services = IdentityServices.create(runtime.database, runtime.settings, tokens)
     oauth = OAuthService(services)
+    # the pages a person's browser meets (sign-in, consent, TV activation, email links)
+    pages = Pages(services.stores)
 
     async def context(headers: Mapping[str, str]) -> IdentityContext:
         return IdentityContext(
@@ -74,7 +78,7 @@ def create(runtime: Runtime | None = None) -> Subgraph:
         default_port=DEFAULT_PORT,
         on_startup=[startup],
         on_shutdown=[shutdown],
-        routes=oauth_routes(oauth, tokens),
+        routes=[*oauth_routes(oauth, tokens), *page_routes(pages, services)],
         owns_runtime=owns_runtime,
         service=services,
     )

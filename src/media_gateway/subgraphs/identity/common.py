@@ -52,6 +52,8 @@ class Limits:
     device_start_per_address: Limit = Limit(30, 300)
     reset_per_email: Limit = Limit(3, 3600)
     mfa_per_account: Limit = Limit(10, 300)
+    # form posts of the identity service's pages, per page and client address
+    page_posts: Limit = Limit(30, 300)
 
 
 def normalize_email(email: str) -> str:
