@@ -66,3 +66,8 @@ def max_rank(max_rating: str | None) -> int | None:
     if max_rating is None:
         return None
     return _RANKS.get(normalize(max_rating) or "", 0)
+
+
+def known_ratings() -> tuple[str, ...]:
+    """Every rating the scale knows, film ratings first, in their canonical spelling."""
+    return tuple(sorted(_RANKS, key=lambda r: (r.startswith("TV-"), _RANKS[r], r)))

@@ -37,6 +37,8 @@ class ContentRecord(SQLModel, table=True):
     tmdb_id: str | None = Field(default=None, max_length=16, index=True)
     eidr_id: str | None = Field(default=None, max_length=40, index=True)
     updated_at: datetime | None = timestamp_field(nullable=True)
+    # retired by an editor: gone from browsing and search, still resolvable by id
+    retired_at: datetime | None = timestamp_field(nullable=True, index=True)
 
 
 class ContentGenreRecord(SQLModel, table=True):
@@ -85,6 +87,29 @@ class CreditRecord(SQLModel, table=True):
     job: str | None = Field(default=None, max_length=60)  # Director, Writer, ...
     character: str | None = Field(default=None, max_length=200)
     position: int = Field(default=0)
+
+
+class CatalogVersionRecord(SQLModel, table=True):
+    """One edit of a title or a person: its state before and after, and who made it.
+
+    ``version`` counts an entity's edits from 1; the unique key makes two edits that started
+    from the same version conflict (optimistic concurrency)."""
+
+    __tablename__ = "catalog_versions"
+    __table_args__ = (
+        sa.UniqueConstraint("entity_type", "entity_id", "version", name="uq_catalog_versions"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    entity_type: str = Field(max_length=16)  # title | person
+    entity_id: str = Field(max_length=160, index=True)
+    version: int
+    action: str = Field(max_length=60)  # catalog.title.update, catalog.person.create, ...
+    actor_id: str | None = Field(default=None, max_length=64)
+    before: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    undoes_version_id: int | None = Field(default=None)
+    created_at: datetime = timestamp_field()
 
 
 class CatalogOutboxRecord(SQLModel, table=True):

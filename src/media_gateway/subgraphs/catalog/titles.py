@@ -29,6 +29,8 @@ from media_gateway.subgraphs.catalog.values import (
 )
 
 SEARCHABLE_KINDS = ("movie", "series")
+# browsing lists titles that are not retired (a retired title is still resolvable by id)
+LISTED = col(ContentRecord.retired_at).is_(None)
 TITLE = columns(Title, ContentRecord)
 GENRE = columns(TitleGenre, ContentGenreRecord)
 OFFER = columns(Offer, AvailabilityRecord)
@@ -98,7 +100,7 @@ class TitleService:
         async with self.database.session() as session:
             result = await session.exec(
                 select(*TITLE)
-                .where(col(ContentRecord.parent_id).in_(ids))
+                .where(col(ContentRecord.parent_id).in_(ids), LISTED)
                 .order_by(col(ContentRecord.season_number), col(ContentRecord.episode_number))
             )
             return [Title(*row) for row in result.all()]
@@ -141,6 +143,7 @@ class TitleService:
                     col(AvailabilityRecord.leaves_at).is_not(None),
                     col(AvailabilityRecord.leaves_at) > now,
                     col(AvailabilityRecord.leaves_at) <= now + timedelta(days=days),
+                    LISTED,
                 )
                 .order_by(col(AvailabilityRecord.leaves_at), col(ContentRecord.id))
                 .limit(limit)
@@ -153,7 +156,7 @@ class TitleService:
             result = await session.exec(
                 select(ContentGenreRecord.genre, func.count())
                 .join(ContentRecord, col(ContentRecord.id) == col(ContentGenreRecord.content_id))
-                .where(col(ContentRecord.kind).in_(SEARCHABLE_KINDS))
+                .where(col(ContentRecord.kind).in_(SEARCHABLE_KINDS), LISTED)
                 .group_by(col(ContentGenreRecord.genre))
                 .order_by(col(ContentGenreRecord.genre))
             )
@@ -169,7 +172,7 @@ class TitleService:
                         ContentRecord.year,
                         ContentRecord.runtime_minutes,
                         ContentRecord.content_rating,
-                    ).where(col(ContentRecord.kind).in_(SEARCHABLE_KINDS))
+                    ).where(col(ContentRecord.kind).in_(SEARCHABLE_KINDS), LISTED)
                 )
             ).all()
             genres = (await session.exec(select(ContentGenreRecord))).all()
@@ -200,7 +203,7 @@ class TitleService:
             contents = (
                 await session.exec(
                     select(ContentRecord.id, ContentRecord.title, ContentRecord.synopsis).where(
-                        col(ContentRecord.kind).in_(SEARCHABLE_KINDS)
+                        col(ContentRecord.kind).in_(SEARCHABLE_KINDS), LISTED
                     )
                 )
             ).all()

@@ -34,6 +34,7 @@ class Title:
     parent_id: str | None  # a season's series, an episode's season
     season_number: int | None
     episode_number: int | None
+    retired_at: datetime | None = None  # retired by an editor: out of browsing and search
 
 
 @dataclass(frozen=True, slots=True)
