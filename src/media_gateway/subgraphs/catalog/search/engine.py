@@ -32,7 +32,7 @@ from media_gateway.subgraphs.catalog.search.autocomplete import (
 )
 from media_gateway.subgraphs.catalog.search.embeddings import Embedder, HashingEmbedder
 from media_gateway.subgraphs.catalog.search.parser import ParsedQuery, expand_synonyms, parse
-from media_gateway.subgraphs.catalog.search.spelling import SpellingCorrector
+from media_gateway.subgraphs.catalog.search.spelling import QueryCorrector
 from media_gateway.subgraphs.catalog.search.vocabulary import (
     GENRES,
     OFFER_TYPES,
@@ -170,7 +170,7 @@ class SearchEngine:
         self.by_id: dict[str, int] = {}
         self._dirty = True
         self._index = self._new_index()
-        self.corrector = SpellingCorrector()
+        self.corrector = QueryCorrector()
         self.autocompleter = Autocompleter()
         self._people: dict[str, tuple[str, float]] = {}
         self._titles_folded: dict[str, int] = {}
@@ -476,7 +476,7 @@ class SearchEngine:
         self._dirty = False
 
     def _rebuild_vocabulary(self) -> None:
-        corrector = SpellingCorrector()
+        corrector = QueryCorrector()
         people: dict[str, tuple[str, float]] = {}
         suggestions: list[Suggestion] = []
         titles: dict[str, int] = {}
@@ -485,10 +485,10 @@ class SearchEngine:
                 continue
             weight = 1.0 + d.popularity / 10.0
             for text in (d.title, d.original_title or ""):
-                corrector.add_all(_WORD.findall(fold(text)), weight)
+                corrector.add_phrase(_WORD.findall(fold(text)), weight)
             titles.setdefault(fold(d.title), idx)
             for person_id, name in d.people:
-                corrector.add_all(_WORD.findall(fold(name)), weight)
+                corrector.add_phrase(_WORD.findall(fold(name)), weight)
                 known = people.get(person_id)
                 people[person_id] = (name, (known[1] if known else 0.0) + d.popularity)
             suggestions.append(
@@ -509,22 +509,9 @@ class SearchEngine:
     # -- queries --------------------------------------------------------------------------
 
     def correct(self, text: str) -> tuple[str, bool]:
-        """The query with unknown words replaced by their nearest catalog words."""
-        words = fold(text).split()
-        changed = False
-        out: list[str] = []
-        for word in words:
-            core = word.strip(".,;:!?\"'()")
-            if len(core) < 3 or not core.isalpha() or core in STOPWORDS or core in self.corrector:
-                out.append(word)
-                continue
-            suggestion = self.corrector.lookup(core)
-            if suggestion is None or suggestion.word == core:
-                out.append(word)
-                continue
-            out.append(word.replace(core, suggestion.word))
-            changed = True
-        return " ".join(out), changed
+        """The query as the catalog writes it (spelling, run-together and split words,
+        numerals; see ``QueryCorrector``), and whether it was rewritten."""
+        return self.corrector.correct(text)
 
     def _keyword(self, text: str) -> list[int]:
         words = [w for w in _WORD.findall(text) if w not in {"and", "or", "not"}][:32]
