@@ -32,14 +32,16 @@ echo "setup: building the GraphiQL assets"
 bash scripts/build-graphiql.sh
 
 if [ "${1:-}" = "--dev" ]; then
-  # the reference protocol clients the tests drive the gateway with (graphql-ws)
-  clients="tests/e2e/protocol/node"
-  lock_hash="$(sha256sum "$clients/package-lock.json" | cut -d' ' -f1)"
-  stamp="$clients/node_modules/.media-gateway-lock.sha256"
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
-    echo "setup: installing the protocol test clients (npm ci)"
-    (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error)
-    echo "$lock_hash" > "$stamp"
-  fi
+  # the reference protocol clients the tests drive the gateway with (graphql-ws), and the
+  # OpenID provider the social sign-in tests sign in at (oidc-provider)
+  for clients in tests/e2e/protocol/node tests/e2e/browser/oidc; do
+    lock_hash="$(sha256sum "$clients/package-lock.json" | cut -d' ' -f1)"
+    stamp="$clients/node_modules/.media-gateway-lock.sha256"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
+      echo "setup: installing the test's node packages in $clients (npm ci)"
+      (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error)
+      echo "$lock_hash" > "$stamp"
+    fi
+  done
 fi
 echo "setup: done"

@@ -19,8 +19,11 @@ from media_gateway.schema.identity import IdentityContext, User
 from media_gateway.subgraphs.identity.demo import ensure_demo_account
 from media_gateway.subgraphs.identity.http import oauth_routes
 from media_gateway.subgraphs.identity.oauth import OAuthService
+from media_gateway.subgraphs.identity.oidc import ProviderConfigError
 from media_gateway.subgraphs.identity.pages import Pages, page_routes
+from media_gateway.subgraphs.identity.pages.social import social_routes, social_sign_in_options
 from media_gateway.subgraphs.identity.services import IdentityServices
+from media_gateway.subgraphs.identity.social import SocialSignInService
 
 NAME = "identity"
 DEFAULT_PORT = 4001
@@ -40,6 +43,11 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     oauth = OAuthService(services)
     # the pages a person's browser meets (sign-in, consent, TV activation, email links)
     pages = Pages(services.stores)
+    try:  # social sign-in with the configured providers (none by default)
+        social = SocialSignInService.create(services)
+    except ProviderConfigError as exc:
+        raise StartupError(f"social sign-in: {exc}") from exc
+    pages.sign_in_options.extend(social_sign_in_options(pages, social))
 
     async def context(headers: Mapping[str, str]) -> IdentityContext:
         return IdentityContext(
@@ -68,6 +76,7 @@ def create(runtime: Runtime | None = None) -> Subgraph:
             await ensure_demo_account(services.accounts)
 
     async def shutdown() -> None:
+        await social.aclose()
         await services.aclose()
 
     return Subgraph(
@@ -78,7 +87,11 @@ def create(runtime: Runtime | None = None) -> Subgraph:
         default_port=DEFAULT_PORT,
         on_startup=[startup],
         on_shutdown=[shutdown],
-        routes=[*oauth_routes(oauth, tokens), *page_routes(pages, services)],
+        routes=[
+            *oauth_routes(oauth, tokens),
+            *page_routes(pages, oauth),
+            *social_routes(pages, social),
+        ],
         owns_runtime=owns_runtime,
         service=services,
     )

@@ -15,6 +15,19 @@ from pathlib import Path
 from media_gateway.platform.forwarding import TrustedProxies
 
 ALLOWED_JWT_ALGORITHMS = ("RS256", "ES256")
+# social sign-in: the presets' client credentials and any other OpenID providers
+SOCIAL_SIGN_IN_VARIABLES = (
+    "GOOGLE_CLIENT_ID",
+    "GOOGLE_CLIENT_SECRET",
+    "APPLE_CLIENT_ID",
+    "APPLE_CLIENT_SECRET",
+    "APPLE_TEAM_ID",
+    "APPLE_KEY_ID",
+    "APPLE_PRIVATE_KEY",
+    "GITHUB_CLIENT_ID",
+    "GITHUB_CLIENT_SECRET",
+    "OIDC_PROVIDERS",
+)
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:
@@ -95,6 +108,9 @@ class Settings:
     oauth_resources: tuple[str, ...] | None = None
     # proxies whose forwarded header names the client (gateway and subgraphs alike)
     trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
+    # identity: social sign-in, the variables of SOCIAL_SIGN_IN_VARIABLES that are set
+    # (read by media_gateway.subgraphs.identity.oidc)
+    social_sign_in: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_sqlite(self) -> bool:
@@ -109,7 +125,6 @@ class Settings:
         if self.oauth_resources is not None:
             return self.oauth_resources
         return (f"{self.public_url}/mcp",)
-
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -161,6 +176,11 @@ class Settings:
             oauth_issuer=(_text(env, "OAUTH_ISSUER") or "").rstrip("/") or None,
             oauth_resources=_resources(env),
             trusted_proxies=TrustedProxies.from_env(env),
+            social_sign_in={
+                name: value
+                for name in SOCIAL_SIGN_IN_VARIABLES
+                if (value := _text(env, name)) is not None
+            },
         )
 
 
