@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from media_gateway.subgraphs.catalog.search.spelling import SpellingCorrector
+from media_gateway.subgraphs.catalog.search.vocabulary import STOPWORDS
 from media_gateway.subgraphs.catalog.text import fold
 
 _WORD = re.compile(r"[a-z0-9]+")
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _CACHED_PREFIX = 3  # best entries are cached for prefixes up to this length
 _CACHE_DEPTH = 200
+_WORD_SCAN_LIMIT = 5_000  # entries of a typed word read to match the word being typed
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,25 @@ class Autocompleter:
             self._cache[prefix] = out
         return out
 
+    def _candidates(self, words: list[str], prefix: str, depth: int) -> list[int]:
+        """Entries having every typed word and a word starting with ``prefix``, most popular
+        first. After a space ("star wa") the entries of the rarest typed word are read, so
+        the popular entries of a short prefix ("wa") do not crowd the intended ones out."""
+        postings = [self._postings.get(word, []) for word in words if word not in STOPWORDS]
+        rarest = min(postings, key=len, default=None)
+        if rarest is None or len(rarest) > _WORD_SCAN_LIMIT:
+            return self._best_for_prefix(prefix, depth)
+        lo, hi = self._word_range(prefix)
+        if hi - lo <= 0:
+            return []
+        found: list[int] = []
+        for index in rarest:
+            if any(word.startswith(prefix) for word in self._entry_words[index]):
+                found.append(index)
+                if len(found) >= depth:
+                    break
+        return found
+
     def _has_prefix(self, prefix: str) -> bool:
         lo, hi = self._word_range(prefix)
         return hi > lo
@@ -122,7 +143,7 @@ class Autocompleter:
         phrase = " ".join([*fixed, last])
         max_popularity = self._max_popularity
         for prefix, typos in prefixes:
-            for index in self._best_for_prefix(prefix, depth):
+            for index in self._candidates(fixed, prefix, depth):
                 words = self._entry_words[index]
                 if any(word not in words for word in fixed):
                     continue

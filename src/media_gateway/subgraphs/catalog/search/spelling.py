@@ -196,17 +196,26 @@ class QueryCorrector:
         self.max_distance = max_distance
         self.frequencies: dict[str, float] = {}
         self.pairs: set[tuple[str, str]] = set()
-        self._symspell = SymSpell(max_dictionary_edit_distance=max_distance, prefix_length=7)
-        self._total = 0
+        self._index: SymSpell | None = None  # built from the frequencies on first use
 
     def add(self, word: str, frequency: float = 1.0) -> None:
         if not word:
             return
         self.frequencies[word] = self.frequencies.get(word, 0.0) + frequency
-        count = max(1, round(frequency * 10))
-        self._symspell.create_dictionary_entry(word, count)
-        self._total += count
-        self._symspell.N = max(self._total, 1)  # word probabilities over this vocabulary
+        self._index = None
+
+    @property
+    def _symspell(self) -> SymSpell:
+        if self._index is None:
+            index = SymSpell(max_dictionary_edit_distance=self.max_distance, prefix_length=7)
+            total = 0
+            for word, frequency in self.frequencies.items():
+                count = max(1, round(frequency * 10))
+                index.create_dictionary_entry(word, count)
+                total += count
+            index.N = max(total, 1)  # word probabilities over this vocabulary
+            self._index = index
+        return self._index
 
     def add_all(self, words: Iterable[str], frequency: float = 1.0) -> None:
         for word in words:
