@@ -60,7 +60,8 @@ def create(runtime: Runtime | None = None) -> Subgraph:
             credentials=services.credentials,
             api_keys=services.api_keys,
             oauth=oauth,
-            loaders=IdentityLoaders.create(services.accounts, services.profiles),
+            social=social,
+            loaders=IdentityLoaders.create(services.accounts, services.profiles, social),
         )
 
     async def startup() -> None:

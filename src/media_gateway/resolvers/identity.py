@@ -20,9 +20,11 @@ from media_gateway.schema.identity import (
     CreateProfileInput,
     DeviceAuthorization,
     IdentityContext,
+    LinkedSignIn,
     LoginInput,
     MfaConfirmation,
     OAuthClient,
+    OAuthClientKind,
     Profile,
     RegisterInput,
     TotpEnrolment,
@@ -217,6 +219,21 @@ class Mutation:
             raise _client_error(exc) from None
         return _payload(session)
 
+    # -- social sign-in ---------------------------------------------------------------------
+    @strawberry.federation.mutation(
+        description="Stop signing in with an outside provider (social sign-in). Refused "
+        "(reason LAST_SIGN_IN) when it is the last way left to sign in: set a password or "
+        "link another provider first. The sign-ins still linked.",
+        requires_scopes=ADMIN,
+    )
+    async def unlink_sign_in(self, info: Info, provider: str) -> list[LinkedSignIn] | None:
+        viewer = _member(info, adult=True)
+        try:
+            linked = await info.context.social.unlink(viewer.subject, provider)
+        except IdentityError as exc:
+            raise _client_error(exc) from None
+        return [LinkedSignIn.of(item) for item in linked]
+
     # -- MFA --------------------------------------------------------------------------------
     @strawberry.federation.mutation(
         description="Start turning on two-step sign-in (TOTP).", requires_scopes=ADMIN
@@ -389,15 +406,24 @@ class Mutation:
         return _payload(session)
 
     @strawberry.federation.mutation(
-        description="Register a third-party app for the authorization code flow with PKCE.",
+        description="Register a third-party app: a PUBLIC client (browser or mobile app, "
+        "authorization code with PKCE), a CONFIDENTIAL one (a server, which also gets a "
+        "secret, shown once) or a DEVICE client (a TV or console: the device authorization "
+        "grant, no redirect URIs).",
         requires_scopes=ADMIN,
     )
     async def register_oauth_client(
-        self, info: Info, name: str, redirect_uris: list[str]
+        self,
+        info: Info,
+        name: str,
+        redirect_uris: list[str] | None = None,
+        kind: OAuthClientKind = OAuthClientKind.PUBLIC,
     ) -> OAuthClient | None:
         viewer = _member(info, adult=True)
         try:
-            client = await info.context.oauth.register_client(viewer.subject, name, redirect_uris)
+            client = await info.context.oauth.register_client(
+                viewer.subject, name, redirect_uris or [], kind.name.lower()
+            )
         except IdentityError as exc:
             raise _client_error(exc) from None
         return OAuthClient.from_client(client)

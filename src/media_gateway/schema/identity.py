@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 
@@ -24,6 +25,8 @@ from media_gateway.subgraphs.identity.profiles import Profile as ViewingProfile
 from media_gateway.subgraphs.identity.profiles import ProfileService
 from media_gateway.subgraphs.identity.sessions import SessionService
 from media_gateway.subgraphs.identity.signin import SignInService
+from media_gateway.subgraphs.identity.social import LinkedSignIn as LinkedSignInData
+from media_gateway.subgraphs.identity.social import SocialSignInService
 
 
 def client_address(headers: Mapping[str, str]) -> str | None:
@@ -47,6 +50,7 @@ class IdentityContext(RequestContext):
     credentials: CredentialService
     api_keys: ApiKeyService
     oauth: OAuthService
+    social: SocialSignInService
     loaders: IdentityLoaders
 
     @property
@@ -91,6 +95,30 @@ class Profile:
         )
 
 
+@strawberry.type(description="A way to sign in at an outside provider, linked to the account.")
+class LinkedSignIn:
+    provider: str = strawberry.field(
+        description="The provider's name in the sign-in address (/login/{provider}), the "
+        "argument of unlinkSignIn: google, apple, github or a configured OpenID provider."
+    )
+    provider_name: str = strawberry.field(description="The provider's name for people.")
+    email: str | None = strawberry.field(
+        description="The verified email the provider vouched for when it was linked."
+    )
+    linked_at: datetime
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, linked: LinkedSignInData) -> LinkedSignIn:
+        return cls(
+            provider=linked.provider,
+            provider_name=linked.provider_name,
+            email=linked.email,
+            linked_at=linked.linked_at,
+            last_used_at=linked.last_used_at,
+        )
+
+
 @strawberry.federation.type(keys=["id"], description="A member account.")
 class User:
     id: strawberry.ID
@@ -128,6 +156,15 @@ class User:
         self._owner_only(info, "profiles")
         profiles = await info.context.loaders.profiles.load(str(self.id))
         return [Profile.of(profile) for profile in profiles]
+
+    @strawberry.federation.field(
+        description="The outside providers the account signs in with (social sign-in); owner only.",
+        requires_scopes=[["identity:read"]],
+    )
+    async def linked_sign_ins(self, info: Info) -> list[LinkedSignIn] | None:
+        self._owner_only(info, "sign-in settings")
+        linked = await info.context.loaders.linked_sign_ins.load(str(self.id))
+        return [LinkedSignIn.of(item) for item in linked]
 
     @classmethod
     def of(cls, account: Account, *, is_owner: bool = False) -> User:
@@ -272,14 +309,48 @@ class DeviceAuthorization:
         )
 
 
-@strawberry.type(description="A third-party app allowed to use the authorization code flow.")
+@strawberry.enum(description="The kind of an OAuth client (RFC 6749 2.1).")
+class OAuthClientKind(Enum):
+    CONFIDENTIAL = strawberry.enum_value(
+        "confidential",
+        description="An app running on a server, which keeps a secret: it authenticates at "
+        "the token endpoint (client_secret_basic or client_secret_post) and uses the "
+        "authorization code flow with PKCE. Needs redirect URIs.",
+    )
+    PUBLIC = strawberry.enum_value(
+        "public",
+        description="A browser or mobile app, which cannot keep a secret: the authorization "
+        "code flow with PKCE, no secret. Needs redirect URIs.",
+    )
+    DEVICE = strawberry.enum_value(
+        "device",
+        description="A TV, console or command line without a browser: the device "
+        "authorization grant (RFC 8628), the member approves its code at /activate. Has no "
+        "redirect URIs.",
+    )
+
+
+@strawberry.type(
+    description="A third-party app: a confidential or public client of the authorization "
+    "code flow, or a device client of the device authorization grant."
+)
 class OAuthClient:
     client_id: str
     name: str
     redirect_uris: list[str]
+    kind: OAuthClientKind
+    client_secret: str | None = strawberry.field(
+        default=None,
+        description="A confidential client's secret: only in the answer to "
+        "registerOauthClient, never shown again.",
+    )
 
     @classmethod
     def from_client(cls, client: OAuthClientData) -> OAuthClient:
         return cls(
-            client_id=client.client_id, name=client.name, redirect_uris=list(client.redirect_uris)
+            client_id=client.client_id,
+            name=client.name,
+            redirect_uris=list(client.redirect_uris),
+            kind=OAuthClientKind(client.kind),
+            client_secret=client.secret,
         )

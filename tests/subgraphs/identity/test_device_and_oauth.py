@@ -227,7 +227,10 @@ async def test_pkce_verifier_mismatch_and_plain_are_refused(
             "code_challenge_method": "S256",
         },
     )
-    assert anonymous.status_code == 401 and anonymous.json()["error"] == "login_required"
+    assert anonymous.status_code == 303 and "code=" not in anonymous.headers["location"]
+    login = urlsplit(anonymous.headers["location"])
+    assert login.path == "/login"
+    assert parse_qs(login.query)["next"][0].startswith("/oauth/authorize?")
 
 
 async def test_device_flow_over_the_http_endpoints(

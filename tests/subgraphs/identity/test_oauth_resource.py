@@ -99,7 +99,11 @@ async def test_authorization_server_metadata(graph: Client, settings: Settings) 
         "refresh_token",
         DEVICE_CODE_GRANT,
     }
-    assert metadata["token_endpoint_auth_methods_supported"] == ["none"]
+    assert metadata["token_endpoint_auth_methods_supported"] == [
+        "none",
+        "client_secret_basic",
+        "client_secret_post",
+    ]
     assert "catalog:read" in metadata["scopes_supported"]
     assert "identity:admin" not in metadata["scopes_supported"]  # never delegated
     # the OpenID-style discovery path serves the same document

@@ -43,7 +43,12 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", DEVICE_CODE_GRANT],
-        # public clients only: the proof is PKCE, never a secret
-        "token_endpoint_auth_methods_supported": ["none"],
+        # public and device clients prove themselves with PKCE (or the device code) alone;
+        # a confidential client also presents its secret
+        "token_endpoint_auth_methods_supported": [
+            "none",
+            "client_secret_basic",
+            "client_secret_post",
+        ],
         "code_challenge_methods_supported": ["S256"],
     }

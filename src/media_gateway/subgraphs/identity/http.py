@@ -1,23 +1,23 @@
 """The identity service's HTTP endpoints for OAuth clients (RFC 6749, 7636, 8628, 8707),
 dynamic client registration (RFC 7591), the authorization server metadata (RFC 8414) and
-the JWKS. Responses carry ``Cache-Control: no-store`` wherever they hold tokens or codes."""
+the JWKS. The authorization endpoint is a page (sign-in and consent: ``pages.consent``).
+Responses carry ``Cache-Control: no-store`` wherever they hold tokens or codes."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from media_gateway.auth.callers import identify_caller, with_api_keys
 from media_gateway.auth.tokens import TokenService
 from media_gateway.platform.forwarding import TrustedProxies
 from media_gateway.storage.types import utcnow
-from media_gateway.subgraphs.identity.api_keys import ApiKeys
 from media_gateway.subgraphs.identity.common import IdentityError
 from media_gateway.subgraphs.identity.discovery import (
     authorization_server_metadata,
@@ -59,12 +59,12 @@ async def _form(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         raise OAuthError("invalid_request", "Send application/x-www-form-urlencoded.")
-    return _parameters(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return parameters(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
-def _parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
+def parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
     """The parameters of a request; a repeatable one (``resource``) holds its values one per
-    line (see ``_resources``)."""
+    line (see ``resources_of``)."""
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in REPEATABLE:
@@ -78,7 +78,7 @@ def _parameters(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return form
 
 
-def _resources(params: Mapping[str, str]) -> list[str]:
+def resources_of(params: Mapping[str, str]) -> list[str]:
     value = params.get("resource")
     return value.split("\n") if value else []
 
@@ -95,10 +95,29 @@ def _required(form: Mapping[str, str], *names: str) -> list[str]:
     return [form[name] for name in names]
 
 
+def _with_client_credentials(form: dict[str, str], request: Request) -> dict[str, str]:
+    """The form with a confidential client's credentials from HTTP Basic authentication
+    (``client_secret_basic``, RFC 6749 2.3.1), when the request carries them."""
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return form
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise OAuthError("invalid_client", "Malformed client credentials.", 401) from exc
+    client_id, separator, secret = decoded.partition(":")
+    client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+    if not separator or not client_id:
+        raise OAuthError("invalid_client", "Malformed client credentials.", 401)
+    if form.get("client_id", client_id) != client_id or "client_secret" in form:
+        raise OAuthError("invalid_request", "Authenticate the client one way only.")
+    return {**form, "client_id": client_id, "client_secret": secret}
+
+
 def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
     identity = oauth.identity
     settings = identity.stores.settings
-    api_keys = ApiKeys(identity.stores.database)
 
     async def jwks(_: Request) -> Response:
         return JSONResponse(tokens.keys.jwks(), headers={"cache-control": "public, max-age=300"})
@@ -137,7 +156,7 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
                 client_id,
                 form.get("scope"),
                 _address(request, settings.trusted_proxies),
-                resources=_resources(form),
+                resources=resources_of(form),
             )
         except OAuthError as exc:
             return _error(exc)
@@ -153,52 +172,18 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
             headers=NO_STORE,
         )
 
-    async def _viewer(request: Request) -> Any:
-        async def claims(headers: Mapping[str, str]) -> Any:
-            return identify_caller(headers, settings)[0]
-
-        return await with_api_keys(
-            claims, identity.stores.database, settings, api_keys=api_keys.find
-        )(dict(request.headers))
-
-    async def authorize(request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                params = await _form(request)
-            except OAuthError as exc:
-                return _error(exc)
-        else:
-            try:
-                params = _parameters(request.query_params.multi_items())
-            except OAuthError as exc:
-                return _error(exc)
-        try:
-            client_id, redirect_uri = _required(params, "client_id", "redirect_uri")
-            location = await oauth.authorize(
-                await _viewer(request),
-                client_id=client_id,
-                redirect_uri=redirect_uri,
-                response_type=params.get("response_type", ""),
-                code_challenge=params.get("code_challenge"),
-                code_challenge_method=params.get("code_challenge_method"),
-                scope=params.get("scope"),
-                state=params.get("state"),
-                resources=_resources(params),
-            )
-        except OAuthError as exc:
-            return _error(exc)
-        return RedirectResponse(location, status_code=302, headers=NO_STORE)
-
     async def token(request: Request) -> Response:
         try:
-            form = await _form(request)
+            form = _with_client_credentials(await _form(request), request)
             (grant_type,) = _required(form, "grant_type")
+            if form.get("client_id"):
+                await oauth.authenticate_client(form["client_id"], form.get("client_secret"))
             if grant_type == "authorization_code":
                 code, client_id, redirect_uri, verifier = _required(
                     form, "code", "client_id", "redirect_uri", "code_verifier"
                 )
                 session = await oauth.exchange_authorization_code(
-                    code, client_id, redirect_uri, verifier, _resources(form)
+                    code, client_id, redirect_uri, verifier, resources_of(form)
                 )
             elif grant_type == "refresh_token":
                 (refresh_token,) = _required(form, "refresh_token")
@@ -207,7 +192,7 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
                         refresh_token,
                         client_address=_address(request, settings.trusted_proxies),
                         client_id=form.get("client_id"),
-                        resources=oauth.resources(_resources(form)),
+                        resources=oauth.resources(resources_of(form)),
                     )
                 except IdentityError as exc:
                     if exc.code == "RATE_LIMITED":
@@ -221,7 +206,7 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
                     device_code,
                     client_id,
                     _address(request, settings.trusted_proxies),
-                    resources=_resources(form),
+                    resources=resources_of(form),
                 )
             else:
                 raise OAuthError("unsupported_grant_type", "Unsupported grant_type.")
@@ -236,6 +221,5 @@ def oauth_routes(oauth: OAuthService, tokens: TokenService) -> list[Route]:
         *(Route(path, metadata, methods=["GET"]) for path in metadata_paths(settings)),
         Route("/oauth/register", register, methods=["POST"]),
         Route("/oauth/device_authorization", device_authorization, methods=["POST"]),
-        Route("/oauth/authorize", authorize, methods=["GET", "POST"]),
         Route("/oauth/token", token, methods=["POST"]),
     ]

@@ -101,8 +101,8 @@ class ApiKeyRecord(SQLModel, table=True):
 
 
 class OAuthClientRecord(SQLModel, table=True):
-    """A third-party (public, PKCE) client and its exact redirect URIs; a client that
-    registered itself (RFC 7591) has no owner."""
+    """A third-party client (confidential, public or device) and its exact redirect URIs; a
+    client that registered itself (RFC 7591) has no owner."""
 
     __tablename__ = "identity_oauth_clients"
 
@@ -111,7 +111,11 @@ class OAuthClientRecord(SQLModel, table=True):
     owner_id: str | None = Field(
         default=None, foreign_key="identity_users.id", index=True, max_length=64
     )
-    redirect_uris: str = Field(max_length=4000)  # one per line
+    redirect_uris: str = Field(max_length=4000)  # one per line; none for a device client
+    # confidential, public or device (see oauth.CLIENT_KINDS)
+    kind: str = Field(default="public", max_length=20)
+    # a confidential client's secret, as its SHA-256
+    secret_hash: str | None = Field(default=None, max_length=128)
     created_at: datetime = timestamp_field()
 
 

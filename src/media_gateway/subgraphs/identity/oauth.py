@@ -33,7 +33,16 @@ from media_gateway.subgraphs.identity.services import IdentityServices
 from media_gateway.subgraphs.identity.sessions import Session
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-# first-party device apps that may start a device sign-in without registering
+# the kinds of client (RFC 6749 2.1): a confidential client (a server) holds a secret and
+# authenticates at the token endpoint; a public client (a browser or mobile app) cannot keep
+# one and proves itself with PKCE alone; a device client (a TV, a console, a command line)
+# has no browser and no redirect URI: it signs in with the device authorization grant.
+CONFIDENTIAL_CLIENT = "confidential"
+PUBLIC_CLIENT = "public"
+DEVICE_CLIENT = "device"
+CLIENT_KINDS = (CONFIDENTIAL_CLIENT, PUBLIC_CLIENT, DEVICE_CLIENT)
+# the built-in device clients: first-party apps that start a device sign-in without
+# registering (the TV app is ``media-gateway-tv``)
 FIRST_PARTY_DEVICE_CLIENTS: dict[str, str] = {
     "media-gateway-tv": "Media Gateway for TV",
     "media-gateway-console": "Media Gateway for consoles",
@@ -70,6 +79,42 @@ class DeviceAuthorization:
     interval: int
 
 
+class AuthorizationRedirect(Exception):
+    """An authorization request refused back to the app: ``location`` carries the error."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+def _redirect(redirect_uri: str, state: str | None, **params: str | None) -> str:
+    values = {k: v for k, v in {**params, "state": state}.items() if v is not None}
+    separator = "&" if "?" in redirect_uri else "?"
+    return f"{redirect_uri}{separator}{urlencode(values)}"
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """An authorization request that passed its checks, waiting for the member's consent."""
+
+    client: OAuthClient
+    redirect_uri: str
+    code_challenge: str
+    scopes: frozenset[str]
+    resources: tuple[str, ...]
+    state: str | None
+
+
+@dataclass(frozen=True)
+class PendingDeviceAuthorization:
+    """A device waiting for a member's decision: which app, the code it shows, and what it
+    asks to do."""
+
+    client: OAuthClient
+    user_code: str
+    scopes: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class OAuthClient:
     client_id: str
@@ -77,6 +122,15 @@ class OAuthClient:
     redirect_uris: tuple[str, ...]
     first_party: bool
     issued_at: int | None = None
+    kind: str = PUBLIC_CLIENT
+    # the SHA-256 of a confidential client's secret
+    secret_hash: str | None = None
+    # shown once, in the answer to its registration
+    secret: str | None = None
+
+
+def client_secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _canonical_resource(resource: str) -> str:
@@ -117,7 +171,9 @@ class OAuthService:
     # -- clients -------------------------------------------------------------------------
     async def client(self, client_id: str) -> OAuthClient | None:
         if client_id in FIRST_PARTY_DEVICE_CLIENTS:
-            return OAuthClient(client_id, FIRST_PARTY_DEVICE_CLIENTS[client_id], (), True)
+            return OAuthClient(
+                client_id, FIRST_PARTY_DEVICE_CLIENTS[client_id], (), True, kind=DEVICE_CLIENT
+            )
         if not CLIENT_ID_PATTERN.match(client_id):
             return None
         async with self.stores.database.session() as session:
@@ -127,32 +183,83 @@ class OAuthService:
         return OAuthClient(
             record.id,
             record.name,
-            tuple(record.redirect_uris.split("\n")),
+            tuple(uri for uri in record.redirect_uris.split("\n") if uri),
             first_party=False,
             issued_at=int(record.created_at.timestamp()) if record.created_at else None,
+            kind=record.kind,
+            secret_hash=record.secret_hash,
         )
 
     async def register_client(
-        self, owner_id: str, name: str, redirect_uris: Sequence[str]
+        self,
+        owner_id: str,
+        name: str,
+        redirect_uris: Sequence[str],
+        kind: str = PUBLIC_CLIENT,
     ) -> OAuthClient:
+        """Register an app of a member's: a confidential or public client names 1 to 10
+        exact redirect URIs (a confidential one gets a secret, shown once: ``secret``); a
+        device client names none."""
         name = name.strip()
         if not 1 <= len(name) <= 100:
             raise IdentityError("Name the app (1 to 100 characters).", field="name")
-        uris = [uri.strip() for uri in redirect_uris]
-        if not uris or len(uris) > 10 or not all(_valid_redirect_uri(u) for u in uris):
+        if kind not in CLIENT_KINDS:
             raise IdentityError(
-                "Give 1 to 10 redirect URIs: https (or http on localhost), without fragment.",
+                "The kind of client is confidential, public or device.", field="kind"
+            )
+        uris = [uri.strip() for uri in redirect_uris]
+        if kind == DEVICE_CLIENT:
+            if uris:
+                raise IdentityError(
+                    "A device client has no redirect URIs: it signs in with a code shown on "
+                    "its screen (the device authorization grant). Leave redirectUris empty, "
+                    "or register a public or confidential client.",
+                    field="redirectUris",
+                )
+        elif not uris or len(uris) > 10 or not all(_valid_redirect_uri(u) for u in uris):
+            raise IdentityError(
+                f"A {kind} client needs 1 to 10 redirect URIs: https (or http on localhost), "
+                "without fragment. A TV or console without a browser is a device client.",
                 field="redirectUris",
             )
+        secret = secrets.token_urlsafe(32) if kind == CONFIDENTIAL_CLIENT else None
         record = OAuthClientRecord(
             id="app-" + secrets.token_hex(12),
             name=name,
             owner_id=owner_id,
             redirect_uris="\n".join(uris),
+            kind=kind,
+            secret_hash=client_secret_hash(secret) if secret else None,
         )
         async with self.stores.database.transaction() as session:
             session.add(record)
-        return OAuthClient(record.id, record.name, tuple(uris), first_party=False)
+        return OAuthClient(
+            record.id, record.name, tuple(uris), first_party=False, kind=kind, secret=secret
+        )
+
+    async def authenticate_client(self, client_id: str, secret: str | None) -> OAuthClient | None:
+        """At the token endpoint: a confidential client must present its secret; a public or
+        device client has none to present. ``invalid_client`` otherwise."""
+        client = await self.client(client_id)
+        if client is None:
+            raise OAuthError("invalid_client", "Unknown client.", 401)
+        if client.kind == CONFIDENTIAL_CLIENT:
+            if (
+                not secret
+                or not client.secret_hash
+                or not secrets.compare_digest(client_secret_hash(secret), client.secret_hash)
+            ):
+                raise OAuthError(
+                    "invalid_client",
+                    "A confidential client authenticates with its secret "
+                    "(client_secret_basic or client_secret_post).",
+                    401,
+                )
+        elif secret:
+            raise OAuthError(
+                "invalid_client", f"A {client.kind} client has no secret; send none.", 401
+            )
+        return client
 
     async def register_public_client(
         self, metadata: Any, client_address: str | None = None
@@ -263,6 +370,12 @@ class OAuthService:
         client = await self.client(client_id)
         if client is None:
             raise OAuthError("invalid_client", "Unknown client.", 401)
+        if client.kind == CONFIDENTIAL_CLIENT:
+            raise OAuthError(
+                "unauthorized_client",
+                "A confidential client signs members in with the authorization code flow; "
+                "register a device client for a TV or console.",
+            )
         scopes = self.grant_scopes(scope)
         bound = self.resources(resources)
         device_code = secrets.token_urlsafe(32)
@@ -296,6 +409,27 @@ class OAuthService:
             verification_uri_complete=f"{base}?{urlencode({'user_code': display})}",
             expires_in=self.device_code_ttl,
             interval=self.device_interval,
+        )
+
+    async def pending_device_authorization(self, user_code: str) -> PendingDeviceAuthorization:
+        """The device sign-in showing ``user_code``, before the member decides (what the
+        activation page shows: RFC 8628 5.4, the member sees which app asks)."""
+        code = normalize_user_code(user_code)
+        pending = await self.codes.get(code_key("device-user", code)) if len(code) == 8 else None
+        if pending is None:
+            raise IdentityError("No sign-in is waiting for this code.", field="userCode")
+        if pending.get("used"):
+            raise IdentityError("This code was already used.", "ALREADY_USED", "userCode")
+        if self.clock() >= float(pending["expires_at"]):
+            raise IdentityError("This code has expired; start again.", "expired_token")
+        device = await self.codes.get(str(pending["device_key"]))
+        client = await self.client(str(pending["client_id"]))
+        if device is None or client is None:
+            raise IdentityError("No sign-in is waiting for this code.", field="userCode")
+        return PendingDeviceAuthorization(
+            client=client,
+            user_code=f"{code[:4]}-{code[4:]}",
+            scopes=tuple(sorted(device.get("scopes") or ())),
         )
 
     async def decide_device_authorization(
@@ -387,6 +521,87 @@ class OAuthService:
         )
 
     # -- authorization code with PKCE ----------------------------------------------------
+    async def authorization_request(
+        self,
+        *,
+        client_id: str,
+        redirect_uri: str,
+        response_type: str,
+        code_challenge: str | None,
+        code_challenge_method: str | None,
+        scope: str | None,
+        state: str | None,
+        resources: Sequence[str] = (),
+    ) -> AuthorizationRequest:
+        """An authorization request checked before anyone is asked to consent.
+
+        Raises ``OAuthError`` when no redirect is allowed (unknown client, or a redirect URI
+        that is not exactly a registered one: RFC 9700 2.1), and ``AuthorizationRedirect``
+        when the refusal goes back to the app (no implicit grant, PKCE S256 required, an
+        unknown scope or resource)."""
+        client = await self.client(client_id)
+        if client is None or client.kind == DEVICE_CLIENT:
+            raise OAuthError("invalid_client", "Unknown client.", 400)
+        if redirect_uri not in client.redirect_uris:  # exact match only (RFC 9700 2.1)
+            raise OAuthError("invalid_request", "This redirect URI is not registered.", 400)
+
+        def refused(error: str, description: str | None = None) -> AuthorizationRedirect:
+            return AuthorizationRedirect(
+                _redirect(redirect_uri, state, error=error, error_description=description)
+            )
+
+        if response_type != "code":  # no implicit grant (RFC 9700 2.1.2)
+            raise refused(
+                "unsupported_response_type", "Only the authorization code flow is supported."
+            )
+        if code_challenge_method != "S256" or not code_challenge:
+            raise refused("invalid_request", "PKCE with S256 is required.")
+        if not CHALLENGE_PATTERN.match(code_challenge):
+            raise refused("invalid_request", "Malformed code_challenge.")
+        try:
+            scopes = self.grant_scopes(scope)
+            bound = self.resources(resources)
+        except OAuthError as exc:
+            raise refused(exc.error) from exc
+        return AuthorizationRequest(
+            client=client,
+            redirect_uri=redirect_uri,
+            code_challenge=code_challenge,
+            scopes=scopes,
+            resources=bound,
+            state=state,
+        )
+
+    async def grant_authorization(self, viewer: Claims, request: AuthorizationRequest) -> str:
+        """The member consented: the redirect back to the app with a one-time code."""
+        if viewer.api_key_id is not None or viewer.raw.get("client_id"):
+            raise OAuthError("access_denied", "Only a member's own session can authorize.", 403)
+        code = secrets.token_urlsafe(32)
+        await self.codes.put(
+            code_key("authorization-code", code),
+            {
+                "client_id": request.client.client_id,
+                "redirect_uri": request.redirect_uri,
+                "challenge": request.code_challenge,
+                "user_id": viewer.subject,
+                "profile_id": viewer.profile_id,
+                "scopes": sorted(request.scopes),
+                "resources": list(request.resources),
+            },
+            self.authorization_code_ttl,
+        )
+        return _redirect(request.redirect_uri, request.state, code=code)
+
+    @staticmethod
+    def deny_authorization(request: AuthorizationRequest) -> str:
+        """The member refused: the redirect back to the app with ``access_denied``."""
+        return _redirect(
+            request.redirect_uri,
+            request.state,
+            error="access_denied",
+            error_description="The member refused.",
+        )
+
     async def authorize(
         self,
         viewer: Claims | None,
@@ -400,51 +615,27 @@ class OAuthService:
         state: str | None,
         resources: Sequence[str] = (),
     ) -> str:
-        """The redirect (with ``code`` or ``error``) for an authorization request.
+        """The redirect (with ``code`` or ``error``) for an authorization request presented
+        with a member's own access token (no consent page: the bearer is the member).
 
         Raises ``OAuthError`` when no redirect is allowed (unknown client or redirect URI).
         """
-        client = await self.client(client_id)
-        if client is None or client.first_party:
-            raise OAuthError("invalid_client", "Unknown client.", 400)
-        if redirect_uri not in client.redirect_uris:  # exact match only (RFC 9700 2.1)
-            raise OAuthError("invalid_request", "This redirect URI is not registered.", 400)
-
-        def back(**params: str | None) -> str:
-            values = {k: v for k, v in {**params, "state": state}.items() if v is not None}
-            separator = "&" if "?" in redirect_uri else "?"
-            return f"{redirect_uri}{separator}{urlencode(values)}"
-
-        if response_type != "code":
-            return back(error="unsupported_response_type")
-        if code_challenge_method != "S256" or not code_challenge:
-            return back(error="invalid_request", error_description="PKCE with S256 is required.")
-        if not CHALLENGE_PATTERN.match(code_challenge):
-            return back(error="invalid_request", error_description="Malformed code_challenge.")
         try:
-            scopes = self.grant_scopes(scope)
-            bound = self.resources(resources)
-        except OAuthError as exc:
-            return back(error=exc.error)
+            request = await self.authorization_request(
+                client_id=client_id,
+                redirect_uri=redirect_uri,
+                response_type=response_type,
+                code_challenge=code_challenge,
+                code_challenge_method=code_challenge_method,
+                scope=scope,
+                state=state,
+                resources=resources,
+            )
+        except AuthorizationRedirect as redirect:
+            return redirect.location
         if viewer is None:
             raise OAuthError("login_required", "Sign in first.", 401)
-        if viewer.api_key_id is not None or viewer.raw.get("client_id"):
-            raise OAuthError("access_denied", "Only a member's own session can authorize.", 403)
-        code = secrets.token_urlsafe(32)
-        await self.codes.put(
-            code_key("authorization-code", code),
-            {
-                "client_id": client_id,
-                "redirect_uri": redirect_uri,
-                "challenge": code_challenge,
-                "user_id": viewer.subject,
-                "profile_id": viewer.profile_id,
-                "scopes": sorted(scopes),
-                "resources": list(bound),
-            },
-            self.authorization_code_ttl,
-        )
-        return back(code=code)
+        return await self.grant_authorization(viewer, request)
 
     async def exchange_authorization_code(
         self,

@@ -7,12 +7,21 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
+from media_gateway.subgraphs.identity.oauth import OAuthService
+from media_gateway.subgraphs.identity.pages.activate import activate_routes
+from media_gateway.subgraphs.identity.pages.consent import consent_routes
 from media_gateway.subgraphs.identity.pages.framework import PageError, Pages, SignInOption
+from media_gateway.subgraphs.identity.pages.links import link_routes
 from media_gateway.subgraphs.identity.pages.login import login_routes
-from media_gateway.subgraphs.identity.services import IdentityServices
 
 __all__ = ["PageError", "Pages", "SignInOption", "page_routes"]
 
 
-def page_routes(pages: Pages, services: IdentityServices) -> list[Route]:
-    return [*login_routes(pages, services.sign_in)]
+def page_routes(pages: Pages, oauth: OAuthService) -> list[Route]:
+    services = oauth.identity
+    return [
+        *login_routes(pages, services.sign_in),
+        *activate_routes(pages, oauth, services.accounts),
+        *link_routes(pages, services.accounts, services.credentials),
+        *consent_routes(pages, oauth, services.accounts),
+    ]

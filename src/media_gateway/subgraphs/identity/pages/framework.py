@@ -152,8 +152,9 @@ class Pages:
             **context,
         )
         response = HTMLResponse(body, status_code=status)
+        public = _origin(self.settings.public_url)
         for name, value in PAGE_HEADERS.items():
-            response.headers[name] = value.format(form_action=form_action).replace("  ", " ")
+            response.headers[name] = value.format(form_action=f"{public} {form_action}".strip())
         for name, value in (headers or {}).items():
             response.headers[name] = value
         if fresh:
@@ -275,6 +276,16 @@ class Pages:
 
 
 PAGE_REDIRECT = {"cache-control": "no-store"}
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def text(value: object) -> str:
+    """A posted form field as text (absent or a file: empty)."""
+    return value if isinstance(value, str) else ""
 
 
 def _valid_csrf_value(value: str | None) -> bool:

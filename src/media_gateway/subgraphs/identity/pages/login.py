@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from media_gateway.subgraphs.identity.common import IdentityError
-from media_gateway.subgraphs.identity.pages.framework import PAGE_REDIRECT, PageError, Pages
+from media_gateway.subgraphs.identity.pages.framework import PAGE_REDIRECT, PageError, Pages, text
 from media_gateway.subgraphs.identity.signin import SignInService
 
 
@@ -65,10 +65,10 @@ def login_routes(pages: Pages, sign_in: SignInService) -> list[Route]:
             headers = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
             next_path = pages.local_path(request.query_params.get("next"))
             return form(request, next_path, error=exc.message, status=exc.status, headers=headers)
-        next_path = pages.local_path(_text(posted.get("next")))
-        email = _text(posted.get("email")).strip()
-        password = _text(posted.get("password"))
-        code = _text(posted.get("totp_code")).strip() or None
+        next_path = pages.local_path(text(posted.get("next")))
+        email = text(posted.get("email")).strip()
+        password = text(posted.get("password"))
+        code = text(posted.get("totp_code")).strip() or None
         if not email or not password:
             return form(request, next_path, email=email, error="Enter your email and password.")
         try:
@@ -115,7 +115,3 @@ def login_routes(pages: Pages, sign_in: SignInService) -> list[Route]:
         Route("/login/done", pages.guarded(done), methods=["GET"]),
         Route("/logout", pages.guarded(logout), methods=["POST"]),
     ]
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
