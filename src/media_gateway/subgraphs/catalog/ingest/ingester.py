@@ -3,6 +3,7 @@ and one outbox event per change, all in the same transaction per batch."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,10 +25,20 @@ from media_gateway.subgraphs.catalog.models import (
     PersonRecord,
 )
 from media_gateway.subgraphs.catalog.outbox import AVAILABILITY_TOPIC, CONTENT_TOPIC, record_event
-from media_gateway.subgraphs.catalog.text import content_id, fold, slug
+from media_gateway.subgraphs.catalog.search.spelling import numeral_forms
+from media_gateway.subgraphs.catalog.search.vocabulary import STOPWORDS
+from media_gateway.subgraphs.catalog.text import (
+    content_id,
+    fold,
+    main_title_key,
+    slug,
+    title_key,
+    title_keys,
+)
 
 EXPIRING_WITHIN = timedelta(days=30)
 RUNTIME_TOLERANCE = 10  # minutes
+_LETTERS = re.compile(r"[a-z]+")
 
 
 @dataclass
@@ -75,6 +86,70 @@ def _offer_payload(content: str, offer: CanonicalOffer | AvailabilityRecord, cha
     }
 
 
+def anchor_word(title: str) -> str | None:
+    """The longest plain word of a title (not an article or a numeral), which every writing
+    of it contains as typed: what candidate titles are looked up by."""
+    words = [
+        w
+        for w in _LETTERS.findall(fold(title))
+        if len(w) >= 3 and w not in STOPWORDS and not numeral_forms(w)
+    ]
+    return max(words, key=len) if words else None
+
+
+def _keys(record: ContentRecord | CanonicalTitle) -> frozenset[str]:
+    keys = title_keys(record.title)
+    if record.original_title:
+        keys |= title_keys(record.original_title)
+    return keys
+
+
+def pick_match(title: CanonicalTitle, candidates: Sequence[ContentRecord]) -> ContentRecord | None:
+    """The catalog title a feed's title is, among candidates, or None.
+
+    Titles match when their keys do (``title_keys``: leading articles, punctuation, "&",
+    numerals, an alternate title in parentheses), or when one is the other without its
+    subtitle and both give the same year. Year and runtime decide between matches: a year
+    apart is accepted for a full match only, and runtimes (when both are known) differ by at
+    most ``RUNTIME_TOLERANCE``. Different external ids of the same kind never match.
+    """
+    keys = _keys(title)
+    main = main_title_key(title.title)
+    full = title_key(title.title)
+    best: tuple[tuple[int, int, int, str], ContentRecord] | None = None
+    for candidate in candidates:
+        if any(
+            getattr(title, name)
+            and getattr(candidate, name)
+            and getattr(title, name) != getattr(candidate, name)
+            for name in ("imdb_id", "tmdb_id", "eidr_id")
+        ):
+            continue
+        candidate_keys = _keys(candidate)
+        same = bool(keys & candidate_keys)
+        partial = main in candidate_keys or main_title_key(candidate.title) == full
+        if not (same or partial):
+            continue
+        if not same and (title.year is None or title.year != candidate.year):
+            continue  # a title without its subtitle: only with the same year on both
+        year_gap = 0
+        if title.year is not None and candidate.year is not None:
+            year_gap = abs(candidate.year - title.year)
+            if year_gap > 1:
+                continue
+        runtime_gap = 0
+        if title.runtime_minutes and candidate.runtime_minutes:
+            runtime_gap = abs(candidate.runtime_minutes - title.runtime_minutes)
+            if runtime_gap > RUNTIME_TOLERANCE:
+                continue
+        elif year_gap:
+            continue  # a year apart only when the runtimes agree
+        rank = (year_gap, 0 if same else 1, runtime_gap, candidate.id)
+        if best is None or rank < best[0]:
+            best = (rank, candidate)
+    return best[1] if best is not None else None
+
+
 class Ingester:
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -92,29 +167,25 @@ class Ingester:
                 ).first()
                 if found is not None:
                     return found
-        candidates = (
-            await session.exec(
-                select(ContentRecord).where(
-                    col(ContentRecord.title_search) == fold(title.title),
-                    col(ContentRecord.kind) == title.kind,
-                )
+        return pick_match(title, await self._candidates(session, title))
+
+    async def _candidates(
+        self, session: AsyncSession, title: CanonicalTitle
+    ) -> Sequence[ContentRecord]:
+        """Titles of the same kind that may be this one written differently: those sharing its
+        most distinctive word, within a year of it when the feed gives a year."""
+        query = select(ContentRecord).where(col(ContentRecord.kind) == title.kind)
+        if title.year is not None:
+            query = query.where(
+                col(ContentRecord.year).is_(None)
+                | col(ContentRecord.year).between(title.year - 1, title.year + 1)
             )
-        ).all()
-        for candidate in candidates:
-            if (
-                title.year is not None
-                and candidate.year is not None
-                and candidate.year != title.year
-            ):
-                continue
-            if (
-                title.runtime_minutes
-                and candidate.runtime_minutes
-                and abs(candidate.runtime_minutes - title.runtime_minutes) > RUNTIME_TOLERANCE
-            ):
-                continue
-            return candidate
-        return None
+        anchor = anchor_word(title.title)
+        if anchor is not None:
+            query = query.where(col(ContentRecord.title_search).contains(anchor))
+        elif title.year is None:
+            query = query.where(col(ContentRecord.title_search) == fold(title.title))
+        return (await session.exec(query.limit(500))).all()
 
     async def _apply_title(
         self, session: AsyncSession, title: CanonicalTitle, summary: IngestSummary
