@@ -223,19 +223,19 @@ def _price(
         if raw is not None or currency is not None:
             check.fail(f"{at}.price", f"a {offer_type} offer has no price.")
         return None, None
+    code = str(currency or "").strip().upper()
+    if not _CURRENCY.match(code):
+        check.fail(f"{at}.currency", "must be an ISO 4217 code such as USD or EUR.")
     if raw is None:
         check.fail(f"{at}.price", f"a {offer_type} offer needs a price.")
-        return None, None
+        return None, code
     try:
         price = Decimal(str(raw)).quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError):
         check.fail(f"{at}.price", "must be a number.")
-        return None, None
+        return None, code
     if not Decimal(0) <= price < MAX_PRICE:
         check.fail(f"{at}.price", f"must be from 0 to below {MAX_PRICE}.")
-    code = str(currency or "").strip().upper()
-    if not _CURRENCY.match(code):
-        check.fail(f"{at}.currency", "must be an ISO 4217 code such as USD or EUR.")
     return str(price), code
 
 
