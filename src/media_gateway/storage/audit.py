@@ -112,6 +112,32 @@ async def record_audit(
     )
 
 
+async def append_audit(
+    database: Database,
+    *,
+    actor_id: str | None,
+    action: str,
+    target_type: str,
+    target_id: str | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """``record_audit`` in a transaction of its own, for an event that changes nothing else
+    (a failed sign-in)."""
+    async with database.transaction() as session:
+        await record_audit(
+            session,
+            actor_id=actor_id,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            before=before,
+            after=after,
+            detail=detail,
+        )
+
+
 def audit_event(entry: AuditEntryRecord) -> dict[str, Any]:
     """An entry as published on ``audit.events``."""
     return {

@@ -35,6 +35,13 @@ class Account:
     created_at: datetime
     email_verified: bool
     mfa_enabled: bool
+    role: str = "member"
+    locked_at: datetime | None = None
+    deletion_due_at: datetime | None = None
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_at is not None
 
     @classmethod
     def of(cls, record: UserRecord) -> Account:
@@ -45,6 +52,9 @@ class Account:
             created_at=as_utc(record.created_at),
             email_verified=record.email_verified_at is not None,
             mfa_enabled=record.totp_secret is not None,
+            role=record.role or "member",
+            locked_at=as_utc(record.locked_at) if record.locked_at else None,
+            deletion_due_at=as_utc(record.deletion_due_at) if record.deletion_due_at else None,
         )
 
 

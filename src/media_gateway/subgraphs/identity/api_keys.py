@@ -22,6 +22,7 @@ from media_gateway.auth.callers import (
     forget_api_key,
 )
 from media_gateway.auth.scopes import DELEGABLE_SCOPES
+from media_gateway.storage.audit import record_audit
 from media_gateway.storage.database import Database
 from media_gateway.storage.types import as_utc, utcnow
 from media_gateway.subgraphs.identity.common import IdentityError, IdentityStores
@@ -52,6 +53,18 @@ class ApiKey:
             expires_at=as_utc(record.expires_at) if record.expires_at else None,
             revoked_at=as_utc(record.revoked_at) if record.revoked_at else None,
         )
+
+
+def _audited(record: ApiKeyRecord) -> dict[str, object]:
+    """What the audit log keeps of a key (never its digest)."""
+    return {
+        "userId": record.user_id,
+        "name": record.name,
+        "prefix": record.prefix,
+        "scopes": record.scopes.split(),
+        "expiresAt": record.expires_at,
+        "revokedAt": record.revoked_at,
+    }
 
 
 class ApiKeyService:
@@ -88,6 +101,14 @@ class ApiKeyService:
         )
         async with self.stores.database.transaction() as session:
             session.add(record)
+            await record_audit(
+                session,
+                actor_id=user_id,
+                action="api_key.create",
+                target_type="api_key",
+                target_id=record.id,
+                after=_audited(record),
+            )
         return ApiKey.of(record), secret
 
     async def keys_of(self, user_id: str) -> list[ApiKey]:
@@ -106,8 +127,18 @@ class ApiKeyService:
             if record is None or record.user_id != user_id:
                 return False
             if record.revoked_at is None:
+                before = _audited(record)
                 record.revoked_at = utcnow()
                 session.add(record)
+                await record_audit(
+                    session,
+                    actor_id=user_id,
+                    action="api_key.revoke",
+                    target_type="api_key",
+                    target_id=record.id,
+                    before=before,
+                    after=_audited(record),
+                )
             digest = record.key_hash
         forget_api_key(digest)
         return True

@@ -4,6 +4,7 @@ email address. Either way every session of the account ends."""
 from __future__ import annotations
 
 from media_gateway.auth.tokens import Claims
+from media_gateway.storage.audit import append_audit, record_audit
 from media_gateway.storage.types import new_id, utcnow
 from media_gateway.subgraphs.identity.accounts import Account, AccountService
 from media_gateway.subgraphs.identity.codes import code_key
@@ -50,6 +51,13 @@ class CredentialService:
         except IdentityError:
             return  # silently: the answer must not differ
         await self.emails.send_password_reset(user)
+        await append_audit(
+            self.stores.database,
+            actor_id=None,
+            action="auth.password_reset_requested",
+            target_type="account",
+            target_id=user.id,
+        )
 
     async def reset_password(self, token: str, new_password: str) -> Account:
         """Set a new password with a reset token; every session of the account ends."""
@@ -83,6 +91,14 @@ class CredentialService:
                 user.email_verified_at = now
             session.add(user)
             ended = await self.ends.end_every_session(session, user.id, now)
+            await record_audit(
+                session,
+                actor_id=user.id,
+                action="auth.password_reset",
+                target_type="account",
+                target_id=user.id,
+                detail={"sessionsEnded": len(ended)},
+            )
         await self.ends.announce(ended)
         await self.stores.limiter.reset(login_account_key(user.email))
         # the mailbox proved the owner: lift the protection failed sign-ins put on
@@ -118,6 +134,14 @@ class CredentialService:
             stored.password_changed_at = now
             session.add(stored)
             ended = await self.ends.end_every_session(session, user.id, now)
+            await record_audit(
+                session,
+                actor_id=user.id,
+                action="auth.password_change",
+                target_type="account",
+                target_id=user.id,
+                detail={"sessionsEnded": len(ended)},
+            )
         await self.ends.announce(ended)
         await self.stores.limiter.reset(login_account_key(user.email))
         profile = (

@@ -12,6 +12,7 @@ import pyotp
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from media_gateway.storage.audit import record_audit
 from media_gateway.storage.types import utcnow
 from media_gateway.subgraphs.identity.accounts import AccountService
 from media_gateway.subgraphs.identity.common import IdentityError, IdentityStores
@@ -92,6 +93,15 @@ class MfaService:
             )
             for code_hash in hashes:
                 session.add(BackupCodeRecord(user_id=user_id, code_hash=code_hash))
+            await record_audit(
+                session,
+                actor_id=user_id,
+                action="mfa.enable",
+                target_type="account",
+                target_id=user_id,
+                before={"mfaEnabled": False},
+                after={"mfaEnabled": True},
+            )
         return codes
 
     async def disable(self, user_id: str, code: str) -> bool:
@@ -113,6 +123,15 @@ class MfaService:
                 .where(col(BackupCodeRecord.user_id) == user_id)
                 .where(col(BackupCodeRecord.used_at).is_(None))
                 .values(used_at=utcnow())
+            )
+            await record_audit(
+                session,
+                actor_id=user_id,
+                action="mfa.disable",
+                target_type="account",
+                target_id=user_id,
+                before={"mfaEnabled": True},
+                after={"mfaEnabled": False},
             )
         return True
 

@@ -11,13 +11,15 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col, select
 
 from media_gateway.auth.revocation import Revocation
-from media_gateway.auth.scopes import SESSION_SCOPES
+from media_gateway.auth.scopes import role_scopes
 from media_gateway.auth.tokens import Claims, TokenService
+from media_gateway.storage.audit import record_audit
 from media_gateway.storage.types import as_utc, new_id, utcnow
 from media_gateway.subgraphs.identity.accounts import Account, AccountService
 from media_gateway.subgraphs.identity.common import (
@@ -29,6 +31,10 @@ from media_gateway.subgraphs.identity.models import RefreshTokenRecord, UserReco
 from media_gateway.subgraphs.identity.passwords import verify_password
 from media_gateway.subgraphs.identity.profiles import Profile, ProfileService
 from media_gateway.subgraphs.identity.revocations import SessionEnds
+
+ACCOUNT_LOCKED_MESSAGE = (
+    "This account is locked; contact support to have it unlocked."  # no sign-in, no refresh
+)
 
 
 @dataclass(frozen=True)
@@ -70,10 +76,20 @@ class SessionService:
         scopes: frozenset[str] | None = None,
         client_id: str | None = None,
         resources: Sequence[str] = (),
+        audit: str | None = None,
+        audit_detail: dict[str, Any] | None = None,
+        continued: bool = False,
     ) -> Session:
-        """Tokens for a member's own session (all session scopes) or a delegated one;
-        ``resources``: what its access tokens are for (RFC 8707), kept across refreshes."""
-        granted = SESSION_SCOPES if scopes is None else scopes
+        """``audit``: the audit action to record with the new session (``auth.sign_in``), in
+        its transaction; a new delegated session (not ``continued`` from one, as a refresh
+        is) is recorded as ``oauth.grant``.
+
+        Tokens for a member's own session (all session scopes, and the operator scopes of
+        the account's role) or a delegated one; ``resources``: what its access tokens are for
+        (RFC 8707), kept across refreshes. A locked account gets none."""
+        if user.locked:
+            raise IdentityError(ACCOUNT_LOCKED_MESSAGE, "ACCOUNT_LOCKED")
+        granted = role_scopes(user.role) if scopes is None else scopes
         access_token, access_expires = self.tokens.issue_access_token(
             user.id,
             scopes=granted,
@@ -100,6 +116,22 @@ class SessionService:
                     resources=" ".join(resources) if resources else None,
                 )
             )
+            action = audit or ("oauth.grant" if client_id and not continued else None)
+            if action is not None:
+                await record_audit(
+                    session,
+                    actor_id=user.id,
+                    action=action,
+                    target_type="session",
+                    target_id=family_id,
+                    after={
+                        "userId": user.id,
+                        "clientId": client_id,
+                        "scopes": sorted(granted),
+                        "profileId": profile.id if profile else None,
+                    },
+                    detail=audit_detail,
+                )
         return Session(
             user,
             access_token,
@@ -181,6 +213,7 @@ class SessionService:
             scopes=frozenset(scopes.split()) if scopes is not None else None,
             client_id=owner,
             resources=tuple(resources) or bound,
+            continued=True,
         )
 
     async def logout(self, refresh_token: str) -> bool:
@@ -221,12 +254,14 @@ class SessionService:
                 raise IdentityError(
                     "Leaving a kids profile needs the account password.", "FORBIDDEN", "password"
                 )
-        scopes = viewer.scopes if viewer.scopes != SESSION_SCOPES else None
         client_id = viewer.raw.get("client_id")
+        # a delegated session keeps its scopes; the member's own takes its role's afresh
+        scopes = viewer.scopes if client_id else None
         return await self.new_session(
             Account.of(user),
             family_id=new_id(),
             profile=profile,
             scopes=scopes,
             client_id=str(client_id) if client_id else None,
+            continued=True,
         )

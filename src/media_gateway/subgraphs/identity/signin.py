@@ -8,6 +8,7 @@ import math
 import secrets
 from dataclasses import dataclass
 
+from media_gateway.storage.audit import append_audit
 from media_gateway.storage.types import new_id
 from media_gateway.subgraphs.identity.accounts import Account, AccountService
 from media_gateway.subgraphs.identity.codes import code_key
@@ -111,6 +112,7 @@ class SignInService:
             )
         if user is None or not valid:
             await self._count_failure(pair_key, account_key)
+            await self._audit_failure(email, user, client_address, "password")
             raise IdentityError("Incorrect email or password.", "UNAUTHENTICATED")
         if user.totp_secret:
             if not totp_code:
@@ -119,6 +121,7 @@ class SignInService:
                 )
             if not await self.mfa.check_second_factor(user, totp_code):
                 await self._count_failure(pair_key, account_key)
+                await self._audit_failure(email, user, client_address, "second_factor")
                 raise IdentityError(
                     "That code is wrong or was already used; wait for the next one.",
                     "UNAUTHENTICATED",
@@ -129,10 +132,30 @@ class SignInService:
             async with self.stores.database.transaction() as session:
                 session.add(user)
         await limiter.reset(pair_key)
-        signed_in = await self.sessions.new_session(Account.of(user), family_id=new_id())
+        account = Account.of(user)
+        if account.locked:
+            await self._audit_failure(email, user, client_address, "locked")
+        signed_in = await self.sessions.new_session(
+            account,
+            family_id=new_id(),
+            audit="auth.sign_in",
+            audit_detail={"address": client_address, "mfa": bool(user.totp_secret)},
+        )
         if known_device and device_token:
             return dataclasses.replace(signed_in, device_token=device_token)
         return dataclasses.replace(signed_in, device_token=await self._new_device_token(user))
+
+    async def _audit_failure(
+        self, email: str, user: UserRecord | None, client_address: str | None, reason: str
+    ) -> None:
+        await append_audit(
+            self.stores.database,
+            actor_id=None,
+            action="auth.sign_in_failed",
+            target_type="account",
+            target_id=user.id if user else None,
+            detail={"email": email, "address": client_address, "reason": reason},
+        )
 
     async def _wait_between_failures(self, pair_key: str) -> None:
         """RATE_LIMITED while this account and address (or device) must wait after failures."""
