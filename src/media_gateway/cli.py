@@ -20,6 +20,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "media_gateway.app.cluster": ("cluster",),
     "media_gateway.app.recs": ("recs",),
     "media_gateway.app.mcp": ("mcp",),
+    "media_gateway.app.admin": ("admin",),
     "media_gateway.subgraphs.catalog.cli": ("ingest",),
     "media_gateway.gateway.edge.cli": ("persisted",),
 }

@@ -5,17 +5,28 @@ of a person's browser (sign-in, consent, TV activation, email links)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 import strawberry
+from strawberry.tools import merge_types
 
 from media_gateway.assembly.base import Runtime, Subgraph, base_context
 from media_gateway.assembly.readiness import StartupError
 from media_gateway.auth.tokens import token_service
 from media_gateway.dataloaders.identity import IdentityLoaders
+from media_gateway.platform.events import Event, PeriodicTask
 from media_gateway.resolvers.identity import Mutation, Query
+from media_gateway.resolvers.identity_admin import AdminMutation, AdminQuery
 from media_gateway.schema.authorization import AuthorizationExtension
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.identity import IdentityContext, User
+from media_gateway.storage.audit import AuditOutboxRecord, purge_expired
+from media_gateway.storage.outbox import (
+    KafkaPublisher,
+    OutboxRelay,
+    outbox_backlog,
+    outbox_pruning,
+)
 from media_gateway.subgraphs.identity.demo import ensure_demo_account
 from media_gateway.subgraphs.identity.http import oauth_routes
 from media_gateway.subgraphs.identity.oauth import OAuthService
@@ -31,7 +42,10 @@ DEFAULT_PORT = 4001
 
 def build_schema() -> strawberry.federation.Schema:
     return schema_for(
-        query=Query, mutation=Mutation, types=[User], extensions=[AuthorizationExtension]
+        query=merge_types("Query", (Query, AdminQuery)),
+        mutation=merge_types("Mutation", (Mutation, AdminMutation)),
+        types=[User],
+        extensions=[AuthorizationExtension],
     )
 
 
@@ -62,7 +76,31 @@ def create(runtime: Runtime | None = None) -> Subgraph:
             oauth=oauth,
             social=social,
             loaders=IdentityLoaders.create(services.accounts, services.profiles, social),
+            administration=services.administration,
         )
+
+    # the audit log's events (and identity's account events) to the bus and Kafka; entries
+    # older than the retention purged; accounts whose deletion is due deleted
+    kafka = (
+        KafkaPublisher(runtime.settings.kafka_bootstrap_servers)
+        if runtime.settings.kafka_bootstrap_servers
+        else None
+    )
+
+    async def publish(topic: str, key: str, payload: dict[str, object]) -> None:
+        if kafka is not None:
+            await kafka(topic, key, payload)
+        await runtime.events.publish(Event(topic, key, payload))
+
+    audit_relay = OutboxRelay(runtime.database, AuditOutboxRecord, publish)
+    retention = timedelta(days=runtime.settings.audit_retention_days)
+    runtime.metrics.watch_outbox("audit", outbox_backlog(runtime.database, AuditOutboxRecord))
+    tasks = [
+        PeriodicTask("audit-outbox-relay", audit_relay.relay_step, 1.0),
+        outbox_pruning("audit-outbox-pruning", runtime.database, AuditOutboxRecord),
+        PeriodicTask("audit-retention", lambda: purge_expired(runtime.database, retention), 3600.0),
+        PeriodicTask("account-deletions", services.administration.delete_due, 60.0),
+    ]
 
     async def startup() -> None:
         try:
@@ -75,8 +113,14 @@ def create(runtime: Runtime | None = None) -> Subgraph:
             ) from exc
         if runtime.settings.seed_demo_data:
             await ensure_demo_account(services.accounts)
+        for task in tasks:
+            task.start()
 
     async def shutdown() -> None:
+        for task in tasks:
+            await task.stop()
+        if kafka is not None:
+            await kafka.close()
         await social.aclose()
         await services.aclose()
 

@@ -101,6 +101,10 @@ class Settings:
     smtp_url: str | None = None
     email_from: str = "Media Gateway <no-reply@localhost>"
     public_url: str = "http://localhost:4000"
+    # identity: how long audit entries are kept, and an account's grace period between an
+    # operator asking for its deletion and the deletion
+    audit_retention_days: int = 365
+    account_deletion_grace_days: int = 14
     # identity as OAuth authorization server: its issuer URL (RFC 8414; default PUBLIC_URL)
     # and the resource indicators it issues audience-bound tokens for (RFC 8707; default
     # the gateway's MCP endpoint, PUBLIC_URL/mcp)
@@ -173,6 +177,8 @@ class Settings:
             smtp_url=_text(env, "SMTP_URL"),
             email_from=_text(env, "EMAIL_FROM") or "Media Gateway <no-reply@localhost>",
             public_url=(_text(env, "PUBLIC_URL") or "http://localhost:4000").rstrip("/"),
+            audit_retention_days=max(1, _int(env, "AUDIT_RETENTION_DAYS", 365)),
+            account_deletion_grace_days=max(0, _int(env, "ACCOUNT_DELETION_GRACE_DAYS", 14)),
             oauth_issuer=(_text(env, "OAUTH_ISSUER") or "").rstrip("/") or None,
             oauth_resources=_resources(env),
             trusted_proxies=TrustedProxies.from_env(env),

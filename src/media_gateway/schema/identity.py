@@ -14,6 +14,7 @@ from media_gateway.dataloaders.identity import IdentityLoaders
 from media_gateway.schema.common import forbidden
 from media_gateway.schema.context import RequestContext
 from media_gateway.subgraphs.identity.accounts import Account, AccountService
+from media_gateway.subgraphs.identity.administration import AdministrationService
 from media_gateway.subgraphs.identity.api_keys import ApiKey as ApiKeyData
 from media_gateway.subgraphs.identity.api_keys import ApiKeyService
 from media_gateway.subgraphs.identity.credentials import CredentialService
@@ -52,6 +53,7 @@ class IdentityContext(RequestContext):
     oauth: OAuthService
     social: SocialSignInService
     loaders: IdentityLoaders
+    administration: AdministrationService
 
     @property
     def client_address(self) -> str | None:

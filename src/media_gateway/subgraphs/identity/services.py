@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from media_gateway.auth.tokens import TokenService
 from media_gateway.platform.settings import Settings
 from media_gateway.storage.database import Database
 from media_gateway.subgraphs.identity.accounts import AccountService
+from media_gateway.subgraphs.identity.administration import AdministrationService
 from media_gateway.subgraphs.identity.api_keys import ApiKeyService
 from media_gateway.subgraphs.identity.common import IdentityStores, Limits
 from media_gateway.subgraphs.identity.credentials import CredentialService
@@ -30,6 +32,7 @@ class IdentityServices:
     sign_in: SignInService
     credentials: CredentialService
     api_keys: ApiKeyService
+    administration: AdministrationService
 
     @classmethod
     def create(
@@ -57,6 +60,13 @@ class IdentityServices:
             sign_in=SignInService(stores, accounts, mfa, sessions, sign_in),
             credentials=CredentialService(stores, accounts, emails, profiles, sessions, ends),
             api_keys=ApiKeyService(stores),
+            administration=AdministrationService(
+                stores,
+                accounts,
+                emails,
+                ends,
+                deletion_grace=timedelta(days=settings.account_deletion_grace_days),
+            ),
         )
 
     async def aclose(self) -> None:
