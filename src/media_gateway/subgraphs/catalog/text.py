@@ -28,6 +28,8 @@ def episode_id(series_id: str, season_number: int, episode_number: int) -> str:
 
 # -- title keys: one title however a feed writes it ---------------------------------------
 
+RUNTIME_TOLERANCE = 10  # minutes two records of one title may differ by
+
 _ARTICLES = ("the", "a", "an", "la", "le", "les", "l'", "el", "il", "der", "die", "das")
 TRAILING_ARTICLE = re.compile(
     r"^(?P<body>.+?),\s*(?P<article>the|a|an|la|le|les|l'|el|il|der|die|das)"

@@ -28,6 +28,7 @@ from media_gateway.subgraphs.catalog.outbox import AVAILABILITY_TOPIC, CONTENT_T
 from media_gateway.subgraphs.catalog.search.spelling import numeral_forms
 from media_gateway.subgraphs.catalog.search.vocabulary import STOPWORDS
 from media_gateway.subgraphs.catalog.text import (
+    RUNTIME_TOLERANCE,
     content_id,
     fold,
     main_title_key,
@@ -37,7 +38,6 @@ from media_gateway.subgraphs.catalog.text import (
 )
 
 EXPIRING_WITHIN = timedelta(days=30)
-RUNTIME_TOLERANCE = 10  # minutes
 _LETTERS = re.compile(r"[a-z]+")
 
 
