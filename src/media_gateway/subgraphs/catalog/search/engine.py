@@ -30,6 +30,7 @@ from media_gateway.subgraphs.catalog.search.autocomplete import (
     Autocompleter,
     Suggestion,
 )
+from media_gateway.subgraphs.catalog.search.duplicates import NO_DUPLICATES, Duplicates
 from media_gateway.subgraphs.catalog.search.embeddings import Embedder, HashingEmbedder
 from media_gateway.subgraphs.catalog.search.parser import ParsedQuery, expand_synonyms, parse
 from media_gateway.subgraphs.catalog.search.spelling import QueryCorrector
@@ -174,6 +175,7 @@ class SearchEngine:
         self.autocompleter = Autocompleter()
         self._people: dict[str, tuple[str, float]] = {}
         self._titles_folded: dict[str, int] = {}
+        self.duplicates: Duplicates = NO_DUPLICATES
         self.ready = False
         self.last_build: IndexBuild | None = None  # what the last full build reused and embedded
         self.embedded = 0  # titles embedded by this engine since it was created
@@ -504,6 +506,7 @@ class SearchEngine:
         self.corrector = corrector
         self._people = people
         self._titles_folded = titles
+        self.duplicates = Duplicates.find(self.docs)
         self.autocompleter.build(suggestions)
 
     # -- queries --------------------------------------------------------------------------
@@ -701,6 +704,7 @@ class SearchEngine:
                 exact = self._titles_folded.get(fold(text))
             if exact is not None and score[exact] > 0:
                 score[exact] += 1.0
+            self.duplicates.demote(score, self.popularity, 1e-6)  # the order's weight below
             matched = np.zeros(n, dtype=bool)
             matched[score > 0] = True
             matched &= self.alive
