@@ -173,7 +173,7 @@ class SocialSite:
         self._failure: BaseException | None = None
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
-        if not self._ready.wait(60) or self._failure is not None:
+        if not self._ready.wait(300) or self._failure is not None:
             self.stop()
             raise RuntimeError(f"the platform did not start: {self._failure!r}")
 

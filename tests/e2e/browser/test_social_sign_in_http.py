@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -218,3 +219,73 @@ async def test_a_provider_whose_discovery_names_another_issuer_is_refused(
         assert "does not describe its issuer" in refused.value.message
     finally:
         await client.aclose()
+
+
+# -- a social-only account: linking a second provider, unlinking through the gateway -------------
+
+LINKED = "{ me { email linkedSignIns { provider providerName email linkedAt } } }"
+UNLINK = """mutation($provider: String!) {
+  unlinkSignIn(provider: $provider) { provider } }"""
+
+
+def _signed_in(browser: httpx.Client, response: httpx.Response, site: SocialSite) -> str:
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"{site.url}/login/done"
+    token = browser.cookies.get("mg_page_session")
+    assert token
+    return str(token)
+
+
+def test_a_social_only_account_links_another_provider_and_keeps_one_way_in(
+    site: SocialSite,
+) -> None:
+    account = site.provider_accounts["sub-social"]
+    with _browser() as browser:
+        callback = sign_in_at_provider(browser, f"{site.url}/login/local", account.email)
+        token = _signed_in(browser, browser.get(callback), site)
+    me = site.graphql(LINKED, token=token)["data"]["me"]
+    assert me["email"] == account.email
+    assert [(s["provider"], s["providerName"], s["email"]) for s in me["linkedSignIns"]] == [
+        ("local", "Test provider", account.email)
+    ]
+
+    # the only way to sign in (no password) cannot be unlinked
+    refused = site.graphql(UNLINK, {"provider": "local"}, token=token)
+    assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert refused["errors"][0]["extensions"]["reason"] == "LAST_SIGN_IN"
+    missing = site.graphql(UNLINK, {"provider": "other"}, token=token)
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+    # another provider vouching for the same email: confirmed on the page (no password to ask)
+    with _browser() as browser:
+        callback = sign_in_at_provider(browser, f"{site.url}/login/other", account.email)
+        response = browser.get(callback)
+        assert response.headers["location"] == f"{site.url}/login/link"
+        assert "mg_page_session" not in browser.cookies
+        page = browser.get(f"{site.url}/login/link")
+        assert "Link Other provider to your account" in page.text
+        assert 'name="password"' not in page.text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert csrf is not None
+        # a post without the page's CSRF token is refused
+        forged = browser.post(f"{site.url}/login/link", data={"action": "confirm"})
+        assert forged.status_code == 403
+        assert "mg_page_session" not in browser.cookies
+        response = browser.post(
+            f"{site.url}/login/link", data={"action": "confirm", "csrf_token": csrf.group(1)}
+        )
+        second = _signed_in(browser, response, site)
+    me = site.graphql(LINKED, token=second)["data"]["me"]
+    assert sorted(s["provider"] for s in me["linkedSignIns"]) == ["local", "other"]
+
+    # now one can go, the last one stays
+    remaining = site.graphql(UNLINK, {"provider": "local"}, token=second)
+    assert remaining["data"]["unlinkSignIn"] == [{"provider": "other"}]
+    refused = site.graphql(UNLINK, {"provider": "other"}, token=second)
+    assert refused["errors"][0]["extensions"]["reason"] == "LAST_SIGN_IN"
+
+    # the unlinked provider no longer signs in directly: it asks to link again
+    with _browser() as browser:
+        callback = sign_in_at_provider(browser, f"{site.url}/login/local", account.email)
+        response = browser.get(callback)
+        assert response.headers["location"] == f"{site.url}/login/link"

@@ -51,6 +51,7 @@ POLICY: dict[str, tuple[str | None, str, str, str, str, str]] = {
     "User.emailVerified": (None, OK, OK, OK, OK, ANON),
     "User.mfaEnabled": (None, OK, OK, OK, OK, ANON),
     "User.profiles": ("identity:read", OK, OK, OK, OK, ANON),
+    "User.linkedSignIns": ("identity:read", OK, OK, OK, OK, ANON),
     "Mutation.requestEmailVerification": ("identity:write", OK, NO, NO, OK, ANON),
     "Mutation.createProfile": ("identity:write", OK, NO, NO, NO, ANON),
     "Mutation.updateProfile": ("identity:write", OK, NO, NO, NO, ANON),
@@ -68,6 +69,7 @@ POLICY: dict[str, tuple[str | None, str, str, str, str, str]] = {
     "Mutation.registerOauthClient": ("identity:admin", OK, NO, NO, NO, ANON),
     "Mutation.changePassword": ("identity:admin", OK, NO, NO, NO, ANON),
     "Mutation.logoutEverywhere": ("identity:admin", OK, NO, NO, NO, ANON),
+    "Mutation.unlinkSignIn": ("identity:admin", OK, NO, NO, NO, ANON),
     # -- catalog: public ---------------------------------------------------------------------
     "Query.content": (None, OPEN, OPEN, OPEN, OPEN, OPEN),
     "Query.contents": (None, OPEN, OPEN, OPEN, OPEN, OPEN),
@@ -76,6 +78,16 @@ POLICY: dict[str, tuple[str | None, str, str, str, str, str]] = {
     "Query.autocomplete": (None, OPEN, OPEN, OPEN, OPEN, OPEN),
     "Query.leavingSoon": (None, OPEN, OPEN, OPEN, OPEN, OPEN),
     "Query.genres": (None, OPEN, OPEN, OPEN, OPEN, OPEN),
+    # -- catalog: editing, by catalog editors and admins (no member credential holds it) ---------
+    "Query.catalogHistory": ("catalog:write", NO, NO, NO, NO, ANON),
+    "Mutation.createTitle": ("catalog:write", NO, NO, NO, NO, ANON),
+    "Mutation.updateTitle": ("catalog:write", NO, NO, NO, NO, ANON),
+    "Mutation.retireTitle": ("catalog:write", NO, NO, NO, NO, ANON),
+    "Mutation.setTitleAvailability": ("catalog:write", NO, NO, NO, NO, ANON),
+    "Mutation.setTitleCredits": ("catalog:write", NO, NO, NO, NO, ANON),
+    "Mutation.createPerson": ("catalog:write", NO, NO, NO, NO, ANON),
+    "Mutation.updatePerson": ("catalog:write", NO, NO, NO, NO, ANON),
+    "Mutation.undoCatalogChange": ("catalog:write", NO, NO, NO, NO, ANON),
     "Query.trending": (None, OPEN, OPEN, OPEN, OPEN, OPEN),
     # -- sync --------------------------------------------------------------------------------
     "Query.syncState": ("sync:read", OK, OK, OK, OK, ANON),
@@ -103,6 +115,8 @@ POLICY: dict[str, tuple[str | None, str, str, str, str, str]] = {
     "User.recommendations": ("recommendations:read", OK, OK, NO, OK, ANON),
     "User.rows": ("recommendations:read", OK, OK, NO, OK, ANON),
     "Mutation.recordRecommendationOutcome": ("recommendations:write", OK, NO, NO, OK, ANON),
+    "Mutation.rateTitle": ("recommendations:write", OK, NO, NO, OK, ANON),
+    "Mutation.dislikeTitle": ("recommendations:write", OK, NO, NO, OK, ANON),
     # experiments are run by operators: no member credential holds recommendations:admin
     "Query.experimentResults": ("recommendations:admin", NO, NO, NO, NO, ANON),
     "Mutation.createRecommendationExperiment": ("recommendations:admin", NO, NO, NO, NO, ANON),

@@ -81,6 +81,7 @@ class PendingConfirmation:
 
 @dataclass(frozen=True)
 class LinkedSignIn:
+    user_id: str
     provider: str
     provider_name: str
     email: str | None
@@ -361,18 +362,15 @@ class SocialSignInService:
             )
             return [self._linked_sign_in(record) for record in result.all()]
 
-    async def linked_by_user(self, user_ids: Sequence[str]) -> dict[str, list[LinkedSignIn]]:
+    async def linked_of(self, user_ids: Sequence[str]) -> list[LinkedSignIn]:
         """The linked sign-ins of several members at once (for a dataloader)."""
-        found: dict[str, list[LinkedSignIn]] = {user_id: [] for user_id in user_ids}
         async with self.stores.database.session() as session:
             result = await session.exec(
                 select(SocialIdentityRecord)
                 .where(col(SocialIdentityRecord.user_id).in_(list(user_ids)))
                 .order_by(col(SocialIdentityRecord.created_at))
             )
-            for record in result.all():
-                found.setdefault(record.user_id, []).append(self._linked_sign_in(record))
-        return found
+            return [self._linked_sign_in(record) for record in result.all()]
 
     async def unlink(self, user_id: str, provider: str) -> list[LinkedSignIn]:
         """Remove the member's sign-in with ``provider``; refused when it is the last way
@@ -445,6 +443,7 @@ class SocialSignInService:
 
     def _linked_sign_in(self, record: SocialIdentityRecord) -> LinkedSignIn:
         return LinkedSignIn(
+            user_id=record.user_id,
             provider=record.provider,
             provider_name=self.provider_name(record.provider),
             email=record.email,
