@@ -5,6 +5,8 @@ Sessions, progress and history are the active profile's.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from media_gateway.auth.profiles import profile_of
@@ -45,6 +47,10 @@ class Mutation:
         content_id: strawberry.ID,
         device_id: strawberry.ID,
         duration_seconds: int | None = None,
+        search_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The searchId of the search it was picked from."),
+        ] = None,
     ) -> PlaybackSession:
         user_id = require_viewer(info.context)
         database = info.context.database  # the title and the device, checked before writing
@@ -57,6 +63,7 @@ class Mutation:
                 str(device_id),
                 duration_seconds,
                 profile_id=profile_of(info.context.viewer),
+                search_id=str(search_id) if search_id is not None else None,
             )
         except PlaybackError as exc:
             raise ClientError(str(exc), exc.code) from None

@@ -8,6 +8,7 @@ progress event for the account's other devices, in one transaction.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -33,6 +34,7 @@ STATES = ("PLAYING", "PAUSED", "BUFFERING", "ENDED")
 # the kind of real-time event the ``playbackProgress`` subscription follows
 KIND_PROGRESS = "progress"
 PROGRESS_TTL_SECONDS = 24 * 3600
+SEARCH_ID = re.compile(r"^[0-9a-f]{32}$")  # as the catalog hands them out
 
 
 class PlaybackError(Exception):
@@ -187,10 +189,15 @@ class SessionService:
         duration_seconds: int | None,
         *,
         profile_id: str = DEFAULT_PROFILE,
+        search_id: str | None = None,
     ) -> Playback:
-        """A session of the profile's, resuming where that profile left the title."""
+        """A session of the profile's, resuming where that profile left the title.
+        ``search_id``: the search the title was picked from, carried on the playback event
+        for the catalog's search analytics (click-through)."""
         if duration_seconds is not None and duration_seconds <= 0:
             raise PlaybackError("`durationSeconds` must be positive.")
+        if search_id is not None and not SEARCH_ID.match(search_id):
+            raise PlaybackError("`searchId` is not a search id (from a search's `searchId`).")
         pending = PendingEvents()
         async with self.database.transaction() as session:
             progress = await session.get(ProgressRecord, (user_id, profile_id, content_id))
@@ -211,7 +218,9 @@ class SessionService:
             )
             session.add(record)
             await session.flush()
-            await write_outbox(session, "started", record)
+            await write_outbox(
+                session, "started", record, **({"searchId": search_id} if search_id else {})
+            )
             await self._record_progress(session, pending, record)
         await self._publish(pending)
         return Playback.of(record)
