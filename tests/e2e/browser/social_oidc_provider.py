@@ -68,6 +68,7 @@ def accounts() -> dict[str, ProviderAccount]:
         ProviderAccount("sub-unverified", f"unverified-{run}@example.com", False, "Unverified"),
         ProviderAccount("sub-social", f"social-{run}@example.com", True, "Social Viewer"),
         ProviderAccount("sub-http", f"http-{run}@example.com", True, "Http Viewer"),
+        ProviderAccount("sub-locked", f"locked-{run}@example.com", True, "Locked Viewer"),
     ]
     return {account.sub: account for account in made}
 

@@ -289,3 +289,43 @@ def test_a_social_only_account_links_another_provider_and_keeps_one_way_in(
         callback = sign_in_at_provider(browser, f"{site.url}/login/local", account.email)
         response = browser.get(callback)
         assert response.headers["location"] == f"{site.url}/login/link"
+
+
+async def _audit_actions(site: SocialSite, user_id: str) -> list[str]:
+    from sqlmodel import select
+
+    from media_gateway.storage.audit import AuditEntryRecord
+
+    async with site.platform.runtime.database.session() as session:
+        result = await session.exec(
+            select(AuditEntryRecord).where(AuditEntryRecord.actor_id == user_id)
+        )
+        return sorted(entry.action for entry in result.all())
+
+
+async def _lock(site: SocialSite, user_id: str) -> None:
+    from media_gateway.storage.types import utcnow
+    from media_gateway.subgraphs.identity.models import UserRecord
+
+    async with site.platform.runtime.database.transaction() as session:
+        user = await session.get(UserRecord, user_id)
+        assert user is not None
+        user.locked_at = utcnow()
+        session.add(user)
+
+
+def test_social_sign_ins_are_audited_and_a_locked_account_is_refused(site: SocialSite) -> None:
+    account = site.provider_accounts["sub-locked"]
+    with _browser() as browser:
+        callback = sign_in_at_provider(browser, f"{site.url}/login/local", account.email)
+        token = _signed_in(browser, browser.get(callback), site)
+    user_id = site.graphql("{ me { id } }", token=token)["data"]["me"]["id"]
+    assert site.run(_audit_actions(site, user_id)) == ["auth.sign_in", "auth.social_account"]
+
+    site.run(_lock(site, user_id))
+    with _browser() as browser:
+        callback = sign_in_at_provider(browser, f"{site.url}/login/local", account.email)
+        response = browser.get(callback)
+        assert response.status_code == 403
+        assert "This account is locked" in _error_of(response)
+        assert "mg_page_session" not in browser.cookies

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from media_gateway.storage.audit import record_audit
 from media_gateway.storage.types import as_utc, new_id, utcnow
 from media_gateway.subgraphs.identity.accounts import Account, AccountService
 from media_gateway.subgraphs.identity.codes import code_key
@@ -155,7 +156,11 @@ class SocialSignInService:
         return StartedFlow(url, binding)
 
     async def finish(
-        self, provider_name: str, binding: str | None, params: Mapping[str, str]
+        self,
+        provider_name: str,
+        binding: str | None,
+        params: Mapping[str, str],
+        client_address: str | None = None,
     ) -> Finished:
         """The provider's answer to the flow this browser started (``binding``, its cookie):
         state checked, the code exchanged, the identity validated and resolved."""
@@ -197,16 +202,20 @@ class SocialSignInService:
         identity = await self.client.identity(
             provider, code, str(flow["redirect_uri"]), str(flow["verifier"]), str(flow["nonce"])
         )
-        return await self._resolve(identity, str(flow.get("next") or "/"))
+        return await self._resolve(identity, str(flow.get("next") or "/"), client_address)
 
-    async def _resolve(self, identity: ExternalIdentity, next_path: str) -> Finished:
+    async def _resolve(
+        self, identity: ExternalIdentity, next_path: str, client_address: str | None
+    ) -> Finished:
         linked = await self._linked_record(identity.provider, identity.subject)
         if linked is not None:
             user = await self.accounts.record(linked.user_id)
             if user.totp_secret:
                 return await self._pending("mfa", user, identity, next_path)
             await self._touch(linked.id)
-            return Finished(next_path, session=await self._session(user))
+            return Finished(
+                next_path, session=await self._session(user, identity.provider, client_address)
+            )
         if not identity.email or not identity.email_verified:
             raise SocialSignInError(
                 "unverified_email",
@@ -228,13 +237,16 @@ class SocialSignInService:
                 session.add(user)
                 await session.flush()
                 session.add(self._record(user.id, identity))
+                await self._audit_link(session, user.id, identity, "auth.social_account")
         except IntegrityError:
             # the email got an account meanwhile (or this identity a link): ask, never merge
             existing = await self.accounts.record_by_email(identity.email)
             if existing is None:
                 raise
             return await self._pending("link", existing, identity, next_path)
-        return Finished(next_path, session=await self._session(user))
+        return Finished(
+            next_path, session=await self._session(user, identity.provider, client_address)
+        )
 
     # -- confirming a link (or the second factor) ----------------------------------------
     async def _pending(
@@ -310,7 +322,7 @@ class SocialSignInService:
         else:
             if user.totp_secret:
                 await self._check_code(user, totp_code)
-            session = await self._session(user)
+            session = await self._session(user, identity.provider, client_address)
         if await self.stores.codes.take(code_key("social-pending", str(token))) is None:
             raise SocialSignInError(
                 "expired", "This confirmation was already used; sign in again to continue."
@@ -343,6 +355,7 @@ class SocialSignInService:
         try:
             async with self.stores.database.transaction() as session:
                 session.add(self._record(user_id, identity))
+                await self._audit_link(session, user_id, identity, "auth.social_link")
         except IntegrityError as exc:
             linked = await self._linked_record(identity.provider, identity.subject)
             if linked is None or linked.user_id != user_id:
@@ -409,11 +422,33 @@ class SocialSignInService:
                 )
             for record in target:
                 await session.delete(record)
+            await record_audit(
+                session,
+                actor_id=user_id,
+                action="auth.social_unlink",
+                target_type="account",
+                target_id=user_id,
+                before={"provider": provider, "subject": target[0].subject},
+            )
         return await self.linked(user_id)
 
     # -- helpers -------------------------------------------------------------------------
-    async def _session(self, user: UserRecord) -> Session:
-        return await self.sessions.new_session(Account.of(user), family_id=new_id())
+    async def _session(
+        self, user: UserRecord, provider: str, client_address: str | None = None
+    ) -> Session:
+        try:
+            return await self.sessions.new_session(
+                Account.of(user),
+                family_id=new_id(),
+                audit="auth.sign_in",
+                audit_detail={
+                    "address": client_address,
+                    "provider": provider,
+                    "mfa": bool(user.totp_secret),
+                },
+            )
+        except IdentityError as exc:  # a locked account
+            raise SocialSignInError(exc.code.lower(), str(exc), 403) from exc
 
     async def _linked_record(self, provider: str, subject: str) -> SocialIdentityRecord | None:
         async with self.stores.database.session() as session:
@@ -431,6 +466,25 @@ class SocialSignInService:
             if record is not None:
                 record.last_used_at = utcnow()
                 session.add(record)
+
+    @staticmethod
+    async def _audit_link(
+        session: Any, user_id: str, identity: ExternalIdentity, action: str
+    ) -> None:
+        """``auth.social_account`` (an account made by a first social sign-in) or
+        ``auth.social_link`` (a provider linked to an existing account, confirmed)."""
+        await record_audit(
+            session,
+            actor_id=user_id,
+            action=action,
+            target_type="account",
+            target_id=user_id,
+            after={
+                "provider": identity.provider,
+                "subject": identity.subject,
+                "email": identity.email,
+            },
+        )
 
     @staticmethod
     def _record(user_id: str, identity: ExternalIdentity) -> SocialIdentityRecord:

@@ -41,6 +41,7 @@ TITLES = {
     "unverified_email": "Email not verified",
     "unknown_provider": "Provider not available",
     "not_linked": "Sign-in not linked",
+    "account_locked": "Account locked",
 }
 
 
@@ -124,7 +125,12 @@ def social_routes(pages: Pages, social: SocialSignInService) -> list[Route]:
             if (value := request.query_params.get(name)) is not None
         }
         try:
-            finished = await social.finish(provider, request.cookies.get(FLOW_COOKIE), params)
+            finished = await social.finish(
+                provider,
+                request.cookies.get(FLOW_COOKIE),
+                params,
+                client_address=pages.client_address(request),
+            )
         except SocialSignInError as exc:
             return refusal(request, exc)
         if finished.session is not None:
