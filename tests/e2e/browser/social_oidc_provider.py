@@ -69,6 +69,8 @@ def accounts() -> dict[str, ProviderAccount]:
         ProviderAccount("sub-social", f"social-{run}@example.com", True, "Social Viewer"),
         ProviderAccount("sub-http", f"http-{run}@example.com", True, "Http Viewer"),
         ProviderAccount("sub-locked", f"locked-{run}@example.com", True, "Locked Viewer"),
+        ProviderAccount("sub-mfa", f"mfa-{run}@example.com", True, "Careful Viewer"),
+        ProviderAccount("sub-next", f"next-{run}@example.com", True, "Returning Viewer"),
     ]
     return {account.sub: account for account in made}
 

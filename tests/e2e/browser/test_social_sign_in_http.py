@@ -329,3 +329,62 @@ def test_social_sign_ins_are_audited_and_a_locked_account_is_refused(site: Socia
         assert response.status_code == 403
         assert "This account is locked" in _error_of(response)
         assert "mg_page_session" not in browser.cookies
+
+
+def test_a_social_sign_in_returns_to_the_page_that_asked_and_only_to_this_site(
+    site: SocialSite,
+) -> None:
+    email = site.provider_accounts["sub-next"].email
+    with _browser() as browser:
+        callback = sign_in_at_provider(browser, f"{site.url}/login/local?next=/activate", email)
+        response = browser.get(callback)
+        assert response.status_code == 303
+        assert response.headers["location"] == f"{site.url}/activate"
+        assert browser.cookies.get("mg_page_session")
+    with _browser() as browser:
+        start = f"{site.url}/login/local?next=https://elsewhere.example.com/"
+        callback = sign_in_at_provider(browser, start, email)
+        response = browser.get(callback)
+        assert response.headers["location"] == f"{site.url}/login/done"
+
+
+def test_two_step_sign_in_asks_for_the_code_after_the_provider(site: SocialSite) -> None:
+    import pyotp
+
+    email = site.provider_accounts["sub-mfa"].email
+    with _browser() as browser:
+        callback = sign_in_at_provider(browser, f"{site.url}/login/local", email)
+        token = _signed_in(browser, browser.get(callback), site)
+    secret = site.graphql("mutation { startTotpEnrolment { secret } }", token=token)["data"][
+        "startTotpEnrolment"
+    ]["secret"]
+    confirmed = site.graphql(
+        "mutation($c: String!) { confirmTotpEnrolment(code: $c) { backupCodes } }",
+        {"c": pyotp.TOTP(secret).now()},
+        token=token,
+    )
+    backup_code = confirmed["data"]["confirmTotpEnrolment"]["backupCodes"][0]
+
+    with _browser() as browser:
+        callback = sign_in_at_provider(browser, f"{site.url}/login/local", email)
+        response = browser.get(callback)
+        assert response.headers["location"] == f"{site.url}/login/link"
+        assert "mg_page_session" not in browser.cookies
+        page = browser.get(f"{site.url}/login/link")
+        assert "Two-step sign-in" in page.text
+        assert 'name="totp_code"' in page.text and 'name="password"' not in page.text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert csrf is not None
+        wrong = browser.post(
+            f"{site.url}/login/link",
+            data={"action": "confirm", "csrf_token": csrf.group(1), "totp_code": "000000"},
+        )
+        assert wrong.status_code == 400
+        assert "That code is wrong or was already used" in wrong.text
+        assert "mg_page_session" not in browser.cookies
+        response = browser.post(
+            f"{site.url}/login/link",
+            data={"action": "confirm", "csrf_token": csrf.group(1), "totp_code": backup_code},
+        )
+        again = _signed_in(browser, response, site)
+    assert site.graphql("{ me { email } }", token=again)["data"]["me"]["email"] == email
