@@ -388,3 +388,18 @@ def test_two_step_sign_in_asks_for_the_code_after_the_provider(site: SocialSite)
         )
         again = _signed_in(browser, response, site)
     assert site.graphql("{ me { email } }", token=again)["data"]["me"]["email"] == email
+
+
+def test_an_answer_by_form_post_continues_in_the_browser_that_started(site: SocialSite) -> None:
+    # providers asked for the email with response_mode=form_post (Apple) post their answer
+    email = site.provider_accounts["sub-next"].email
+    with _browser() as browser:
+        callback = sign_in_at_provider(browser, f"{site.url}/login/local", email)
+        answer = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
+        posted = httpx.post(callback.split("?")[0], data=answer, timeout=30)  # no cookies
+        assert posted.status_code == 303
+        onward = posted.headers["location"]
+        assert onward.startswith(f"{site.url}/login/local/callback?")
+        assert parse_qs(urlsplit(onward).query)["state"] == [answer["state"]]
+        response = browser.get(onward)  # the browser's own navigation carries its cookie
+        _signed_in(browser, response, site)
