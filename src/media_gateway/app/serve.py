@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 from media_gateway.app import Platform
 from media_gateway.platform.logging import RequestIdMiddleware
-from media_gateway.platform.settings import Settings
+from media_gateway.platform.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 SUPERGRAPH_PATH = Path(__file__).resolve().parent.parent / "schema" / "supergraph.graphql"
 # the platform's MCP operation set (data: `.graphql` operations and `mcp.toml`)
 MCP_OPERATIONS = Path(__file__).resolve().parent.parent / "mcp"
+# what GraphiQL shows on a first visit: signing in, the token in the Headers tab, a subscription
+GRAPHIQL_QUERY = Path(__file__).resolve().parent / "graphiql.graphql"
 
 
 class SupergraphMissing(Exception):
@@ -51,6 +54,7 @@ def build_gateway_app(
         supergraph_sdl,
         clients,
         graphiql=graphiql,
+        graphiql_query=GRAPHIQL_QUERY.read_text(encoding="utf-8"),
         edge=edge_config(),
         authenticator=platform_authenticator(platform.runtime.settings, platform.runtime.database),
         mcp=mcp if mcp is not None else McpConfig.from_env(operations=MCP_OPERATIONS),
@@ -93,9 +97,31 @@ async def serve(settings: Settings, host: str, port: int, supergraph_sdl: str) -
         await platform.shutdown()
 
 
+def public_url_for(host: str, port: int) -> str:
+    """The address people reach ``serve`` at when ``PUBLIC_URL`` is not set: the host and
+    port it listens on (``localhost`` for the loopback or every interface, as the README's
+    examples and the MCP endpoint's default resource URL say)."""
+    if host in ("0.0.0.0", "::", "", "127.0.0.1", "::1"):
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def with_public_url(settings: Settings, host: str, port: int) -> Settings:
+    """``settings`` whose ``PUBLIC_URL`` (links in emails, ``verificationUri``, the OAuth
+    issuer) is where this server listens, unless the environment names one."""
+    if os.environ.get("PUBLIC_URL", "").strip():
+        return settings
+    os.environ["PUBLIC_URL"] = public_url_for(host, port)
+    get_settings.cache_clear()  # every component reads the same, corrected settings
+    return get_settings()
+
+
 def run(settings: Settings, host: str, port: int, supergraph: Path | None = None) -> int:
     import sys
 
+    settings = with_public_url(settings, host, port)
     try:
         sdl = load_supergraph(supergraph or SUPERGRAPH_PATH)
     except SupergraphMissing as exc:
