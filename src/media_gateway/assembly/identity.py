@@ -57,10 +57,14 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     oauth = OAuthService(services)
     # the pages a person's browser meets (sign-in, consent, TV activation, email links)
     pages = Pages(services.stores)
-    try:  # social sign-in with the configured providers (none by default)
+    # social sign-in with the configured providers (none by default); a configuration that
+    # cannot work stops the service at its start, where start-up errors are reported
+    social_error: ProviderConfigError | None = None
+    try:
         social = SocialSignInService.create(services)
     except ProviderConfigError as exc:
-        raise StartupError(f"social sign-in: {exc}") from exc
+        social_error = exc
+        social = SocialSignInService.create(services, providers={})
     pages.sign_in_options.extend(social_sign_in_options(pages, social))
 
     async def context(headers: Mapping[str, str]) -> IdentityContext:
@@ -103,6 +107,8 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     ]
 
     async def startup() -> None:
+        if social_error is not None:
+            raise StartupError(f"social sign-in: {social_error}")
         try:
             tokens.keys.ensure_signing_key()
         except OSError as exc:

@@ -37,6 +37,7 @@ from media_gateway.subgraphs.identity.models import SocialIdentityRecord, UserRe
 from media_gateway.subgraphs.identity.oidc import (
     ExternalIdentity,
     ProviderClient,
+    SocialProvider,
     SocialSignInError,
     providers_from_config,
 )
@@ -108,9 +109,13 @@ class SocialSignInService:
         self.client = client
 
     @classmethod
-    def create(cls, services: IdentityServices) -> SocialSignInService:
-        """Over the configured providers (``ProviderConfigError`` says what is wrong)."""
-        providers = providers_from_config(services.stores.settings.social_sign_in)
+    def create(
+        cls, services: IdentityServices, providers: Mapping[str, SocialProvider] | None = None
+    ) -> SocialSignInService:
+        """Over ``providers``, by default the configured ones (``ProviderConfigError`` says
+        what is wrong with the configuration)."""
+        if providers is None:
+            providers = providers_from_config(services.stores.settings.social_sign_in)
         return cls(
             services.stores,
             services.accounts,
