@@ -69,7 +69,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_import_movielens(args: argparse.Namespace) -> int:
-    from media_gateway.app.movielens import MovieLensFormatError, import_movielens
+    from media_gateway.app.movielens import Accounts, MovieLensFormatError, import_movielens
     from media_gateway.storage.database import Database
 
     _setup_logging()
@@ -79,11 +79,23 @@ def cmd_import_movielens(args: argparse.Namespace) -> int:
         print(f"error: {path} is not a folder", file=sys.stderr)
         return 2
 
+    accounts = None
+    if args.accounts:
+        import os
+
+        password = args.password or os.environ.get("MOVIELENS_ACCOUNTS_PASSWORD")
+        if not password:
+            import secrets
+
+            password = secrets.token_urlsafe(12)
+            print(f"Password of the imported member accounts: {password}")
+        accounts = Accounts(password, args.email_domain)
+
     async def run() -> None:
         database = Database(settings.database_url, schema=settings.database_schema)
         try:
             await database.migrate()
-            await import_movielens(database, path, progress=not args.no_progress)
+            await import_movielens(database, path, progress=not args.no_progress, accounts=accounts)
         finally:
             await database.dispose()
 
@@ -149,5 +161,18 @@ def register(subparsers: Any) -> None:
     sources.required = True
     movielens = sources.add_parser("movielens", help="MovieLens-100K (RecBole atomic files)")
     movielens.add_argument("path", help="folder holding ml-100k.item and ml-100k.inter")
+    movielens.add_argument(
+        "--accounts",
+        action="store_true",
+        help="create a member account per MovieLens user: movielens-N@DOMAIN, one password",
+    )
+    movielens.add_argument(
+        "--password",
+        help="the accounts' password (else MOVIELENS_ACCOUNTS_PASSWORD, else one is generated "
+        "and printed)",
+    )
+    movielens.add_argument(
+        "--email-domain", default="example.com", help="the accounts' email domain (example.com)"
+    )
     movielens.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     movielens.set_defaults(func=cmd_import_movielens)

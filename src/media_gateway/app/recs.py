@@ -56,7 +56,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not (path / "ml-100k.inter").is_file():
         print(f"error: {path} does not hold ml-100k.inter", file=sys.stderr)
         return 2
-    run_evaluation(path, progress=not args.no_progress, embedder=make_embedder(get_settings()))
+    run_evaluation(
+        path,
+        progress=not args.no_progress,
+        embedder=make_embedder(get_settings()),
+        ties=args.ties,
+        seed=args.seed,
+    )
     return 0
 
 
@@ -69,8 +75,18 @@ def register(subparsers: Any) -> None:
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.set_defaults(func=cmd_train)
     evaluate = commands.add_parser(
-        "evaluate", help="offline evaluation against baselines (leave-last-out, full ranking)"
+        "evaluate",
+        help="offline evaluation against baselines (leave-last-out, ties kept, full ranking)",
     )
     evaluate.add_argument("--movielens", required=True, help="folder holding ml-100k.inter")
+    evaluate.add_argument(
+        "--ties",
+        choices=("file", "random"),
+        default="file",
+        help="order of same-second interactions: as the file records them (default) or random",
+    )
+    evaluate.add_argument(
+        "--seed", type=int, default=0, help="seed of the random tie order (with --ties random)"
+    )
     evaluate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     evaluate.set_defaults(func=cmd_evaluate)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from aiodataloader import DataLoader
 
+from media_gateway.subgraphs.recommendations.feedback import History
 from media_gateway.subgraphs.recommendations.selection import Scored
 from media_gateway.subgraphs.recommendations.serving import ServingService
 
@@ -14,14 +15,14 @@ from media_gateway.subgraphs.recommendations.serving import ServingService
 @dataclass
 class RecommendationLoaders:
     similar: DataLoader[tuple[str, int], list[Scored]]
-    history: DataLoader[tuple[str, str], list[str]]  # by (account, profile)
+    history: DataLoader[tuple[str, str], History]  # by (account, profile)
 
     @classmethod
     def create(cls, service: ServingService) -> RecommendationLoaders:
         async def batch(keys: list[tuple[str, int]]) -> list[list[Scored]]:
             return await service.similar(keys)  # one freshness check for the whole batch
 
-        async def histories(owners: list[tuple[str, str]]) -> list[list[str]]:
+        async def histories(owners: list[tuple[str, str]]) -> list[History]:
             return await service.histories(owners)
 
         return cls(similar=DataLoader(batch), history=DataLoader(histories))

@@ -3,7 +3,8 @@
 An exposure is a recommendation served under an experiment variant; it is queued on the
 request and written in batches off the request path. An outcome (click, play, finish) is
 logged for every experiment that showed the title to the member. Playback events teach the
-recommender: a finished (or substantially watched) title becomes an interaction.
+recommender: a finished, substantially watched or abandoned title becomes an interaction
+graded by ``feedback.playback_weight``; a member's ratings and dislikes become explicit ones.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from media_gateway.auth.profiles import DEFAULT_PROFILE
 from media_gateway.platform.events import Event
 from media_gateway.storage.database import Database
 from media_gateway.subgraphs.recommendations.experiments import OUTCOME_KINDS, ExperimentError
+from media_gateway.subgraphs.recommendations.feedback import (
+    DISLIKE_WEIGHT,
+    RATING_SOURCE,
+    playback_weight,
+    rating_weight,
+)
 from media_gateway.subgraphs.recommendations.models import (
     ExposureRecord,
     InteractionRecord,
@@ -127,8 +134,28 @@ class ExposureService:
         async with self.database.transaction() as session:
             session.add_all(rows)
 
+    async def record_feedback(
+        self, user_id: str, profile_id: str, content_id: str, stars: float | None
+    ) -> float:
+        """A rating (1 to 5 stars) or, with ``stars=None``, a dislike of a title by a
+        viewing profile; returns its weight (``FeedbackError`` for a rating out of range)."""
+        weight = DISLIKE_WEIGHT if stars is None else rating_weight(stars)
+        await self.record(
+            [
+                InteractionRecord(
+                    user_id=user_id,
+                    profile_id=profile_id,
+                    content_id=content_id,
+                    weight=weight,
+                    source=RATING_SOURCE,
+                )
+            ]
+        )
+        return weight
+
     async def on_playback_event(self, event: Event) -> None:
-        """Learn from finished (or substantially watched) playbacks; log experiment outcomes."""
+        """Learn from finished, substantially watched and abandoned playbacks; log experiment
+        outcomes."""
         payload = event.payload
         kind = payload.get("type")
         key = f"{payload.get('sessionId')}:{kind}:{payload.get('occurredAt')}"
@@ -147,7 +174,8 @@ class ExposureService:
             return
         position = int(payload.get("positionSeconds") or 0)
         completed = bool(payload.get("completed"))
-        if not completed and position < 600:
+        weight = playback_weight(completed, position)
+        if weight is None:
             return
         await self.record(
             [
@@ -155,7 +183,7 @@ class ExposureService:
                     user_id=str(user_id),
                     profile_id=str(payload.get("profileId") or DEFAULT_PROFILE),
                     content_id=str(content_id),
-                    weight=1.0 if completed else 0.5,
+                    weight=weight,
                     source="playback",
                 )
             ]

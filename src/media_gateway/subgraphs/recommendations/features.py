@@ -72,10 +72,15 @@ async def copy_item_features(database: Database, catalog: CatalogSource | None) 
     except Exception:  # the catalog's data lives elsewhere: keep what we have
         log.warning("catalog tables not readable; item features unchanged")
         return 0
+    try:
+        names = {t.id: t.title for t in await catalog.title_texts()}
+    except Exception:  # no names (reasons then name no title) rather than no features
+        names = {}
     now = utcnow()
     records = [
         {
             "content_id": t.id,
+            "title": (names.get(t.id) or "")[:500] or None,
             "genres": "|".join(sorted(t.genres))[:500],
             "year": t.year,
             "runtime_minutes": t.runtime_minutes,
@@ -112,6 +117,7 @@ def serving_features(records: Sequence[ItemFeaturesRecord]) -> dict[str, Feature
     """Stored features as serving filters and boosts read them."""
     return {
         f.content_id: Features(
+            title=f.title,
             genres=_split(f.genres, "|"),
             year=f.year,
             runtime_minutes=f.runtime_minutes,

@@ -35,6 +35,7 @@ class ItemFeaturesRecord(SQLModel, table=True):
     __tablename__ = "recommendations_item_features"
 
     content_id: str = Field(primary_key=True, max_length=160)
+    title: str | None = Field(default=None, max_length=500)  # the catalog's name for it
     genres: str = Field(default="", max_length=500)  # "|"-joined
     year: int | None = None
     runtime_minutes: int | None = None
@@ -65,6 +66,13 @@ class ExperimentRecord(SQLModel, table=True):
     active: bool = Field(default=True, index=True)
     variants: str = Field(sa_type=sa.Text)  # JSON: [{"name", "share", "weights"}]
     created_at: datetime = timestamp_field()
+    # draft -> running <-> stopped -> concluded (``experiments.TRANSITIONS``); ``active`` is
+    # ``state == "running"``, what serving reads
+    state: str = Field(default="draft", max_length=16, sa_column_kwargs={"server_default": "draft"})
+    started_at: datetime | None = timestamp_field(nullable=True)
+    stopped_at: datetime | None = timestamp_field(nullable=True)
+    concluded_at: datetime | None = timestamp_field(nullable=True)
+    winner: str | None = Field(default=None, max_length=64)  # the variant kept, if any
 
 
 class ExposureRecord(SQLModel, table=True):

@@ -8,6 +8,9 @@ Components (all numpy, dense over at most ``MAX_ITEMS`` titles):
   (the user "vector" is the history itself; no re-fit needed).
 - **Sequence**: item-to-item transitions (what members watched next, within a short
   window), applied to the member's most recent titles with a recency decay.
+- **Session**: titles watched in the same sitting (interactions less than
+  ``session_gap_seconds`` apart), cosine-normalized co-occurrence over sittings, applied to the
+  member's most recent titles: the item-to-item form of session-kNN.
 - **Co-watch graph**: personalized PageRank over the co-watch graph, restarted at the
   member's recent titles (a few power iterations).
 - **Content**: similarity of catalog metadata (genres, release decade) to the member's
@@ -20,6 +23,12 @@ Components (all numpy, dense over at most ``MAX_ITEMS`` titles):
 
 Each component's scores are standardized per member and blended with ``BlendWeights``
 (weights are tuned offline, see the evaluation) before filtering and diversity re-ranking.
+
+Graded feedback (``media_gateway.subgraphs.recommendations.feedback``) enters at scoring time:
+a member's history row carries one weight per title, negative for a low rating, a dislike or
+an abandoned playback, so such a title pushes its neighbours down in every component instead
+of lifting them. Training sees who watched what (co-watching is co-watching, whatever the
+rating); interactions at the same instant keep the order they were recorded in.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ import numpy as np
 from media_gateway.platform.embeddings import Embedder
 
 MAX_ITEMS = 6000
-COMPONENTS = ("ease", "sequence", "graph", "content", "popularity", "embedding")
+COMPONENTS = ("ease", "sequence", "graph", "content", "popularity", "embedding", "session")
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,7 @@ class BlendWeights:
     content: float = 0.1
     popularity: float = 0.05
     embedding: float = 0.1
+    session: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -74,9 +84,10 @@ class BlendWeights:
 @dataclass(frozen=True)
 class RankerConfig:
     ease_lambda: float = 250.0
-    recent_items: int = 5
-    recency_decay: float = 0.5  # weight of the k-th most recent title: decay**k
+    recent_items: int = 10
+    recency_decay: float = 0.8  # weight of the k-th most recent title: decay**k
     transition_window: int = 3  # a title "leads to" the next ``window`` titles of a member
+    session_gap_seconds: float = 3600.0  # a pause this long starts a new sitting
     popularity_half_life_days: float = 30.0
     graph_restart: float = 0.3
     graph_steps: int = 3
@@ -122,11 +133,16 @@ class Ranker:
         config: RankerConfig,
         vectors: np.ndarray | None = None,
         embedding_model: str = "",
+        sessions: np.ndarray | None = None,
     ) -> None:
         self.items = items
         self.index = {item: i for i, item in enumerate(items)}
         self.ease = _float32(ease)
         self.transitions = _float32(transitions)
+        # same-sitting co-occurrence (zeros in artifacts from before the signal)
+        self.sessions = _float32(
+            sessions if sessions is not None else np.zeros((len(items), len(items)), np.float32)
+        )
         self.graph = _float32(graph)  # row-stochastic co-watch transition matrix
         self.content = _float32(content)
         self.popularity = _float32(popularity)
@@ -171,7 +187,8 @@ class Ranker:
         embedder: Embedder | None = None,
     ) -> Ranker:
         config = config or RankerConfig()
-        rows = sorted(interactions, key=lambda r: (r.user_id, r.occurred_at, r.content_id))
+        # a stable sort: interactions of the same instant keep the order they came in
+        rows = sorted(interactions, key=lambda r: (r.user_id, r.occurred_at))
         if not rows:
             return cls.empty(config)
         step = progress or (lambda _name: None)
@@ -188,6 +205,9 @@ class Ranker:
         user_index = {u: k for k, u in enumerate(users)}
         matrix = np.zeros((len(users), n), dtype=np.float64)
         sequences: dict[str, list[int]] = {}
+        sittings: list[list[int]] = []
+        last_seen: dict[str, datetime] = {}
+        gap = config.session_gap_seconds
         popularity = np.zeros(n)
         trending = np.zeros(n)
         half_life = config.popularity_half_life_days
@@ -199,6 +219,11 @@ class Ranker:
             sequence = sequences.setdefault(row.user_id, [])
             if i not in sequence:
                 sequence.append(i)
+            previous = last_seen.get(row.user_id)
+            if previous is None or (row.occurred_at - previous).total_seconds() > gap:
+                sittings.append([])
+            sittings[-1].append(i)
+            last_seen[row.user_id] = row.occurred_at
             age_days = max(0.0, (now - row.occurred_at).total_seconds() / 86400.0)
             popularity[i] += math.pow(0.5, age_days / half_life)
             if age_days <= trending_days:
@@ -207,6 +232,8 @@ class Ranker:
         ease = ease_weights(matrix, config.ease_lambda)
         step("sequence")
         transitions = transition_matrix(sequences.values(), n, config.transition_window)
+        step("session")
+        sessions = session_similarity(sittings, n)
         step("graph")
         graph = cowatch_graph(matrix)
         step("content")
@@ -230,6 +257,7 @@ class Ranker:
             config=config,
             vectors=vectors,
             embedding_model=embedder.name if embedder is not None else "",
+            sessions=sessions,
         )
 
     @property
@@ -253,24 +281,28 @@ class Ranker:
         return self
 
     # -- scoring ------------------------------------------------------------------------------
-    def history_vectors(self, histories: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """(seen, recent) matrices for members' histories (content ids, oldest first)."""
+    def history_vectors(
+        self,
+        histories: Sequence[Sequence[str]],
+        feedback: Sequence[Mapping[str, float]] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(seen, recent) matrices for members' histories (content ids, oldest first); a
+        title's entry is its feedback weight (1 when none is given; negative counts against)."""
         n = self.size
         seen = np.zeros((len(histories), n), dtype=np.float32)
         recent = np.zeros((len(histories), n), dtype=np.float32)
-        decay = self.config.recency_decay
         for u, history in enumerate(histories):
-            known = [self.index[c] for c in history if c in self.index]
-            seen[u, known] = 1.0
-            ordered: list[int] = []
-            for i in reversed(known):
-                if i not in ordered:
-                    ordered.append(i)
-                if len(ordered) >= self.config.recent_items:
-                    break
-            for k, i in enumerate(ordered):
-                recent[u, i] = decay**k
+            grades = feedback[u] if feedback is not None else None
+            indices, ordered, decay = self.recent_indices(history)
+            seen[u, indices] = self._grades(indices, grades)
+            if len(ordered):
+                recent[u, ordered] = decay * self._grades(ordered, grades)
         return seen, recent
+
+    def _grades(self, indices: np.ndarray, grades: Mapping[str, float] | None) -> np.ndarray:
+        if not grades:
+            return np.ones(len(indices), dtype=np.float32)
+        return np.array([grades.get(self.items[int(i)], 1.0) for i in indices], dtype=np.float32)
 
     def recent_indices(self, history: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(seen indices, recent indices, recency weights) of one member's history."""
@@ -292,30 +324,40 @@ class Ranker:
         out: dict[str, np.ndarray] = {}
         out["ease"] = _standardize(seen @ self.ease)
         out["sequence"] = _standardize(recent @ self.transitions)
-        restart = recent / np.clip(recent.sum(axis=1, keepdims=True), 1e-9, None)
+        out["session"] = _standardize(recent @ self.sessions)
+        restart = recent / np.clip(np.abs(recent).sum(axis=1, keepdims=True), 1e-9, None)
         out["graph"] = _standardize(restart @ self.walk)
         out["content"] = _standardize(recent @ self.content)
         out["embedding"] = _standardize(recent @ self.embedding)
         out["popularity"] = np.broadcast_to(self.popularity_z, (users, self.size))
         return out
 
-    def member_components(self, history: Sequence[str]) -> dict[str, np.ndarray]:
+    def member_components(
+        self, history: Sequence[str], feedback: Mapping[str, float] | None = None
+    ) -> dict[str, np.ndarray]:
         """``components`` for one member, reading only the rows of the titles they watched
         (a member's history is a handful of rows, not the whole matrix)."""
         seen, recent, decay = self.recent_indices(history)
+        graded = self._grades(seen, feedback)
         out: dict[str, np.ndarray] = {}
-        out["ease"] = _standardize(self.ease[seen].sum(axis=0, dtype=np.float32))
+        out["ease"] = _standardize(graded @ self.ease[seen] if len(seen) else self._zero())
         if len(recent):
-            restart = decay / decay.sum()
-            out["sequence"] = _standardize(decay @ self.transitions[recent])
+            weight = decay * self._grades(recent, feedback)
+            restart = weight / max(float(np.abs(weight).sum()), 1e-9)
+            out["sequence"] = _standardize(weight @ self.transitions[recent])
+            out["session"] = _standardize(weight @ self.sessions[recent])
             out["graph"] = _standardize(restart @ self.walk[recent])
-            out["content"] = _standardize(decay @ self.content[recent])
-            out["embedding"] = _standardize(decay @ self.embedding[recent])
+            out["content"] = _standardize(weight @ self.content[recent])
+            out["embedding"] = _standardize(weight @ self.embedding[recent])
         else:
-            zero = np.zeros(self.size, dtype=np.float32)
-            out["sequence"] = out["graph"] = out["content"] = out["embedding"] = zero
+            zero = self._zero()
+            out["sequence"] = out["session"] = out["graph"] = zero
+            out["content"] = out["embedding"] = zero
         out["popularity"] = self.popularity_z
         return out
+
+    def _zero(self) -> np.ndarray:
+        return np.zeros(self.size, dtype=np.float32)
 
     @staticmethod
     def blend(components: Mapping[str, np.ndarray], weights: BlendWeights) -> np.ndarray:
@@ -331,13 +373,64 @@ class Ranker:
         return np.asarray(total, dtype=np.float32)
 
     def score(
-        self, history: Sequence[str], weights: BlendWeights | None = None
+        self,
+        history: Sequence[str],
+        weights: BlendWeights | None = None,
+        feedback: Mapping[str, float] | None = None,
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Blended scores over every title for one member, and the per-component scores."""
-        parts = self.member_components(history)
+        """Blended scores over every title for one member, and the per-component scores;
+        ``feedback`` grades titles of the history (1 when absent, negative counts against)."""
+        parts = self.member_components(history, feedback)
         if not any(c in self.index for c in history):  # cold start: popularity with recency
             return self.popularity.copy(), parts
         return self.blend(parts, weights or self.config.weights), parts
+
+    def contributions(
+        self,
+        history: Sequence[str],
+        items: Sequence[int],
+        weights: BlendWeights | None = None,
+        feedback: Mapping[str, float] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """How much each watched title adds to each of ``items``' blended score.
+
+        Returns (watched title indices, contributions: watched x items, in the blend's units).
+        Every history-driven component is linear in the member's history row, so a title's
+        share of a component is its row (centred) times its grade, over the component's
+        spread for this member; the shares of all titles add up to the blended score less
+        popularity. A title graded negatively contributes negatively to its neighbours.
+        """
+        weights = weights or self.config.weights
+        seen, recent, decay = self.recent_indices(history)
+        cols = np.asarray(items, dtype=np.int64)
+        out = np.zeros((len(seen), len(cols)), dtype=np.float32)
+        if not len(seen) or not len(cols):
+            return seen, out
+        position = {int(i): k for k, i in enumerate(seen.tolist())}
+
+        def add(rows: np.ndarray, grade: np.ndarray, matrix: np.ndarray, weight: float) -> None:
+            if weight == 0.0 or not len(rows):
+                return
+            block = matrix[rows].astype(np.float64)  # rows x all titles
+            raw = grade @ block
+            spread = float(raw.std())
+            if spread < 1e-12:
+                return
+            centred = block[:, cols] - block.mean(axis=1, keepdims=True)
+            share = weight * grade[:, None] * centred / spread
+            for k, i in enumerate(rows.tolist()):
+                out[position[int(i)]] += share[k].astype(np.float32)
+
+        add(seen, self._grades(seen, feedback).astype(np.float64), self.ease, weights.ease)
+        if len(recent):
+            graded = (decay * self._grades(recent, feedback)).astype(np.float64)
+            restart = graded / max(float(np.abs(graded).sum()), 1e-9)
+            add(recent, graded, self.transitions, weights.sequence)
+            add(recent, graded, self.sessions, weights.session)
+            add(recent, restart, self.walk, weights.graph)
+            add(recent, graded, self.content, weights.content)
+            add(recent, graded, self.embedding, weights.embedding)
+        return seen, out
 
     # -- persistence --------------------------------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
@@ -345,6 +438,7 @@ class Ranker:
             "items": np.array(self.items, dtype=object),
             "ease": self.ease,
             "transitions": self.transitions,
+            "sessions": self.sessions,
             "graph": self.graph,
             "content": self.content,
             "popularity": self.popularity,
@@ -366,6 +460,7 @@ class Ranker:
             config=config,
             vectors=arrays.get("vectors"),  # absent in artifacts from before the signal
             embedding_model=str(arrays["embedding_model"]) if "embedding_model" in arrays else "",
+            sessions=arrays.get("sessions"),
         )
 
 
@@ -408,6 +503,23 @@ def pagerank_operator(graph: np.ndarray, restart: float, steps: int) -> np.ndarr
         power = power @ g
         total += (1.0 - restart) ** k * power
     return total.astype(np.float32)
+
+
+def session_similarity(sittings: Sequence[Sequence[int]], n: int) -> np.ndarray:
+    """Cosine similarity of titles over sittings: how often two titles were watched in the
+    same sitting, over the geometric mean of the sittings each was watched in."""
+    co = np.zeros((n, n), dtype=np.float64)
+    if n == 0:
+        return co.astype(np.float32)
+    chunk = 2048
+    for start in range(0, len(sittings), chunk):
+        block = np.zeros((min(chunk, len(sittings) - start), n), dtype=np.float32)
+        for k, sitting in enumerate(sittings[start : start + chunk]):
+            block[k, sitting] = 1.0
+        co += block.T @ block
+    counts = np.sqrt(np.clip(np.diag(co).copy(), 1.0, None))
+    np.fill_diagonal(co, 0.0)
+    return (co / counts[:, None] / counts[None, :]).astype(np.float32)
 
 
 def cowatch_graph(matrix: np.ndarray) -> np.ndarray:

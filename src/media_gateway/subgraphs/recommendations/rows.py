@@ -7,8 +7,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from media_gateway.auth.profiles import DEFAULT_PROFILE
+from media_gateway.subgraphs.recommendations.feedback import History
 from media_gateway.subgraphs.recommendations.selection import Audience, Scored, Situation
 from media_gateway.subgraphs.recommendations.serving import ServingService
+
+ANCHORS = 2  # "Because you watched" rows at most
 
 
 @dataclass(frozen=True)
@@ -32,16 +35,18 @@ class RowService:
         audience: Audience,
         per_row: int,
         situation: Situation | None = None,
-        history: Sequence[str] | None = None,
+        history: History | None = None,
         *,
         profile_id: str = DEFAULT_PROFILE,
     ) -> list[Row]:
-        """The profile's home-screen rows, each with a reason a client can show."""
+        """The profile's home-screen rows, each with a reason a client can show; every row's
+        items in score order."""
         serving = self.serving
         ranker = await serving.training.model()
         if history is None:
             history = await serving.history(user_id, profile_id=profile_id)
-        known = [c for c in history if c in ranker.index]
+        titles = list(history.titles)
+        known = [c for c in titles if c in ranker.index]
         rows: list[Row] = []
         used: set[str] = set()
 
@@ -51,39 +56,47 @@ class RowService:
                 used.update(s.content_id for s in row.items)
 
         if known:
+            top = serving.rank(
+                ranker, titles, per_row, audience, situation=situation, feedback=history.grades
+            )
             add(
                 Row(
                     "top-picks",
                     "Top picks for you",
                     "Picked from everything you watched",
                     "TOP_PICKS",
-                    serving.rank(ranker, history, per_row, audience, situation=situation),
+                    top,
                 )
             )
-            for anchor in list(reversed(known))[:2]:
-                items = serving.rank(
-                    ranker, [anchor], per_row, audience, exclude=set(history) | used
-                )
-                title = self._title_hint(anchor)
+            for anchor, title in self._anchors(top, history):
+                # the titles this one alone lifts, each one's reason being this title
+                items = [
+                    Scored(s.content_id, s.score, anchor, "WATCHED_SIMILAR", title)
+                    for s in serving.rank(
+                        ranker, [anchor], per_row, audience, exclude=set(titles) | used
+                    )
+                    if s.based_on == anchor
+                ]
                 add(
                     Row(
                         f"because:{anchor}",
                         f"Because you watched {title}",
                         f"Viewers who watched {title} went on to watch these",
                         "BECAUSE_YOU_WATCHED",
-                        [Scored(s.content_id, s.score, anchor, "WATCHED_SIMILAR") for s in items],
+                        items,
                         based_on=anchor,
                     )
                 )
-            genre = self._favourite_genre(known)
+            genre = self._favourite_genre([c for c in history.liked() if c in ranker.index])
             if genre:
                 items = serving.rank(
                     ranker,
-                    history,
+                    titles,
                     per_row,
                     audience,
                     only=self._in_genre(genre),
                     exclude=used,
+                    feedback=history.grades,
                 )
                 add(
                     Row(
@@ -91,12 +104,15 @@ class RowService:
                         f"Continue exploring {genre}",
                         f"You watch a lot of {genre}",
                         "GENRE",
-                        [Scored(s.content_id, s.score, s.based_on, "GENRE") for s in items],
+                        [
+                            Scored(s.content_id, s.score, s.based_on, "GENRE", s.based_on_title)
+                            for s in items
+                        ],
                         genre=genre,
                     )
                 )
         trending = await serving.trending(
-            per_row, audience.region, "WEEK", audience, exclude=set(history)
+            per_row, audience.region, "WEEK", audience, exclude=set(titles)
         )
         where = f" in {audience.region.upper()}" if audience.region else ""
         add(
@@ -141,14 +157,19 @@ class RowService:
         feature = self.serving.features.get(content_id)
         return feature.genres if feature else ()
 
-    def _title_hint(self, content_id: str) -> str:
-        """A readable title from a content id ("movie:the-matrix-1999" -> "The Matrix")."""
-        slug = content_id.split(":", 1)[-1]
-        words = slug.split("-")
-        feature = self.serving.features.get(content_id)
-        if feature and feature.year and words and words[-1] == str(feature.year):
-            words = words[:-1]
-        return " ".join(w.capitalize() if k == 0 or len(w) > 3 else w for k, w in enumerate(words))
+    @staticmethod
+    def _anchors(top: Sequence[Scored], history: History) -> list[tuple[str, str]]:
+        """Up to ``ANCHORS`` titles for "Because you watched" rows: the liked titles that
+        are the reason (a contribution above the threshold) for most of the top picks, with
+        the catalog's name for them (a title without a known name gets no row)."""
+        counts: dict[str, int] = {}
+        names: dict[str, str] = {}
+        for s in top:
+            if s.based_on and s.based_on_title and history.grade(s.based_on) > 0:
+                counts[s.based_on] = counts.get(s.based_on, 0) + 1
+                names[s.based_on] = s.based_on_title
+        ordered = sorted(counts, key=lambda c: -counts[c])  # stable: best-scored first
+        return [(c, names[c]) for c in ordered[:ANCHORS]]
 
     def _favourite_genre(self, history: Sequence[str]) -> str | None:
         counts: dict[str, float] = {}

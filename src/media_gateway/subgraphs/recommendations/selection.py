@@ -8,16 +8,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from media_gateway.platform.ratings import allowed
-from media_gateway.subgraphs.recommendations.ranker import Ranker
+from media_gateway.subgraphs.recommendations.ranker import BlendWeights, Ranker
 
 MMR_RELEVANCE = 0.8  # 1.0 = no diversity re-ranking
 SHORT_RUNTIME_MINUTES = 100
 MORNING_GENRES = {"family", "animation", "comedy"}
+# the least a watched title must add to a recommendation's blended score (in standard
+# deviations of the member's scores) to be named as its reason
+EXPLAIN_THRESHOLD = 0.25
 
 
 @dataclass(frozen=True)
 class Features:
     genres: tuple[str, ...] = ()
+    title: str | None = None  # the catalog's name for the title
     year: int | None = None
     runtime_minutes: int | None = None
     content_rating: str | None = None
@@ -47,6 +51,7 @@ class Scored:
     score: float
     based_on: str | None  # the watched title contributing most, None for popularity
     kind: str = "WATCHED_SIMILAR"  # WATCHED_SIMILAR | POPULAR | GENRE | TRENDING
+    based_on_title: str | None = None  # the catalog's name of ``based_on``, when known
 
 
 def visible(content_id: str, features: Mapping[str, Features], audience: Audience) -> bool:
@@ -115,18 +120,27 @@ def mmr(ranker: Ranker, candidates: Sequence[int], scores: np.ndarray, first: in
     return [int(pool[k]) for k in chosen]
 
 
-def explain_many(ranker: Ranker, history: Sequence[str], items: Sequence[int]) -> list[str | None]:
-    """``explain`` for several recommended titles at once (one gather per matrix)."""
-    known = [ranker.index[c] for c in history if c in ranker.index]
-    if not known or not items:
+def explain_many(
+    ranker: Ranker,
+    history: Sequence[str],
+    items: Sequence[int],
+    *,
+    weights: BlendWeights | None = None,
+    feedback: Mapping[str, float] | None = None,
+) -> list[str | None]:
+    """For each recommended title, the watched title that contributed most to its score
+    (``Ranker.contributions``), when that contribution is at least ``EXPLAIN_THRESHOLD``;
+    only titles the member liked (a positive grade) can be the reason."""
+    watched, contribution = ranker.contributions(history, items, weights, feedback)
+    if not len(watched) or not len(items):
         return [None] * len(items)
-    idx = np.asarray(known)
-    cols = np.asarray(items)
-    recency = np.linspace(0.5, 1.0, len(idx), dtype=np.float32)[:, None]
-    contribution = ranker.ease[np.ix_(idx, cols)] + ranker.transitions[np.ix_(idx, cols)] * recency
+    liked = np.array(
+        [(feedback or {}).get(ranker.items[int(i)], 1.0) > 0 for i in watched.tolist()]
+    )
+    contribution = np.where(liked[:, None], contribution, -np.inf)
     best = np.argmax(contribution, axis=0)
     return [
-        ranker.items[int(idx[b])] if contribution[b, k] > 0 else None
+        ranker.items[int(watched[b])] if contribution[b, k] >= EXPLAIN_THRESHOLD else None
         for k, b in enumerate(best.tolist())
     ]
 

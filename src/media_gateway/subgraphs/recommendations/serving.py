@@ -7,11 +7,12 @@ row). Each profile of an account has a history of its own (``media_gateway.auth.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
+import sqlalchemy as sa
 from sqlmodel import col, func, select
 
 from media_gateway.auth.profiles import DEFAULT_PROFILE
@@ -19,6 +20,7 @@ from media_gateway.storage.database import Database
 from media_gateway.storage.types import utcnow
 from media_gateway.subgraphs.recommendations.experiments import ExperimentService
 from media_gateway.subgraphs.recommendations.exposures import ExposureService
+from media_gateway.subgraphs.recommendations.feedback import History, graded
 from media_gateway.subgraphs.recommendations.models import InteractionRecord
 from media_gateway.subgraphs.recommendations.ranker import BlendWeights, Ranker
 from media_gateway.subgraphs.recommendations.selection import (
@@ -66,32 +68,38 @@ class ServingService:
     def features(self) -> dict[str, Features]:
         return self.training.features
 
-    async def history(self, user_id: str, *, profile_id: str = DEFAULT_PROFILE) -> list[str]:
-        """The profile's titles, oldest first (each once, at its latest interaction)."""
+    async def history(self, user_id: str, *, profile_id: str = DEFAULT_PROFILE) -> History:
+        """The profile's titles, oldest first (each once, at its latest interaction), with
+        their grades (ratings, dislikes, finished or abandoned playbacks)."""
         return (await self.histories([(user_id, profile_id)]))[0]
 
-    async def histories(self, owners: Sequence[tuple[str, str]]) -> list[list[str]]:
+    async def histories(self, owners: Sequence[tuple[str, str]]) -> list[History]:
         """``history`` for several (account, profile) pairs in one query."""
         wanted = list(dict.fromkeys(owners))
-        ordered: dict[tuple[str, str], dict[str, None]] = {o: {} for o in wanted}
+        rows: dict[tuple[str, str], list[tuple[str, float, str]]] = {o: [] for o in wanted}
         if wanted:
-            async with self.database.session() as session:
-                result = await session.exec(
-                    select(
-                        InteractionRecord.user_id,
-                        InteractionRecord.profile_id,
-                        InteractionRecord.content_id,
-                    )
-                    .where(col(InteractionRecord.user_id).in_({u for u, _ in wanted}))
-                    .order_by(col(InteractionRecord.occurred_at), col(InteractionRecord.id))
+            table = InteractionRecord.__table__.c  # type: ignore[attr-defined]
+            statement = (
+                sa.select(
+                    table.user_id, table.profile_id, table.content_id, table.weight, table.source
                 )
-                for user_id, profile_id, content_id in result.all():
-                    titles = ordered.get((user_id, profile_id))
-                    if titles is None:  # another profile of the account
-                        continue
-                    titles.pop(content_id, None)
-                    titles[content_id] = None
-        return [list(ordered[o]) for o in owners]
+                .where(table.user_id.in_({u for u, _ in wanted}))
+                .order_by(table.occurred_at, table.id)
+            )
+            async with self.database.session() as session:
+                result = await (await session.connection()).execute(statement)
+                for user_id, profile_id, content_id, weight, source in result.all():
+                    found = rows.get((user_id, profile_id))
+                    if found is not None:  # else another profile of the account
+                        found.append((content_id, float(weight), source))
+        histories = {}
+        for owner, interactions in rows.items():
+            ordered: dict[str, None] = {}
+            for content_id, _weight, _source in interactions:
+                ordered.pop(content_id, None)
+                ordered[content_id] = None
+            histories[owner] = History(tuple(ordered), graded(interactions))
+        return [histories[o] for o in owners]
 
     def rank(
         self,
@@ -105,11 +113,13 @@ class ServingService:
         only: Callable[[str], bool] | None = None,
         exclude: set[str] | None = None,
         diversify: bool = True,
+        feedback: Mapping[str, float] | None = None,
     ) -> list[Scored]:
-        """The ``first`` best titles for ``history`` that ``audience`` may see."""
+        """The ``first`` best titles for ``history`` that ``audience`` may see, best first;
+        ``feedback`` grades the history's titles (negative: counts against neighbours)."""
         if ranker.size == 0 or first <= 0:
             return []
-        scores, _parts = ranker.score(history, weights)
+        scores, _parts = ranker.score(history, weights, feedback)
         cold = not any(c in ranker.index for c in history)
         if situation is not None:
             boost = self._boost(ranker, situation)
@@ -138,11 +148,28 @@ class ServingService:
                 break
             start, window = window, min(ranker.size, window * 4)
         picked = mmr(ranker, candidates, scores, first) if diversify else candidates[:first]
-        reasons = [None] * len(picked) if cold else explain_many(ranker, history, picked)
+        # diversity chooses which titles make the list; the list itself is in score order
+        picked.sort(key=lambda i: -float(scores[i]))
+        reasons: list[str | None] = (
+            [None] * len(picked)
+            if cold
+            else explain_many(
+                ranker, history, picked, weights=weights or ranker.config.weights, feedback=feedback
+            )
+        )
         results = []
         for i, based_on in zip(picked, reasons, strict=True):
-            kind = "WATCHED_SIMILAR" if based_on else "POPULAR"
-            results.append(Scored(ranker.items[i], float(scores[i]), based_on, kind))
+            kind = "POPULAR" if cold else "WATCHED_SIMILAR"
+            named = features.get(based_on) if based_on else None
+            results.append(
+                Scored(
+                    ranker.items[i],
+                    float(scores[i]),
+                    based_on,
+                    kind,
+                    named.title if named is not None else None,
+                )
+            )
         return results
 
     def _boost(self, ranker: Ranker, situation: Situation) -> np.ndarray | None:
@@ -166,18 +193,25 @@ class ServingService:
         first: int,
         audience: Audience,
         situation: Situation | None = None,
-        history: Sequence[str] | None = None,
+        history: History | None = None,
         *,
         profile_id: str = DEFAULT_PROFILE,
     ) -> Served:
-        """For the profile; ``history`` (oldest first) when the caller already read it (the
-        dataloader)."""
+        """For the profile; ``history`` when the caller already read it (the dataloader)."""
         ranker = await self.training.model()
         if history is None:
             history = await self.history(user_id, profile_id=profile_id)
         assigned = self.experiments.assignment(user_id)
         weights = assigned[1].weights if assigned else None
-        items = self.rank(ranker, history, first, audience, weights=weights, situation=situation)
+        items = self.rank(
+            ranker,
+            history.titles,
+            first,
+            audience,
+            weights=weights,
+            situation=situation,
+            feedback=history.grades,
+        )
         if assigned is None or not items:
             return Served(items)
         experiment, variant = assigned
