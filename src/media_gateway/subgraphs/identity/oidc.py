@@ -46,6 +46,7 @@ PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 RESERVED_NAMES = frozenset({"done", "link"})
 CLOCK_SKEW_SECONDS = 60
 METADATA_TTL_SECONDS = 3600.0
+KEY_REFETCH_SECONDS = 60.0
 HTTP_TIMEOUT_SECONDS = 10.0
 MAX_RESPONSE_BYTES = 1024 * 1024
 
@@ -265,6 +266,7 @@ class ProviderClient:
         self.clock = clock
         self._metadata: dict[str, tuple[float, dict[str, Any]]] = {}
         self._keys: dict[str, tuple[float, KeySet]] = {}
+        self._refetched: dict[str, float] = {}
 
     def provider(self, name: str) -> SocialProvider:
         provider = self.providers.get(name)
@@ -464,7 +466,13 @@ class ProviderClient:
         try:
             token = jwt.decode(id_token, keys, algorithms=algorithms)
         except (JoseError, ValueError) as exc:
-            # a key the provider rotated in since we fetched its set: fetch it again once
+            # a key the provider rotated in since we fetched its set: fetch the set again,
+            # at most once a minute (refused tokens must not make us fetch it each time)
+            if self._refetched.get(provider.name, -KEY_REFETCH_SECONDS) > (
+                self.clock() - KEY_REFETCH_SECONDS
+            ):
+                raise refused from exc
+            self._refetched[provider.name] = self.clock()
             keys = await self._key_set(provider, refresh=True)
             try:
                 token = jwt.decode(id_token, keys, algorithms=algorithms)
