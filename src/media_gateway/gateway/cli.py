@@ -59,6 +59,7 @@ def run_gateway(args: argparse.Namespace) -> int:
     from media_gateway.platform.logging import RequestIdMiddleware
 
     from .edge.config import EdgeConfig, graphiql_enabled, profile
+    from .forwarding import ForwardingError, forwards_from_env
     from .server import GatewayConfig, create_gateway_app, subgraph_url
     from .supergraph import Supergraph, SupergraphError
 
@@ -72,8 +73,14 @@ def run_gateway(args: argparse.Namespace) -> int:
         print(f"error: cannot load supergraph {path}: {exc}", file=sys.stderr)
         return 2
     edge = edge_config()
+    try:
+        forwards = forwards_from_env()
+    except ForwardingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     config = GatewayConfig(
         supergraph_path=path,
+        forwards=forwards,
         override_labels=_labels(args),
         subgraph_timeout=args.subgraph_timeout,
         graphiql=graphiql_enabled() and not args.no_graphiql,
@@ -156,6 +163,7 @@ def worker_app() -> Any:
     from media_gateway.platform.logging import RequestIdMiddleware
 
     from .edge.config import graphiql_enabled
+    from .forwarding import forwards_from_env
     from .server import GatewayConfig, create_gateway_app
 
     _configure_logging()
@@ -168,6 +176,7 @@ def worker_app() -> Any:
                 graphiql=graphiql_enabled(),
                 edge=edge_config(),
                 authenticator=authenticator_from_env(),
+                forwards=forwards_from_env(),
             )
         )
     )

@@ -23,6 +23,7 @@ from .authorization import Authenticator
 from .clients import SubgraphClient
 from .cors import add_cors
 from .edge.config import EdgeConfig
+from .forwarding import forwarding_routes
 from .lifespan import lifespan
 from .mcp.config import McpConfig
 from .routes import (
@@ -68,6 +69,9 @@ def create_gateway_app(config: GatewayConfig, mcp: McpConfig | None = None) -> S
         routes.extend(endpoint.routes())
         app_lifespan = with_endpoint(app_lifespan, endpoint)
 
+    # configured paths handed on to an upstream (after the router's own routes)
+    routes.extend(forwarding_routes(config.forwards, config.edge.trusted_proxies))
+
     app = Starlette(
         routes=routes,
         lifespan=app_lifespan,
@@ -84,6 +88,7 @@ def create_app(
     clients: Mapping[str, SubgraphClient] | None = None,
     *,
     graphiql: bool = True,
+    graphiql_query: str | None = None,
     override_labels: tuple[str, ...] = (),
     edge: EdgeConfig | None = None,
     authenticator: Authenticator | None = None,
@@ -91,12 +96,13 @@ def create_app(
 ) -> Starlette:
     """The router as an ASGI app for a supergraph given as text (HTTP clients when none);
     `edge` says what each edge stage does (default: every stage off); `mcp` what its MCP
-    endpoint offers."""
+    endpoint offers; `graphiql_query` the operations GraphiQL shows on a first visit."""
     return create_gateway_app(
         GatewayConfig(
             supergraph_sdl=supergraph_sdl,
             clients=clients,
             graphiql=graphiql,
+            graphiql_query=graphiql_query,
             override_labels=override_labels,
             edge=edge if edge is not None else EdgeConfig.off(),
             authenticator=authenticator,

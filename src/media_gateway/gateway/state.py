@@ -17,6 +17,7 @@ from .budget import CpuBudget
 from .clients import HttpPool, HttpSubgraphClient, SubgraphClient
 from .edge.config import EdgeConfig
 from .edge.pipeline import Edge
+from .forwarding import Forward
 from .pipeline import Pipeline
 from .router import Router
 from .supergraph import Supergraph, SupergraphError
@@ -33,6 +34,8 @@ class GatewayConfig:
     subgraph_timeout: float = 30.0
     override_labels: tuple[str, ...] = ()
     graphiql: bool = True
+    # the operations GraphiQL shows on a first visit (None: a query any schema answers)
+    graphiql_query: str | None = None
     watch_interval: float = 1.0
     # what each edge stage does (limits, APQ, CSRF, rate limits, resilience, telemetry):
     # every stage is always in the request path; `EdgeConfig.off()` turns each one off
@@ -40,6 +43,8 @@ class GatewayConfig:
     # who is calling, for @authenticated / @requiresScopes; None: not enforced here
     authenticator: Authenticator | None = None
     tracer_provider: Any = None
+    # paths handed on to an upstream service unchanged (GATEWAY_FORWARD; see forwarding.py)
+    forwards: tuple[Forward, ...] = ()
 
 
 class GatewayState:
