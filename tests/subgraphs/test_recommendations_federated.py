@@ -163,7 +163,7 @@ async def test_kids_profile_never_gets_a_title_above_its_rating(
 
 EXPERIMENT = """
 mutation($id: ID!) { createRecommendationExperiment(id: $id, name: "Blend weighting",
-  variants: [{name: "control", share: 0.5},
+  start: true, variants: [{name: "control", share: 0.5},
              {name: "sequence-heavy", share: 0.5, weights: {sequence: 3.0}}]) { id } }
 """
 RESULTS = """
@@ -214,7 +214,7 @@ async def test_experiment_assignment_is_stable_and_results_add_up(
     finally:
         await ask(
             gateway,
-            "mutation($id: ID!) { stopRecommendationExperiment(id: $id) }",
+            "mutation($id: ID!) { stopRecommendationExperiment(id: $id) { state } }",
             admin,
             id=experiment,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -152,12 +153,14 @@ class Recommendation:
         cls, scored: Scored, experiment_id: str | None = None, variant: str | None = None
     ) -> Recommendation:
         kind = RecommendationReason(scored.kind)
-        if scored.based_on and kind is not RecommendationReason.TRENDING:
-            reason = "Viewers who watched titles in your history also watched this"
-        elif kind is RecommendationReason.TRENDING:
+        if kind is RecommendationReason.TRENDING:
             reason = "Trending with viewers right now"
-        else:
+        elif kind is RecommendationReason.POPULAR:
             reason = "Popular with viewers right now"
+        elif scored.based_on_title:
+            reason = f"Because you watched {scored.based_on_title}"
+        else:
+            reason = "Picked from everything you watched"
         return cls(
             content=Content(id=strawberry.ID(scored.content_id)),
             score=round(scored.score, 6),
@@ -167,6 +170,19 @@ class Recommendation:
             experiment_id=experiment_id,
             variant=variant,
         )
+
+
+@strawberry.type(description="What the active profile told the recommender about a title.")
+class TitleFeedback:
+    content: Content
+    stars: int | None = strawberry.field(description="1 to 5; null for a dislike.")
+    disliked: bool
+    weight: float = strawberry.field(
+        description=(
+            "How the title now counts in the profile's recommendations: positive lifts its "
+            "neighbours, negative (a low rating or a dislike) counts against them."
+        )
+    )
 
 
 @strawberry.type(description="A home-screen row with a reason a client can show.")
@@ -265,13 +281,45 @@ class VariantResults:
     rates: list[RateInterval]
 
 
+@strawberry.enum(description="Where an experiment is in its lifecycle.")
+class ExperimentState(Enum):
+    DRAFT = "draft"  # created, not served yet
+    RUNNING = "running"  # served
+    STOPPED = "stopped"  # no longer served; may be started again
+    CONCLUDED = "concluded"  # over for good
+
+
+@strawberry.type(
+    description=(
+        "A variant's rate of one outcome minus the control's (the first variant), with its "
+        "95% interval (Newcombe's, from the two Wilson intervals)."
+    )
+)
+class VariantComparison:
+    variant: str
+    control: str
+    kind: str
+    difference: float
+    low: float
+    high: float
+
+
 @strawberry.type(description="An A/B experiment over recommendation blends.")
 class ExperimentResults:
     id: strawberry.ID
     name: str
-    active: bool
+    active: bool = strawberry.field(description="Whether it is served (state RUNNING).")
+    state: ExperimentState
+    created_at: datetime | None
+    started_at: datetime | None
+    stopped_at: datetime | None
+    concluded_at: datetime | None
+    winner: str | None = strawberry.field(description="The variant kept when it concluded.")
     exposures: int
     variants: list[VariantResults]
+    comparisons: list[VariantComparison] = strawberry.field(
+        description="Each variant after the first against the first, for every outcome."
+    )
 
 
 @strawberry.input
