@@ -121,6 +121,27 @@ POLICY: dict[str, tuple[str | None, str, str, str, str, str]] = {
     "Query.experimentResults": ("recommendations:admin", NO, NO, NO, NO, ANON),
     "Mutation.createRecommendationExperiment": ("recommendations:admin", NO, NO, NO, NO, ANON),
     "Mutation.stopRecommendationExperiment": ("recommendations:admin", NO, NO, NO, NO, ANON),
+    "Mutation.startRecommendationExperiment": ("recommendations:admin", NO, NO, NO, NO, ANON),
+    "Mutation.concludeRecommendationExperiment": ("recommendations:admin", NO, NO, NO, NO, ANON),
+    # -- catalog: search analytics and synonyms, for catalog editors and admins ----------------
+    "Query.searchAnalytics": ("search:admin", NO, NO, NO, NO, ANON),
+    "Query.trendingSearches": ("search:admin", NO, NO, NO, NO, ANON),
+    "Query.searchRewriteProposals": ("search:admin", NO, NO, NO, NO, ANON),
+    "Query.searchSynonyms": ("search:admin", NO, NO, NO, NO, ANON),
+    "Mutation.createSearchSynonym": ("search:admin", NO, NO, NO, NO, ANON),
+    "Mutation.deleteSearchSynonym": ("search:admin", NO, NO, NO, NO, ANON),
+    # -- identity: account administration and the audit log, for operators ---------------------
+    "Query.adminAccounts": ("accounts:read", NO, NO, NO, NO, ANON),
+    "Query.adminAccount": ("accounts:read", NO, NO, NO, NO, ANON),
+    "Query.auditLog": ("audit:read", NO, NO, NO, NO, ANON),
+    "Mutation.adminRevokeSessions": ("accounts:support", NO, NO, NO, NO, ANON),
+    "Mutation.adminLockAccount": ("accounts:support", NO, NO, NO, NO, ANON),
+    "Mutation.adminUnlockAccount": ("accounts:support", NO, NO, NO, NO, ANON),
+    "Mutation.adminForcePasswordReset": ("accounts:support", NO, NO, NO, NO, ANON),
+    "Mutation.adminSetAccountRole": ("accounts:admin", NO, NO, NO, NO, ANON),
+    "Mutation.adminScheduleAccountDeletion": ("accounts:admin", NO, NO, NO, NO, ANON),
+    "Mutation.adminCancelAccountDeletion": ("accounts:admin", NO, NO, NO, NO, ANON),
+    "Mutation.adminGrantApiKeyScopes": ("accounts:admin", NO, NO, NO, NO, ANON),
 }
 # sent last: it ends the account's sessions
 LAST = {"Mutation.logoutEverywhere"}
@@ -388,3 +409,80 @@ async def test_each_caller_gets_the_declared_outcome_everywhere(
             continue
         got = {name: (OK if s.startswith(OK) else s) for name, s in seen.items()}
         assert got == expected, (key, seen)
+
+
+def operator_fields(supergraph: Supergraph) -> dict[str, frozenset[str]]:
+    """Every field that needs an operator scope, with the operator scopes it needs."""
+    from media_gateway.auth.scopes import OPERATOR_SCOPES
+
+    out = {}
+    for (type_name, field_name), requirement in supergraph.requirements.items():
+        if field_name is None:
+            continue
+        for scopes in requirement.scopes:
+            if scopes & set(OPERATOR_SCOPES):
+                out[f"{type_name}.{field_name}"] = frozenset(scopes)
+    return out
+
+
+async def test_operator_fields_are_refused_to_members_and_ungranted_keys(
+    gateway: Client,
+    api_schema: Schema,
+    callers: dict[str, Caller],
+    supergraph_sdl: str,
+    settings: Any,
+) -> None:
+    """The operator scopes as a policy over the whole schema: every field that needs one is
+    refused to a member's session (and its kids profile and apps) and to an API key holding
+    every scope a member can give it; an admin's session gets past the check, and so does a
+    key an admin granted exactly the field's scopes."""
+    from media_gateway.app.admin import create_admin
+    from media_gateway.auth.scopes import DELEGABLE_SCOPES, OPERATOR_SCOPES, ROLES
+
+    from .conftest import api_key, bearer
+
+    assert ROLES["admin"] == frozenset(OPERATOR_SCOPES)
+    fields = operator_fields(Supergraph(supergraph_sdl))
+    assert fields, "the schema has operator fields"
+    for coordinate in fields:  # the table agrees: no member credential gets through
+        key = policy_key(api_schema, coordinate)
+        assert key is not None, f"declare a scope policy for {coordinate}"
+        assert POLICY[key][1:] == (NO, NO, NO, NO, ANON), (coordinate, POLICY[key])
+
+    email = f"operator-{uuid.uuid4().hex[:8]}@example.com"
+    await create_admin(settings, email, PASSWORD, "Operator")
+    signed_in = await gateway(
+        "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) "
+        "{ accessToken } }",
+        {"e": email, "p": PASSWORD},
+    )
+    admin_token = signed_in["data"]["login"]["accessToken"]
+    ungranted = await api_key(
+        gateway, callers["session"].headers["authorization"][7:], sorted(DELEGABLE_SCOPES)
+    )
+    granted_secret = await api_key(gateway, admin_token, ["catalog:read"])
+    keys = await gateway("{ apiKeys { id } }", token=admin_token)
+    granted_id = keys["data"]["apiKeys"][0]["id"]
+    grant = """mutation($k: ID!, $s: [String!]!) {
+      adminGrantApiKeyScopes(keyId: $k, scopes: $s) { scopes } }"""
+    known = {"$content": "", "$device": ""}
+    admin = Caller("admin", bearer(admin_token), frozenset(OPERATOR_SCOPES))
+    granted = Caller("granted", {"x-api-key": granted_secret})
+    refused_to = {
+        "session": callers["session"],
+        "kids": callers["kids"],
+        "oauth": callers["oauth"],
+        "api_key": Caller("ungranted", {"x-api-key": ungranted}),
+    }
+    for coordinate, scopes in sorted(fields.items()):
+        for name, caller in refused_to.items():
+            assert await probe(gateway, api_schema, coordinate, caller, known) == NO, (
+                coordinate,
+                name,
+            )
+        seen = await probe(gateway, api_schema, coordinate, admin, known)
+        assert seen.startswith(OK), (coordinate, "admin", seen)
+        body = await gateway(grant, {"k": granted_id, "s": sorted(scopes)}, token=admin_token)
+        assert "errors" not in body, body
+        seen = await probe(gateway, api_schema, coordinate, granted, known)
+        assert seen.startswith(OK), (coordinate, "granted key", seen)
