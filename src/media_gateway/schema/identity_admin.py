@@ -7,6 +7,7 @@ import base64
 import binascii
 from datetime import datetime
 from enum import Enum
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -125,9 +126,9 @@ class AuditEntry:
             action=entry.action,
             target_type=entry.target_type,
             target_id=entry.target_id,
-            before=entry.before,
-            after=entry.after,
-            detail=entry.detail,
+            before=cast(JSON, entry.before),
+            after=cast(JSON, entry.after),
+            detail=cast(JSON, entry.detail),
         )
 
 

@@ -53,7 +53,8 @@ class AuditEntryRecord(SQLModel, table=True):
 
 
 class AuditOutboxRecord(SQLModel, table=True):
-    """Audit entries waiting for the relay to publish them to ``audit.events``."""
+    """Audit entries waiting for the relay to publish them to ``audit.events`` (and the
+    account events written with them, see ``record_event``)."""
 
     __tablename__ = "audit_outbox"
 
@@ -109,6 +110,14 @@ async def record_audit(
         AuditOutboxRecord(
             topic=AUDIT_TOPIC, key=entry.target_id or entry.action, payload=audit_event(entry)
         )
+    )
+
+
+def record_event(session: AsyncSession, topic: str, key: str, payload: dict[str, Any]) -> None:
+    """An event for the audit relay to publish beside the audit log's (identity's account
+    events: ``identity.accounts``), in the caller's transaction."""
+    session.add(
+        AuditOutboxRecord(topic=topic, key=key, payload=_json_object(payload, "event") or {})
     )
 
 

@@ -373,9 +373,7 @@ class AdministrationService:
             for table in reversed(SQLModel.metadata.sorted_tables):
                 for fk in table.foreign_keys:
                     if fk.column.table is users and table is not users:
-                        await session.exec(  # type: ignore[call-overload]
-                            sa.delete(table).where(fk.parent == user_id)
-                        )
+                        await session.exec(sa.delete(table).where(fk.parent == user_id))
             await session.delete(record)
             await record_audit(
                 session,
