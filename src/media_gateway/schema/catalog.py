@@ -14,7 +14,10 @@ from media_gateway.platform import ratings
 from media_gateway.schema.common import PageInfo
 from media_gateway.schema.context import RequestContext
 from media_gateway.subgraphs.catalog import values
+from media_gateway.subgraphs.catalog.editing import CatalogEditor
+from media_gateway.subgraphs.catalog.search.analytics import SearchAnalytics
 from media_gateway.subgraphs.catalog.search.index import SearchIndex
+from media_gateway.subgraphs.catalog.search.synonyms import QueryRules
 from media_gateway.subgraphs.catalog.titles import TitleService
 
 
@@ -25,6 +28,9 @@ class CatalogContext(RequestContext):
     titles: TitleService
     search: SearchIndex
     loaders: CatalogLoaders
+    editor: CatalogEditor  # editors' changes (catalog:write)
+    search_analytics: SearchAnalytics  # searches and the plays they led to
+    query_rules: QueryRules  # editors' synonyms and rewrites
 
     @property
     def max_content_rating(self) -> str | None:
@@ -173,6 +179,9 @@ class Content:
     )
     quality_score: float | None = strawberry.field(description="0 to 10, higher is better.")
     external_ids: ExternalIds
+    retired_at: datetime | None = strawberry.field(
+        description="When an editor retired the title: out of browsing and search since."
+    )
 
     @strawberry.field(description="Actors, in billing order.")
     async def cast(self, info: Info) -> list[Credit]:
@@ -286,6 +295,7 @@ class _ContentFields(TypedDict):
     original_title: str | None
     quality_score: float | None
     external_ids: ExternalIds
+    retired_at: datetime | None
 
 
 def _fields(record: values.Title) -> _ContentFields:
@@ -300,6 +310,9 @@ def _fields(record: values.Title) -> _ContentFields:
         "original_title": record.original_title,
         "quality_score": record.quality_score,
         "external_ids": ExternalIds(imdb=record.imdb_id, tmdb=record.tmdb_id, eidr=record.eidr_id),
+        "retired_at": record.retired_at.replace(tzinfo=record.retired_at.tzinfo or UTC)
+        if record.retired_at is not None
+        else None,
     }
 
 
@@ -390,6 +403,17 @@ class QueryInterpretation:
     max_content_rating: str | None
 
 
+@strawberry.enum(description="A constraint a request implied that was dropped to find titles.")
+class RelaxedConstraint(Enum):
+    PLATFORMS = "platforms"
+    OFFER_TYPES = "offerTypes"
+    YEARS = "years"
+    MAX_RUNTIME = "maxRuntime"
+    MIN_RATING = "minRating"
+    GENRES = "genres"
+    KINDS = "kinds"
+
+
 @strawberry.type
 class SearchResult:
     edges: list[ContentEdge]
@@ -400,6 +424,21 @@ class SearchResult:
     )
     interpretation: QueryInterpretation | None
     facets: SearchFacets
+    relaxed: list[RelaxedConstraint] = strawberry.field(
+        default_factory=list,
+        description=(
+            "What the interpretation asked for but was dropped, in this order, because "
+            "together it matched no title (empty when nothing was relaxed). Filters passed "
+            "explicitly and content-rating limits are never relaxed."
+        ),
+    )
+    search_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "This search, for search analytics: pass it to startPlayback when the viewer "
+            "plays one of its results. Null for a blank query and for pages after the first."
+        ),
+    )
 
     @strawberry.field
     def nodes(self) -> list[Content]:

@@ -185,6 +185,15 @@ def load_demo_details() -> dict[str, DemoDetails]:
     return details
 
 
+@lru_cache(maxsize=1)
+def load_demo_synopses() -> dict[str, str]:
+    """One-line synopses of some demo titles, by content id."""
+    return {
+        content_id(kind, title, int(year)): synopsis
+        for kind, title, year, synopsis in _rows("synopses.psv")
+    }
+
+
 def demo_quality_score(title: DemoTitle) -> float:
     """An illustrative 0-10 score for a demo title (better known titles score higher)."""
     return round(5.5 + 3.5 * title.popularity / 100.0, 1)

@@ -18,6 +18,7 @@ from media_gateway.subgraphs.catalog.demo import (
     load_demo_catalog,
     load_demo_credits,
     load_demo_details,
+    load_demo_synopses,
 )
 from media_gateway.subgraphs.catalog.models import (
     AvailabilityRecord,
@@ -46,6 +47,7 @@ async def seed_demo_catalog(database: Database) -> int:
         return 0
     catalog = load_demo_catalog()
     details = load_demo_details()
+    synopses = load_demo_synopses()
     now = utcnow()
     contents: list[ContentRecord] = []
     genres: list[ContentGenreRecord] = []
@@ -66,6 +68,7 @@ async def seed_demo_catalog(database: Database) -> int:
                 original_title=detail.original_title if detail else None,
                 imdb_id=detail.imdb_id if detail else None,
                 tmdb_id=detail.tmdb_id if detail else None,
+                synopsis=synopses.get(title.id),
             )
         )
         genres.extend(ContentGenreRecord(content_id=title.id, genre=g) for g in title.genres)

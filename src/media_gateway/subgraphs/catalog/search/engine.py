@@ -33,6 +33,7 @@ from media_gateway.subgraphs.catalog.search.autocomplete import (
 from media_gateway.subgraphs.catalog.search.duplicates import NO_DUPLICATES, Duplicates
 from media_gateway.subgraphs.catalog.search.embeddings import Embedder, HashingEmbedder
 from media_gateway.subgraphs.catalog.search.parser import ParsedQuery, expand_synonyms, parse
+from media_gateway.subgraphs.catalog.search.relaxation import relax, relaxation_steps
 from media_gateway.subgraphs.catalog.search.spelling import QueryCorrector
 from media_gateway.subgraphs.catalog.search.vocabulary import (
     GENRES,
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 500
 RRF_K = 60
 SEMANTIC_DEPTH = 100
+QUERY_VECTOR_CACHE = 4096
 _WORD = re.compile(r"[a-z0-9]+")
 RATING_BUCKETS: tuple[tuple[str, float, float], ...] = (
     ("9+", 9.0, 10.01),
@@ -121,6 +123,10 @@ class SearchOutcome:
     facets: FacetCounts
     corrected_query: str | None = None
     interpretation: ParsedQuery | None = None
+    # what the query implied but had to be dropped to find anything (``relaxation``)
+    relaxed: list[str] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)  # the fused relevance of each of ``ids``
+    exact_id: str | None = None  # the title the query names exactly, if any
 
 
 @dataclass(frozen=True)
@@ -179,6 +185,7 @@ class SearchEngine:
         self.ready = False
         self.last_build: IndexBuild | None = None  # what the last full build reused and embedded
         self.embedded = 0  # titles embedded by this engine since it was created
+        self._query_vectors: dict[str, np.ndarray] = {}  # recent queries' embeddings
 
     # -- building -------------------------------------------------------------------------
 
@@ -536,11 +543,21 @@ class SearchEngine:
         values = searcher.fast_field_values("idx", [address for _, address in result.hits])
         return [int(v) for v in values if v is not None]
 
+    def _query_vector(self, text: str) -> np.ndarray:
+        """The query's embedding; the last few thousand are kept (queries repeat)."""
+        vector = self._query_vectors.get(text)
+        if vector is None:
+            vector = self.embedder.embed([text])[0]
+            if len(self._query_vectors) >= QUERY_VECTOR_CACHE:
+                self._query_vectors.pop(next(iter(self._query_vectors)))
+            self._query_vectors[text] = vector
+        return vector
+
     def _semantic(self, text: str) -> list[int]:
         meaningful = " ".join(w for w in _WORD.findall(fold(text)) if w not in STOPWORDS)
         if self._qdrant is None or not meaningful:
             return []
-        vector = self.embedder.embed([meaningful])[0]
+        vector = self._query_vector(meaningful)
         if not self._qdrant_url:
             scores = self._vectors @ vector
             scores[~self.alive[: len(scores)]] = -1.0
@@ -650,6 +667,7 @@ class SearchEngine:
     def _search(self, query: str, filters: SearchFilters, first: int, offset: int) -> SearchOutcome:
         raw = " ".join(query[:MAX_QUERY_CHARS].split())
         interpretation: ParsedQuery | None = None
+        explicit = filters  # what the client chose; only what the query implied is relaxed
         text = raw
         if raw and fold(raw) not in self._titles_folded:
             parsed = parse(raw)
@@ -690,6 +708,7 @@ class SearchEngine:
             expanded = ""
         n = len(self.docs)
         score = np.zeros(n, dtype=np.float64)
+        exact: int | None = None
         if expanded.strip():
             keyword = self._keyword(expanded)
             semantic = self._semantic(expanded)
@@ -711,6 +730,29 @@ class SearchEngine:
             cand = np.flatnonzero(matched)
         else:
             cand = np.flatnonzero(self.alive)
+        exact_id: str | None = None
+        if expanded.strip() and exact is not None and self.docs[exact] is not None:
+            exact_id = self.docs[exact].id  # type: ignore[union-attr]
+        outcome = self._select(cand, score, filters, first, offset)
+        if outcome.total_count == 0 and interpretation is not None:
+            # an over-constrained request: drop what the query implied, step by step
+            relaxed: list[str] = []
+            for step in relaxation_steps(explicit, filters):
+                filters = relax(filters, step, explicit)
+                relaxed.append(step)
+                outcome = self._select(cand, score, filters, first, offset)
+                outcome.relaxed = list(relaxed)
+                if outcome.total_count:
+                    break
+        outcome.corrected_query = corrected_query
+        outcome.interpretation = interpretation
+        outcome.exact_id = exact_id
+        return outcome
+
+    def _select(
+        self, cand: np.ndarray, score: np.ndarray, filters: SearchFilters, first: int, offset: int
+    ) -> SearchOutcome:
+        """The page of matching titles that pass ``filters``, best first, and the facets."""
         masks = self._doc_masks(cand, filters)
         offer_masks = self._offer_masks(filters)
         dims: dict[str, np.ndarray | None] = {
@@ -739,8 +781,7 @@ class SearchEngine:
             ids=[self.docs[int(i)].id for i in page],  # type: ignore[union-attr]
             total_count=total,
             facets=facets,
-            corrected_query=corrected_query,
-            interpretation=interpretation,
+            scores=[float(score[int(i)]) for i in page],
         )
 
     def _facets(

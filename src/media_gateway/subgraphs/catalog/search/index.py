@@ -29,15 +29,30 @@ from media_gateway.subgraphs.catalog.search.engine import (
     SearchOutcome,
     TitleDocument,
 )
-from media_gateway.subgraphs.catalog.titles import SEARCHABLE_KINDS
+from media_gateway.subgraphs.catalog.search.personal import (
+    RERANK_DEPTH,
+    ViewerTastes,
+    personalise,
+)
+from media_gateway.subgraphs.catalog.search.synonyms import QueryRules
+from media_gateway.subgraphs.catalog.titles import LISTED, SEARCHABLE_KINDS
 
 log = logging.getLogger(__name__)
 
 
 class SearchIndex:
-    def __init__(self, database: Database, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings | None = None,
+        query_rules: QueryRules | None = None,
+        *,
+        tastes: ViewerTastes | None = None,
+    ) -> None:
         self.database = database
         self.settings = settings
+        self.query_rules = query_rules  # editors' synonyms and rewrites, applied to queries
+        self.tastes = tastes  # a signed-in viewer's tastes, for personalised ordering
         self._engine: SearchEngine | None = None
         self._engine_lock = asyncio.Lock()
         self._index_cursor = 0  # the last outbox event the search index has applied
@@ -132,7 +147,9 @@ class SearchIndex:
     async def title_documents(self, ids: Sequence[str] | None = None) -> list[TitleDocument]:
         """Movies and series with their genres, people and offers, as the index sees them."""
         async with self.database.session() as session:
-            query = select(ContentRecord).where(col(ContentRecord.kind).in_(SEARCHABLE_KINDS))
+            query = select(ContentRecord).where(
+                col(ContentRecord.kind).in_(SEARCHABLE_KINDS), LISTED
+            )
             if ids is not None:
                 query = query.where(col(ContentRecord.id).in_(ids))
             records = list((await session.exec(query.order_by(col(ContentRecord.id)))).all())
@@ -196,10 +213,48 @@ class SearchIndex:
         ]
 
     async def hybrid_search(
-        self, query: str, filters: SearchFilters, *, first: int, offset: int
+        self,
+        query: str,
+        filters: SearchFilters,
+        *,
+        first: int,
+        offset: int,
+        viewer: tuple[str, str] | None = None,
     ) -> SearchOutcome:
+        """A page of results; ``viewer`` (account, profile) personalises their order."""
         engine = await self.engine()
-        return engine.search(query, filters, first=first, offset=offset)
+        rewritten = await self.query_rules.expand(query) if self.query_rules else None
+        text = rewritten or query
+        if viewer is not None and self.tastes is not None and offset + first <= RERANK_DEPTH:
+            outcome = await self._personal_search(engine, text, filters, first, offset, viewer)
+        else:
+            outcome = engine.search(text, filters, first=first, offset=offset)
+        if rewritten and outcome.corrected_query is None:
+            outcome.corrected_query = rewritten  # the client says "results for ..."
+        return outcome
+
+    async def _personal_search(
+        self,
+        engine: SearchEngine,
+        query: str,
+        filters: SearchFilters,
+        first: int,
+        offset: int,
+        viewer: tuple[str, str],
+    ) -> SearchOutcome:
+        """The best ``RERANK_DEPTH`` results re-ordered by the viewer's tastes, then paged."""
+        assert self.tastes is not None
+        outcome = engine.search(query, filters, first=RERANK_DEPTH, offset=0)
+        try:
+            affinity = await self.tastes.affinity(viewer[0], viewer[1], outcome.ids)
+        except Exception:  # tastes unavailable: the same order as for anyone
+            log.warning("viewer tastes unavailable; search not personalised", exc_info=True)
+            affinity = {}
+        by_id = dict(zip(outcome.ids, outcome.scores, strict=True))
+        ordered = personalise(outcome.ids, outcome.scores, affinity, outcome.exact_id)
+        outcome.ids = ordered[offset : offset + first]
+        outcome.scores = [by_id[i] for i in outcome.ids]
+        return outcome
 
     async def autocomplete(
         self, prefix: str, limit: int, max_content_rating: str | None = None
