@@ -16,6 +16,7 @@ from media_gateway.subgraphs.catalog.ingest.ingester import Ingester
 from media_gateway.subgraphs.catalog.ingest.normalizers import normalizer_for
 from media_gateway.subgraphs.catalog.models import ContentRecord
 from media_gateway.subgraphs.catalog.search.autocomplete import Autocompleter, Suggestion
+from media_gateway.subgraphs.catalog.search.spelling import QueryCorrector
 from media_gateway.subgraphs.catalog.text import content_id, fold
 
 from .conftest import CatalogClient
@@ -46,6 +47,7 @@ async def test_every_demo_query_finds_its_title_in_the_top_3(client: CatalogClie
     assert await _top3_misses(client, DEMO) == []
 
 
+@pytest.mark.timeout(900)  # importing MovieLens on a busy two-core machine
 async def test_every_movielens_query_finds_its_title_in_the_top_3(
     movielens_client: CatalogClient,  # noqa: F811
 ) -> None:
@@ -192,3 +194,15 @@ async def test_a_duplicate_never_outranks_its_original(
 async def test_odd_queries_are_answered(client: CatalogClient, query: str) -> None:
     result = await search(client, query, first=3)
     assert result["totalCount"] >= 0
+
+
+def test_split_words_join_where_a_title_writes_them_as_one() -> None:
+    corrector = QueryCorrector()
+    corrector.add_phrase(["spiderman"], 5.0)
+    corrector.add_phrase(["spiderwoman"], 5.0)
+    corrector.add_phrase(["kiss", "of", "the", "spider", "woman"])
+    corrector.add_phrase(["the", "man", "who", "knew", "too", "much"])
+    assert corrector.correct("spider man") == ("spiderman", True)
+    # words a title has side by side stay apart
+    assert corrector.correct("spider woman") == ("spider woman", False)
+    assert corrector.correct("man who knew") == ("man who knew", False)
