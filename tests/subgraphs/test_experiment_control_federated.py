@@ -17,7 +17,6 @@ import pytest
 from media_gateway.app import Platform
 from media_gateway.auth.scopes import SESSION_SCOPES
 from media_gateway.auth.tokens import token_service
-from media_gateway.storage.audit import AuditFilter, read_audit
 
 Gateway = httpx.AsyncClient
 
@@ -95,6 +94,10 @@ RECS = """
 query { me { recommendations(first: 4) { content { id } experimentId variant } } }
 """
 CLICK = "mutation($c: ID!) { recordRecommendationOutcome(contentId: $c, kind: CLICK) }"
+AUDIT = """
+query($filter: AuditLogFilter) { auditLog(filter: $filter, first: 50) {
+  edges { node { action actorId targetType targetId before after } } } }
+"""
 
 
 async def served_experiments(gateway: Gateway, tokens: list[str]) -> set[str | None]:
@@ -226,33 +229,31 @@ async def test_experiment_lifecycle_results_and_audit(platform: Platform, gatewa
         await ask(gateway, STOP, admin, id=experiment)
         platform["recommendations"].service.training.invalidate()
 
-    entries = list(
-        reversed(
-            await read_audit(
-                platform.runtime.database,
-                AuditFilter(target_type="recommendation_experiment", target_id=experiment),
-                first=20,
-            )
-        )
+    body = await ask(
+        gateway,
+        AUDIT,
+        admin,
+        filter={"targetType": "recommendation_experiment", "targetId": experiment},
     )
-    assert [e.action for e in entries] == [
+    assert "errors" not in body, body
+    entries = [edge["node"] for edge in reversed(body["data"]["auditLog"]["edges"])]
+    assert [e["action"] for e in entries] == [
         "experiment.create",
         "experiment.start",
         "experiment.stop",
         "experiment.start",
         "experiment.conclude",
     ]
-    assert {e.actor_id for e in entries} == {admin_id}
+    assert {e["actorId"] for e in entries} == {admin_id}
     create, start, stop, restart, conclude = entries
-    assert create.before is None and create.after is not None
-    assert create.after["state"] == "draft"
-    assert [v["name"] for v in create.after["variants"]] == ["control", "sequence-heavy"]
-    assert (start.before or {})["state"] == "draft" and (start.after or {})["state"] == "running"
-    assert (stop.before or {})["state"] == "running" and (stop.after or {})["state"] == "stopped"
-    assert (restart.after or {})["state"] == "running"
-    assert (conclude.before or {})["winner"] is None
-    assert conclude.after == {
-        **(conclude.before or {}),
+    assert create["before"] is None and create["after"]["state"] == "draft"
+    assert [v["name"] for v in create["after"]["variants"]] == ["control", "sequence-heavy"]
+    assert (start["before"]["state"], start["after"]["state"]) == ("draft", "running")
+    assert (stop["before"]["state"], stop["after"]["state"]) == ("running", "stopped")
+    assert restart["after"]["state"] == "running"
+    assert conclude["before"]["winner"] is None
+    assert conclude["after"] == {
+        **conclude["before"],
         "state": "concluded",
         "winner": "sequence-heavy",
     }
