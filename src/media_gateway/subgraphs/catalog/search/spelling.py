@@ -7,6 +7,7 @@ checked with the optimal-string-alignment (Damerau-Levenshtein) distance.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -197,11 +198,16 @@ class QueryCorrector:
         self.frequencies: dict[str, float] = {}
         self.pairs: set[tuple[str, str]] = set()
         self._index: SymSpell | None = None  # built from the frequencies on first use
+        self._total = 0.0
+        self._longest = 0
+        self._english = english_words()  # read once per process, at the first index build
 
     def add(self, word: str, frequency: float = 1.0) -> None:
         if not word:
             return
         self.frequencies[word] = self.frequencies.get(word, 0.0) + frequency
+        self._total += frequency
+        self._longest = max(self._longest, len(word))
         self._index = None
 
     @property
@@ -233,10 +239,7 @@ class QueryCorrector:
 
     def known(self, word: str) -> bool:
         return (
-            word in self.frequencies
-            or word in STOPWORDS
-            or word.isdigit()
-            or word in english_words()
+            word in self.frequencies or word in STOPWORDS or word.isdigit() or word in self._english
         )
 
     # -- pieces ---------------------------------------------------------------------------
@@ -287,28 +290,55 @@ class QueryCorrector:
                 return False
         return True
 
-    def split(self, word: str) -> list[str] | None:
+    def _segment(self, run: str) -> list[str] | None:
+        """The fewest catalog words that spell ``run`` exactly, the likeliest first."""
+        longest = self._longest
+        frequencies = self.frequencies
+        # best[i]: (pieces, cost, start of the last piece) for run[:i]
+        best: list[tuple[int, float, int] | None] = [None] * (len(run) + 1)
+        best[0] = (0, 0.0, 0)
+        for end in range(1, len(run) + 1):
+            for start in range(max(0, end - longest), end):
+                before = best[start]
+                if before is None:
+                    continue
+                frequency = frequencies.get(run[start:end])
+                if frequency is None:
+                    continue
+                option = (before[0] + 1, before[1] - math.log(frequency / self._total), start)
+                current = best[end]
+                if current is None or option[:2] < current[:2]:
+                    best[end] = option
+        if best[len(run)] is None:
+            return None
+        pieces: list[str] = []
+        end = len(run)
+        while end > 0:
+            start = best[end][2]  # type: ignore[index]
+            pieces.append(run[start:end])
+            end = start
+        return pieces[::-1]
+
+    def split(self, word: str, *, typos: bool = True) -> list[str] | None:
         """A run-together word as the catalog's words ("jurassicpark" -> jurassic park,
-        "toystory2" -> toy story 2); one typo in it is tolerated ("jurasicpark")."""
+        "toystory2" -> toy story 2); with ``typos``, one typo in it is tolerated
+        ("jurasicpark")."""
         if len(word) < 4:
             return None
-        runs = _LETTERS_DIGITS.findall(word)
         pieces: list[str] = []
-        for run in runs:
+        for run in _LETTERS_DIGITS.findall(word):
             if run.isdigit() or run in self.frequencies:
                 pieces.append(run)
                 continue
             if len(run) < 4:
                 return None
-            exact = self._symspell.word_segmentation(run, max_edit_distance=0)
-            parts = exact.corrected_string.split()
-            if not self._valid_split(parts) and len(run) >= 7:
+            parts = self._segment(run)
+            if (parts is None or not self._valid_split(parts)) and typos and len(run) >= 7:
                 fuzzy = self._symspell.word_segmentation(run, max_edit_distance=1)
                 parts = fuzzy.corrected_string.split()
-                typos = fuzzy.distance_sum - (len(parts) - 1)
-                if typos > 1:
+                if fuzzy.distance_sum - (len(parts) - 1) > 1:
                     return None
-            if not self._valid_split(parts):
+            if parts is None or not self._valid_split(parts):
                 return None
             pieces.extend(parts)
         return pieces if len(pieces) > 1 else None
@@ -357,7 +387,7 @@ class QueryCorrector:
             if self.known(word):
                 # an English word no title uses may still be a title's words run together
                 # ("diehard" -> die hard): split only into words a title has side by side
-                pieces = None if word in self.frequencies else self.split(word)
+                pieces = None if word in self.frequencies else self.split(word, typos=False)
                 if pieces is not None and all(pair in self.pairs for pair in pairwise(pieces)):
                     out.extend(pieces)
                 else:
@@ -365,13 +395,16 @@ class QueryCorrector:
                 index += 1
                 continue
             before = out[-1] if out else None
-            pieces = self.split(word)
+            # catalog words run together, else the nearest catalog word, else (slowest) run
+            # together with a typo inside
+            pieces = self.split(word, typos=False)
+            best = self._best_correction(word, before, following) if pieces is None else None
+            if pieces is None and best is None:
+                pieces = self.split(word)
             if pieces is not None:
                 out.extend(pieces)
-                index += 1
-                continue
-            best = self._best_correction(word, before, following)
-            out.append(best[0] if best is not None else word)
+            else:
+                out.append(best[0] if best is not None else word)
             index += 1
         out = [self._numeral(out, i) for i in range(len(out))]
         corrected = " ".join(out)
