@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -149,8 +149,8 @@ class CatalogChange:
             action=version.action,
             actor_id=version.actor_id,
             changed_fields=version.changed,
-            before=version.before,
-            after=version.after,
+            before=cast(JSON, version.before),
+            after=cast(JSON, version.after),
             undoes_change_id=strawberry.ID(str(version.undoes_version_id))
             if version.undoes_version_id is not None
             else None,
