@@ -14,10 +14,16 @@ from media_gateway.resolvers.playback import Mutation, Query
 from media_gateway.schema.authorization import AuthorizationExtension
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.playback import Content, PlaybackContext, User
+from media_gateway.storage.erasure import ACCOUNTS_TOPIC, account_erasure
 from media_gateway.storage.outbox import outbox_backlog, outbox_pruning
 from media_gateway.subgraphs.playback.demo import seed_demo_history
 from media_gateway.subgraphs.playback.kafka import KafkaEventSink, RelayTargets
-from media_gateway.subgraphs.playback.models import OutboxEventRecord
+from media_gateway.subgraphs.playback.models import (
+    OutboxEventRecord,
+    PlaybackSessionRecord,
+    ProgressRecord,
+    WatchEventRecord,
+)
 from media_gateway.subgraphs.playback.services import PlaybackServices
 from media_gateway.subscriptions.playback import Subscription
 
@@ -39,6 +45,15 @@ def build_schema() -> strawberry.federation.Schema:
 def create(runtime: Runtime | None = None) -> Subgraph:
     owns_runtime = runtime is None
     runtime = runtime or Runtime.create()
+    # a deleted account's playback sessions, progress and watch history go with it
+    runtime.events.subscribe(
+        ACCOUNTS_TOPIC,
+        account_erasure(
+            runtime.database,
+            [PlaybackSessionRecord, ProgressRecord, WatchEventRecord],
+            NAME,
+        ),
+    )
     realtime = realtime_for(runtime.database, runtime.settings)
     services = PlaybackServices.create(runtime.database, realtime)
     kafka = (

@@ -18,12 +18,18 @@ from media_gateway.schema.authorization import AuthorizationExtension
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.recommendations import Content, RecommendationsContext, User
 from media_gateway.storage.database import Database
+from media_gateway.storage.erasure import ACCOUNTS_TOPIC, account_erasure
 from media_gateway.subgraphs.catalog.demo import load_demo_catalog
 from media_gateway.subgraphs.catalog.titles import TitleService
 from media_gateway.subgraphs.recommendations.demo import seed_demo_interactions
 from media_gateway.subgraphs.recommendations.experiments import ExperimentService
 from media_gateway.subgraphs.recommendations.exposures import ExposureService
 from media_gateway.subgraphs.recommendations.kafka import GROUP_ID, PlaybackEventConsumer
+from media_gateway.subgraphs.recommendations.models import (
+    ExposureRecord,
+    InteractionRecord,
+    OutcomeRecord,
+)
 from media_gateway.subgraphs.recommendations.rows import RowService
 from media_gateway.subgraphs.recommendations.serving import ServingService
 from media_gateway.subgraphs.recommendations.training import (
@@ -80,6 +86,11 @@ def build_schema() -> strawberry.federation.Schema:
 def create(runtime: Runtime | None = None) -> Subgraph:
     owns_runtime = runtime is None
     runtime = runtime or Runtime.create()
+    # a deleted account's interactions, exposures and outcomes go with it
+    runtime.events.subscribe(
+        ACCOUNTS_TOPIC,
+        account_erasure(runtime.database, [InteractionRecord, ExposureRecord, OutcomeRecord], NAME),
+    )
     services = RecommendationServices.create(runtime.database, runtime.settings)
     training, exposures = services.training, services.exposures
     runtime.events.subscribe(PLAYBACK_TOPIC, exposures.on_playback_event)

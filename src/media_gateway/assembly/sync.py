@@ -10,12 +10,24 @@ from media_gateway.assembly.base import Runtime, Subgraph, base_context
 from media_gateway.dataloaders.sync import SyncLoaders
 from media_gateway.platform.events import PeriodicTask
 from media_gateway.realtime import realtime_for
+from media_gateway.realtime.models import RealtimeCursorRecord, RealtimeEventRecord
 from media_gateway.resolvers.sync import Mutation, Query
 from media_gateway.schema import references
 from media_gateway.schema.authorization import AuthorizationExtension
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.sync import Content, SyncContext, User
+from media_gateway.storage.erasure import ACCOUNTS_TOPIC, account_erasure
 from media_gateway.subgraphs.sync.demo import seed_demo_watchlist
+from media_gateway.subgraphs.sync.models import (
+    AppliedOperationRecord,
+    DeviceConnectionRecord,
+    DeviceRecord,
+    ProgressRegisterRecord,
+    WatchlistAddRecord,
+    WatchlistEntryRecord,
+    WatchlistHorizonRecord,
+    WatchlistTombstoneRecord,
+)
 from media_gateway.subgraphs.sync.services import SyncServices
 from media_gateway.subscriptions.sync import Subscription
 
@@ -37,6 +49,26 @@ def build_schema() -> strawberry.federation.Schema:
 def create(runtime: Runtime | None = None) -> Subgraph:
     owns_runtime = runtime is None
     runtime = runtime or Runtime.create()
+    # a deleted account's devices, watchlist, replicated state and real-time events go too
+    runtime.events.subscribe(
+        ACCOUNTS_TOPIC,
+        account_erasure(
+            runtime.database,
+            [
+                DeviceConnectionRecord,
+                DeviceRecord,
+                WatchlistEntryRecord,
+                AppliedOperationRecord,
+                WatchlistAddRecord,
+                WatchlistTombstoneRecord,
+                WatchlistHorizonRecord,
+                ProgressRegisterRecord,
+                RealtimeEventRecord,
+                RealtimeCursorRecord,
+            ],
+            NAME,
+        ),
+    )
     realtime = realtime_for(runtime.database, runtime.settings)
     services = SyncServices.create(runtime.database, realtime)
     presence = services.presence

@@ -310,7 +310,9 @@ async def test_account_deletion_waits_for_its_grace_period_and_tells_other_servi
         "deletionDueAt": None,
         "lockedAt": None,
     }
-    await _login(gateway, member["email"])
+    signed_in = await _login(gateway, member["email"])
+    await _keep_data(gateway, signed_in["token"])
+    assert all(await _rows_of(platform, member["id"]))
 
     # scheduled again, with no grace left: deleted with its data, and the others are told
     await gateway(schedule, {"u": member["id"]}, token=admin["token"])
@@ -330,6 +332,8 @@ async def test_account_deletion_waits_for_its_grace_period_and_tells_other_servi
     ]
     await _heard(heard, 1)
     assert [(e.key, e.payload["type"]) for e in heard] == [(member["id"], "account.deleted")]
+    # every service deleted what it kept of the account (on the same event, before ours)
+    assert await _rows_of(platform, member["id"]) == [0] * len(KEPT_BY_SERVICES)
 
     actions = [
         (e["action"], e["actorId"])
@@ -347,6 +351,41 @@ async def test_account_deletion_waits_for_its_grace_period_and_tells_other_servi
         ("account.delete.schedule", admin["id"]),
         ("account.delete", None),
     ]
+
+
+# tables of the other services that keep a member's data
+KEPT_BY_SERVICES = (
+    "sync_devices",
+    "sync_watchlist",
+    "playback_sessions",
+)
+
+
+async def _keep_data(gateway: Client, token: str) -> None:
+    """A device, a watchlist entry and a playback in the other services."""
+    found = await gateway('{ search(query: "", first: 1) { edges { node { id } } } }')
+    title = found["data"]["search"]["edges"][0]["node"]["id"]
+    device = await gateway('mutation { registerDevice(name: "TV", kind: TV) { id } }', token=token)
+    device_id = device["data"]["registerDevice"]["id"]
+    for document in (
+        "mutation($c: ID!) { addToWatchlist(contentId: $c) { id } }",
+        "mutation($c: ID!, $d: ID!) { startPlayback(contentId: $c, deviceId: $d) { id } }",
+    ):
+        body = await gateway(document, {"c": title, "d": device_id}, token=token)
+        assert "errors" not in body, body
+
+
+async def _rows_of(platform: Platform, user_id: str) -> list[int]:
+    from sqlalchemy import text
+
+    counts = []
+    async with platform.runtime.database.session() as session:
+        for table in KEPT_BY_SERVICES:
+            result = await session.exec(  # type: ignore[call-overload]
+                text(f"SELECT count(*) FROM {table} WHERE user_id = :u"), params={"u": user_id}
+            )
+            counts.append(int(result.one()[0]))
+    return counts
 
 
 async def _heard(heard: list[Event], count: int) -> None:

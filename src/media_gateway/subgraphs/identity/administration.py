@@ -27,6 +27,7 @@ from media_gateway.storage.audit import (
     record_audit,
     record_event,
 )
+from media_gateway.storage.erasure import ACCOUNT_DELETED, ACCOUNTS_TOPIC
 from media_gateway.storage.types import as_utc, utcnow
 from media_gateway.subgraphs.identity.accounts import EMAIL_PATTERN, Account, AccountService
 from media_gateway.subgraphs.identity.api_keys import ApiKey
@@ -36,9 +37,6 @@ from media_gateway.subgraphs.identity.models import ApiKeyRecord, RefreshTokenRe
 from media_gateway.subgraphs.identity.passwords import hash_password
 from media_gateway.subgraphs.identity.revocations import SessionEnds
 
-# what other services hear when an account is deleted (they delete their data for it)
-ACCOUNTS_TOPIC = "identity.accounts"
-ACCOUNT_DELETED = "account.deleted"
 DEFAULT_DELETION_GRACE = timedelta(days=14)
 MAX_QUERY_LENGTH = 200
 
