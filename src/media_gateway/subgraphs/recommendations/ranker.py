@@ -64,13 +64,16 @@ class ItemFeatures:
 
 @dataclass(frozen=True)
 class BlendWeights:
+    """The served blend: the weights ``media-gateway recs evaluate`` tuned on MovieLens-100K's
+    validation items (docs/recommendations-evaluation.md)."""
+
     ease: float = 1.0
-    sequence: float = 1.0
-    graph: float = 0.1
+    sequence: float = 0.5
+    graph: float = 0.0
     content: float = 0.1
-    popularity: float = 0.05
+    popularity: float = 0.0
     embedding: float = 0.1
-    session: float = 0.0
+    session: float = 1.0
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
