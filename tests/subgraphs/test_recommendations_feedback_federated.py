@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from media_gateway.app import Platform
-from media_gateway.app.movielens import Accounts, import_movielens
+from media_gateway.app.movielens import Accounts, MovieLensFormatError, import_movielens
 from media_gateway.assembly.base import Runtime
 from media_gateway.platform.settings import Settings
 
@@ -145,6 +145,28 @@ async def test_imported_members_sign_in_and_a_low_rating_counts_against(
         "Because you watched The Terminator",
     }
     assert any(p["basedOn"] for p in picks)
+
+
+async def test_a_second_import_leaves_the_accounts_as_they_are(
+    platform: Platform, gateway: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    again = await import_movielens(
+        platform.runtime.database,
+        _dataset(tmp_path / "again"),
+        progress=False,
+        report=lambda _line: None,
+        accounts=Accounts("another long passphrase for everyone"),
+    )
+    assert again.accounts_added == 0
+    await sign_in(gateway, 1)  # the first import's password still signs in
+    with pytest.raises(MovieLensFormatError, match="password"):
+        await import_movielens(
+            platform.runtime.database,
+            tmp_path / "again",
+            progress=False,
+            report=lambda _line: None,
+            accounts=Accounts("password"),
+        )
 
 
 async def test_rows_name_real_titles_and_list_items_best_first(
