@@ -44,7 +44,7 @@ from media_gateway.app.serve import run_event_loop
 PROGRESS = "subscription($d: ID) { playbackProgress(deviceId: $d) { positionSeconds deviceId } }"
 COMMANDS = "subscription($d: ID!) { remoteCommands(deviceId: $d) { id type } }"
 DEVICE = (
-    "mutation($n: String!, $k: DeviceKind!, $c: [String!]) {"
+    "mutation($n: String!, $k: DeviceKind!, $c: [DeviceCapability!]) {"
     " registerDevice(name: $n, kind: $k, capabilities: $c) { id } }"
 )
 START = "mutation($c: ID!, $d: ID!) { startPlayback(contentId: $c, deviceId: $d) { id } }"
@@ -162,7 +162,7 @@ async def latency(args: argparse.Namespace, base: str, tokens: list[tuple[str, s
             tv = await post(
                 http,
                 DEVICE,
-                {"n": "TV", "k": "TV", "c": ["remote-control", "cast-target"]},
+                {"n": "TV", "k": "TV", "c": ["REMOTE_CONTROL", "CAST_TARGET"]},
                 token,
             )
             phone_id, tv_id = phone["registerDevice"]["id"], tv["registerDevice"]["id"]

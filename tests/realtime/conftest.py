@@ -31,7 +31,7 @@ mutation($email: String!, $password: String!) {
 }
 """
 DEVICE = """
-mutation($name: String!, $kind: DeviceKind!, $caps: [String!]) {
+mutation($name: String!, $kind: DeviceKind!, $caps: [DeviceCapability!]) {
   registerDevice(name: $name, kind: $kind, capabilities: $caps) { id }
 }
 """
@@ -58,14 +58,14 @@ async def new_viewer(gw: Gateway) -> dict[str, Any]:
     session = body["data"]["login"]
     token = session["accessToken"]
     phone = await gw.post(
-        DEVICE, {"name": "Phone", "kind": "PHONE", "caps": ["cast-source"]}, token
+        DEVICE, {"name": "Phone", "kind": "PHONE", "caps": ["CAST_SOURCE"]}, token
     )
     tv = await gw.post(
         DEVICE,
         {
             "name": "Living room TV",
             "kind": "TV",
-            "caps": ["remote-control", "cast-target", "volume-control"],
+            "caps": ["REMOTE_CONTROL", "CAST_TARGET", "VOLUME_CONTROL"],
         },
         token,
     )

@@ -13,6 +13,7 @@ from media_gateway.schema import references
 from media_gateway.schema.context import require_viewer
 from media_gateway.schema.sync import (
     Device,
+    DeviceCapability,
     DeviceKind,
     Info,
     RemoteCommand,
@@ -134,15 +135,24 @@ class Mutation:
         return User(id=strawberry.ID(user_id))
 
     @strawberry.federation.mutation(
-        requires_scopes=WRITE, description="Register one of the viewer's devices."
+        requires_scopes=WRITE,
+        description="Register one of the viewer's devices. Leave out `capabilities` for the "
+        "defaults of its kind (a TV can be remote-controlled; see `DeviceCapability`).",
     )
     async def register_device(
-        self, info: Info, name: str, kind: DeviceKind, capabilities: list[str] | None = None
+        self,
+        info: Info,
+        name: str,
+        kind: DeviceKind,
+        capabilities: list[DeviceCapability] | None = None,
     ) -> Device:
         user_id = require_viewer(info.context)
         try:
             record = await info.context.devices.register_device(
-                user_id, name, kind.value, capabilities or []
+                user_id,
+                name,
+                kind.value,
+                None if capabilities is None else [str(c.value) for c in capabilities],
             )
         except SyncError as exc:
             raise client_error(exc) from None

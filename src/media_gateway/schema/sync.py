@@ -16,6 +16,7 @@ from media_gateway.realtime import InvalidCursor, Realtime, parse_cursor
 from media_gateway.schema import references
 from media_gateway.schema.common import ClientError, bad_input
 from media_gateway.schema.context import RequestContext, require_viewer
+from media_gateway.subgraphs.sync import devices as device_rules
 from media_gateway.subgraphs.sync.commands import CommandService
 from media_gateway.subgraphs.sync.devices import DeviceService, RegisteredDevice
 from media_gateway.subgraphs.sync.errors import SyncError
@@ -50,6 +51,33 @@ class DeviceKind(Enum):
     TV = "TV"
     WEB = "WEB"
     CONSOLE = "CONSOLE"
+
+
+@strawberry.enum(
+    description="What a device can do. Remote commands need some of these on the target "
+    "device: every command needs REMOTE_CONTROL, VOLUME also VOLUME_CONTROL, CAST also "
+    "CAST_TARGET. A device registered without capabilities gets its kind's defaults: TV and "
+    "CONSOLE: REMOTE_CONTROL, VOLUME_CONTROL, CAST_TARGET; WEB: REMOTE_CONTROL, CAST_TARGET; "
+    "PHONE and TABLET: CAST_SOURCE."
+)
+class DeviceCapability(Enum):
+    REMOTE_CONTROL = strawberry.enum_value(
+        device_rules.REMOTE_CONTROL,
+        description="Plays, pauses, seeks and stops when another of the account's devices "
+        "asks (remote commands).",
+    )
+    VOLUME_CONTROL = strawberry.enum_value(
+        device_rules.VOLUME_CONTROL, description="Its volume can be set remotely (VOLUME)."
+    )
+    CAST_TARGET = strawberry.enum_value(
+        device_rules.CAST_TARGET,
+        description="Starts playing a title another device sends it (CAST).",
+    )
+    CAST_SOURCE = strawberry.enum_value(
+        device_rules.CAST_SOURCE, description="Can send titles to other devices to play."
+    )
+    UHD = strawberry.enum_value(device_rules.UHD, description="Plays 4K (UHD) video.")
+    HDR = strawberry.enum_value(device_rules.HDR, description="Plays HDR video.")
 
 
 @strawberry.enum(description="Whether a device is connected right now.")
@@ -89,7 +117,7 @@ class Device:
     id: strawberry.ID
     name: str
     kind: DeviceKind
-    capabilities: list[str]
+    capabilities: list[DeviceCapability]
     registered_at: datetime
     last_seen_at: datetime
     presence: DevicePresence
@@ -100,7 +128,7 @@ class Device:
             id=strawberry.ID(record.id),
             name=record.name,
             kind=DeviceKind(record.kind),
-            capabilities=list(record.capabilities),
+            capabilities=[DeviceCapability(c) for c in record.capabilities],
             registered_at=record.registered_at,
             last_seen_at=record.last_seen_at,
             presence=DevicePresence.ONLINE if record.online else DevicePresence.OFFLINE,

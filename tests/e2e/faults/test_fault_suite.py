@@ -86,7 +86,7 @@ subscription($device: ID!, $since: String) {
 }
 """
 DEVICE = """
-mutation($n: String!, $k: DeviceKind!, $caps: [String!]) {
+mutation($n: String!, $k: DeviceKind!, $caps: [DeviceCapability!]) {
   registerDevice(name: $n, kind: $k, capabilities: $caps) { id } }
 """
 TITLES = ("movie:arrival-2016", "movie:parasite-2019", "movie:spirited-away-2001")
@@ -227,7 +227,7 @@ async def _viewer(http: httpx.AsyncClient, gateway: str) -> Viewer:
     token = body["data"]["login"]["accessToken"]
     me = await _post(http, gateway, "{ me { id } }", token)
     tv = await _post(
-        http, gateway, DEVICE, token, n="Fault TV", k="TV", caps=["remote-control", "cast-target"]
+        http, gateway, DEVICE, token, n="Fault TV", k="TV", caps=["REMOTE_CONTROL", "CAST_TARGET"]
     )
     phone = await _post(http, gateway, DEVICE, token, n="Fault phone", k="PHONE", caps=[])
     return Viewer(

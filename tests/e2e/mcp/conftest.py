@@ -129,7 +129,7 @@ class Viewer:
 async def register_tv(gateway: Client, token: str) -> str:
     body = await gateway(
         """mutation { registerDevice(name: "Living room TV", kind: TV,
-             capabilities: ["remote-control"]) { id } }""",
+             capabilities: [REMOTE_CONTROL]) { id } }""",
         token=token,
     )
     assert "errors" not in body, body

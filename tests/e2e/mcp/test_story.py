@@ -48,7 +48,7 @@ async def story(client: ClientSession, gateway: Client, viewer: Viewer) -> None:
     tv = next(
         d
         for d in devices.structured_content["me"]["devices"]
-        if d["kind"] == "TV" and "remote-control" in d["capabilities"]
+        if d["kind"] == "TV" and "REMOTE_CONTROL" in d["capabilities"]
     )
     assert tv["id"] == viewer.tv
     paused = await client.call_tool(

@@ -44,15 +44,31 @@ async def test_register_device(clients: dict[str, GraphQLClient], new_user: dict
     sync, token = clients["sync"], new_user["token"]
     body = await sync(
         """mutation { registerDevice(name: " Bedroom TV ", kind: TV,
-             capabilities: ["4K", "hdr", "4k"]) { id name kind capabilities } }""",
+             capabilities: [UHD, HDR, UHD]) { id name kind capabilities } }""",
         token=token,
     )
     device = body["data"]["registerDevice"]
     assert (device["name"], device["kind"], device["capabilities"]) == (
         "Bedroom TV",
         "TV",
-        ["4k", "hdr"],
+        ["UHD", "HDR"],
     )
+    # without capabilities a device gets its kind's: a TV can be remote-controlled
+    defaults = await sync(
+        """mutation { tv: registerDevice(name: "TV", kind: TV) { capabilities }
+             phone: registerDevice(name: "Phone", kind: PHONE) { capabilities } }""",
+        token=token,
+    )
+    assert defaults["data"] == {
+        "tv": {"capabilities": ["CAST_TARGET", "REMOTE_CONTROL", "VOLUME_CONTROL"]},
+        "phone": {"capabilities": ["CAST_SOURCE"]},
+    }
+    free_text = await sync(
+        'mutation { registerDevice(name: "x", kind: TV, capabilities: ["remote-control"]) '
+        "{ id } }",
+        token=token,
+    )
+    assert "DeviceCapability" in free_text["errors"][0]["message"]
     blank = await sync('mutation { registerDevice(name: "  ", kind: PHONE) { id } }', token=token)
     assert error_codes(blank) == ["BAD_USER_INPUT"]
     anonymous = await sync('mutation { registerDevice(name: "x", kind: PHONE) { id } }')

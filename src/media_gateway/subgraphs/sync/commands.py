@@ -8,20 +8,24 @@ from typing import Any
 
 from media_gateway.realtime import Realtime
 from media_gateway.storage.types import as_utc, new_id
-from media_gateway.subgraphs.sync.devices import DeviceService
+from media_gateway.subgraphs.sync.devices import (
+    CAST_TARGET,
+    REMOTE_CONTROL,
+    VOLUME_CONTROL,
+    DeviceService,
+)
 from media_gateway.subgraphs.sync.errors import SyncError
 
 KIND_COMMAND = "command"
 COMMAND_TYPES = ("PLAY", "PAUSE", "SEEK", "STOP", "VOLUME", "CAST")
 # what a target device must be able to do to receive each command
-REMOTE_CONTROL = "remote-control"
 COMMAND_CAPABILITIES: dict[str, tuple[str, ...]] = {
     "PLAY": (REMOTE_CONTROL,),
     "PAUSE": (REMOTE_CONTROL,),
     "SEEK": (REMOTE_CONTROL,),
     "STOP": (REMOTE_CONTROL,),
-    "VOLUME": (REMOTE_CONTROL, "volume-control"),
-    "CAST": (REMOTE_CONTROL, "cast-target"),
+    "VOLUME": (REMOTE_CONTROL, VOLUME_CONTROL),
+    "CAST": (REMOTE_CONTROL, CAST_TARGET),
 }
 MIN_COMMAND_TTL, MAX_COMMAND_TTL = 1, 3600
 

@@ -16,6 +16,24 @@ from media_gateway.subgraphs.sync.models import DeviceRecord
 DEVICE_KINDS = ("PHONE", "TABLET", "TV", "WEB", "CONSOLE")
 MAX_DEVICES = 50
 
+# What a device can do, as stored; remote commands need some of them on the target device.
+REMOTE_CONTROL = "remote-control"
+VOLUME_CONTROL = "volume-control"
+CAST_TARGET = "cast-target"
+CAST_SOURCE = "cast-source"
+UHD = "4k"
+HDR = "hdr"
+CAPABILITIES = (REMOTE_CONTROL, VOLUME_CONTROL, CAST_TARGET, CAST_SOURCE, UHD, HDR)
+# What a device of each kind can do when it registers without saying: a TV, a console or a
+# web player can be remote-controlled and cast to; phones and tablets are the remotes.
+DEFAULT_CAPABILITIES: dict[str, tuple[str, ...]] = {
+    "TV": (REMOTE_CONTROL, VOLUME_CONTROL, CAST_TARGET),
+    "CONSOLE": (REMOTE_CONTROL, VOLUME_CONTROL, CAST_TARGET),
+    "WEB": (REMOTE_CONTROL, CAST_TARGET),
+    "PHONE": (CAST_SOURCE,),
+    "TABLET": (CAST_SOURCE,),
+}
+
 
 @dataclass(frozen=True)
 class RegisteredDevice:
@@ -35,7 +53,8 @@ class RegisteredDevice:
             user_id=record.user_id,
             name=record.name,
             kind=record.kind,
-            capabilities=tuple(record.capabilities),
+            # devices registered before capabilities were a closed set may hold other words
+            capabilities=tuple(c for c in record.capabilities if c in CAPABILITIES),
             registered_at=as_utc(record.registered_at),
             last_seen_at=as_utc(record.last_seen_at),
             online=record.online,
@@ -64,14 +83,24 @@ class DeviceService:
         return RegisteredDevice.of(device)
 
     async def register_device(
-        self, user_id: str, name: str, kind: str, capabilities: Sequence[str]
+        self, user_id: str, name: str, kind: str, capabilities: Sequence[str] | None = None
     ) -> RegisteredDevice:
+        """Register a device; without `capabilities`, those of its kind
+        (:data:`DEFAULT_CAPABILITIES`)."""
         name = name.strip()
         if not 1 <= len(name) <= 120:
             raise SyncError("Name the device with 1 to 120 characters.")
         if kind not in DEVICE_KINDS:
             raise SyncError(f"Unknown device kind {kind!r}.")
-        cleaned = sorted({c.strip().lower() for c in capabilities if c.strip()})[:32]
+        if capabilities is None:
+            capabilities = DEFAULT_CAPABILITIES[kind]
+        unknown = sorted(set(capabilities) - set(CAPABILITIES))
+        if unknown:
+            raise SyncError(
+                f"Unknown device capabilities: {', '.join(map(repr, unknown))} "
+                f"(known: {', '.join(CAPABILITIES)})."
+            )
+        cleaned = sorted(set(capabilities))
         async with self.database.transaction() as session:
             count = len(
                 (
