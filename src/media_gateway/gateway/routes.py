@@ -169,7 +169,11 @@ class GraphQLOverHTTP:
                 return bad_request("GraphiQL is disabled.", JSON, 404)
             from .graphiql import graphiql_html
 
-            return HTMLResponse(graphiql_html("/graphql", "/graphql"))
+            return HTMLResponse(
+                graphiql_html(
+                    "/graphql", "/graphql", default_query=self.state.config.graphiql_query
+                )
+            )
         refused = self.refusal(request)
         if refused is not None:
             return refused

@@ -7,13 +7,11 @@ not there.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +40,6 @@ CHROMIUM_FLAGS = (
     "--window-size=1400,900",
 )
 PORT_RANGE = range(5200, 5300)  # test servers stay out of the product's own ports
-UI_TIMEOUT = 30.0
 
 
 def _skip_reason() -> str | None:
@@ -61,13 +58,18 @@ if _reason:
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
 
-from selenium.common.exceptions import TimeoutException  # noqa: E402
+from graphiql_driver import (  # noqa: E402  # isort: skip
+    open_graphiql,
+    response,
+    run,
+    run_and_read_result,
+    type_query,
+    wait,
+    wait_for_operation_name,
+)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 # --- a small subgraph, executed in-process by the gateway -----------------------------------
 
@@ -220,77 +222,6 @@ def browser() -> Iterator[WebDriver]:
             driver.quit()
 
 
-# --- driving GraphiQL -----------------------------------------------------------------------
-
-
-def _wait(driver: WebDriver, condition: Callable[[WebDriver], Any], what: str) -> Any:
-    try:
-        return WebDriverWait(driver, UI_TIMEOUT).until(condition)
-    except TimeoutException:
-        pytest.fail(f"timed out waiting for {what}; page text: {_page_text(driver)[:2000]!r}")
-
-
-def _page_text(driver: WebDriver) -> str:
-    with contextlib.suppress(Exception):
-        return str(driver.find_element(By.TAG_NAME, "body").text)
-    return ""
-
-
-def _editor_text(driver: WebDriver, selector: str) -> str:
-    """Text of a Monaco editor as displayed (Monaco renders spaces as no-break spaces)."""
-    lines = driver.find_elements(By.CSS_SELECTOR, f"{selector} .view-lines")
-    return lines[0].text.replace("\u00a0", " ") if lines else ""
-
-
-def _open_graphiql(driver: WebDriver, gateway_url: str) -> None:
-    driver.get(f"{gateway_url}/graphql")
-    _wait(
-        driver,
-        lambda d: d.find_elements(By.CSS_SELECTOR, ".graphiql-query-editor .monaco-editor"),
-        "the GraphiQL query editor",
-    )
-
-
-def _type_query(driver: WebDriver, query: str) -> None:
-    driver.find_element(By.CSS_SELECTOR, ".graphiql-query-editor .view-lines").click()
-    select_all = ActionChains(driver).key_down(Keys.CONTROL).send_keys("a").key_up(Keys.CONTROL)
-    select_all.send_keys(Keys.DELETE).perform()
-    ActionChains(driver).send_keys(query).perform()
-    _wait(
-        driver,
-        lambda d: (
-            "".join(_editor_text(d, ".graphiql-query-editor").split()) == "".join(query.split())
-        ),
-        f"the editor to hold {query!r}",
-    )
-
-
-def _wait_for_operation_name(driver: WebDriver, name: str) -> None:
-    """GraphiQL names the tab after the operation once it has parsed the edited query."""
-    _wait(
-        driver,
-        lambda d: any(
-            tab.text.strip() == name
-            for tab in d.find_elements(By.CSS_SELECTOR, ".graphiql-tab-active")
-        ),
-        f"the active tab to be named {name!r}",
-    )
-
-
-def _run_and_read_result(driver: WebDriver) -> dict[str, Any]:
-    driver.find_element(By.CSS_SELECTOR, ".graphiql-execute-button").click()
-
-    def result(d: WebDriver) -> dict[str, Any] | None:
-        text = _editor_text(d, ".graphiql-response")
-        try:
-            value = json.loads(text)
-        except ValueError:
-            return None
-        return value if isinstance(value, dict) else None
-
-    return _wait(driver, result, "a JSON result in the response pane")
-
-
 def test_graphql_endpoint_serves_graphiql_to_browsers(gateway_url: str) -> None:
     response = httpx.get(f"{gateway_url}/graphql", headers={"accept": "text/html"})
     assert response.status_code == 200
@@ -304,17 +235,17 @@ def test_graphql_endpoint_serves_graphiql_to_browsers(gateway_url: str) -> None:
 def test_a_query_typed_in_graphiql_returns_data_through_the_gateway(
     browser: WebDriver, gateway_url: str
 ) -> None:
-    _open_graphiql(browser, gateway_url)
-    _type_query(browser, 'query FirstTitle { title(id: "1") { name year } }')
-    _wait_for_operation_name(browser, "FirstTitle")
+    open_graphiql(browser, f"{gateway_url}/graphql")
+    type_query(browser, 'query FirstTitle { title(id: "1") { name year } }')
+    wait_for_operation_name(browser, "FirstTitle")
 
-    result = _run_and_read_result(browser)
+    result = run_and_read_result(browser)
 
     assert result == {"data": {"title": {"name": "Metropolis", "year": 1927}}}
 
 
 def test_the_explorer_plugin_lists_the_schema(browser: WebDriver, gateway_url: str) -> None:
-    _open_graphiql(browser, gateway_url)
+    open_graphiql(browser, f"{gateway_url}/graphql")
     browser.find_element(By.CSS_SELECTOR, 'button[aria-label="Show GraphiQL Explorer"]').click()
 
     def explorer_fields(d: WebDriver) -> set[str]:
@@ -322,29 +253,24 @@ def test_the_explorer_plugin_lists_the_schema(browser: WebDriver, gateway_url: s
         text = panes[0].text if panes else ""
         return {"title", "titles"} & set(text.split())
 
-    assert _wait(browser, lambda d: explorer_fields(d) == {"title", "titles"}, "the Explorer")
+    assert wait(browser, lambda d: explorer_fields(d) == {"title", "titles"}, "the Explorer")
 
 
 def test_a_deferred_fragment_arrives_in_graphiql_after_the_initial_payload(
     browser: WebDriver, gateway_url: str
 ) -> None:
-    _open_graphiql(browser, gateway_url)
     # a fresh page (no explorer pane left open by another test): the editor shows only the
     # visible part of a line, so the query must fit
-    browser.execute_script("window.localStorage.clear()")
-    _open_graphiql(browser, gateway_url)
-    _type_query(browser, "query D { title(id: 2) { name ...@defer { year } } }")
-    _wait_for_operation_name(browser, "D")
-    browser.find_element(By.CSS_SELECTOR, ".graphiql-execute-button").click()
+    open_graphiql(browser, f"{gateway_url}/graphql", fresh=True)
+    type_query(browser, "query D { title(id: 2) { name ...@defer { year } } }")
+    wait_for_operation_name(browser, "D")
+    run(browser)
 
     def merged(d: WebDriver) -> dict[str, Any] | None:
-        try:
-            value = json.loads(_editor_text(d, ".graphiql-response"))
-        except ValueError:
-            return None
-        title = value.get("data", {}).get("title") if isinstance(value, dict) else None
+        value = response(d)
+        title = (value or {}).get("data", {}).get("title")
         return value if isinstance(title, dict) and "year" in title else None
 
-    result = _wait(browser, merged, "the deferred year merged into the response pane")
+    result = wait(browser, merged, "the deferred year merged into the response pane")
     assert result["data"] == {"title": {"name": "Nosferatu", "year": 1922}}
     assert "errors" not in result
