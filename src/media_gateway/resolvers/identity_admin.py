@@ -84,6 +84,21 @@ class AdminQuery:
         return _managed(account) if account else None
 
     @strawberry.federation.field(
+        description="A member's data, for an export: ask for the account with its `profiles` "
+        "and, on `user`, the other services' data (`adminWatchHistory`...) in the same query. "
+        "Written to the audit log (account.export).",
+        requires_scopes=ACCOUNTS_SUPPORT,
+    )
+    async def admin_account_export(
+        self, info: Info, user_id: strawberry.ID
+    ) -> ManagedAccount | None:
+        try:
+            account = await info.context.administration.export_account(_actor(info), str(user_id))
+        except IdentityError as exc:
+            raise _client_error(exc) from None
+        return _managed(account)
+
+    @strawberry.federation.field(
         description="The audit log, newest first: security events and every operator action, "
         "with the state before and after.",
         requires_scopes=AUDIT_READ,

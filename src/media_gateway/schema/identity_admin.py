@@ -13,7 +13,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from media_gateway.schema.common import PageInfo, bad_input
-from media_gateway.schema.identity import User
+from media_gateway.schema.identity import Profile, User
 from media_gateway.storage.audit import AuditEntryRecord
 from media_gateway.storage.types import as_utc
 from media_gateway.subgraphs.identity.accounts import Account
@@ -66,6 +66,11 @@ class ManagedAccount:
         description="When the account and its data will be deleted (cancellable until then)."
     )
     user: User
+
+    @strawberry.field(description="The account's viewing profiles.")
+    async def profiles(self, info: strawberry.Info) -> list[Profile]:
+        found = await info.context.loaders.profiles.load(str(self.id))
+        return [Profile.of(profile) for profile in found]
 
     @strawberry.field(description="The account's sessions that can still be refreshed.")
     async def sessions(self, info: strawberry.Info) -> list[AccountSession]:

@@ -240,6 +240,35 @@ class User:
             ),
         )
 
+    @strawberry.federation.field(
+        requires_scopes=[["accounts:support"]],
+        description="Operators (a member's data export): what every profile of the account "
+        "watched, most recent first.",
+    )
+    async def admin_watch_history(
+        self, info: Info, first: int | None = 100, after: str | None = None
+    ) -> WatchHistoryConnection | None:
+        offset = decode_cursor(after)
+        page = await info.context.history.history(
+            str(self.id), clamp_first(first, 100), offset, profile_id=None
+        )
+        edges = [
+            WatchHistoryEdge(
+                cursor=encode_cursor(offset + i), node=WatchHistoryEntry.from_record(r)
+            )
+            for i, r in enumerate(page.items)
+        ]
+        return WatchHistoryConnection(
+            edges=edges,
+            total_count=page.total_count,
+            page_info=PageInfo(
+                has_next_page=offset + len(edges) < page.total_count,
+                has_previous_page=offset > 0,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> User:
         return cls(id=id)

@@ -394,3 +394,56 @@ async def _heard(heard: list[Event], count: int) -> None:
         if len(heard) >= count:
             return
         await asyncio.sleep(0.1)
+
+
+EXPORT = """query($u: ID!) { adminAccountExport(userId: $u) {
+  id email displayName createdAt
+  profiles { id name kids }
+  user { adminWatchHistory(first: 50) {
+    totalCount edges { node { content { id } watchedAt positionSeconds completed } } } } } }"""
+
+
+async def test_support_exports_a_members_data_in_one_federated_query(
+    gateway: Client, settings: Settings
+) -> None:
+    admin = await _admin(gateway, settings)
+    support = await _account(gateway, "support")
+    await gateway(SET_ROLE, {"u": support["id"], "r": "SUPPORT"}, token=admin["token"])
+    support = await _login(gateway, support["email"])
+    member = await _account(gateway)
+    found = await gateway('{ search(query: "", first: 1) { edges { node { id } } } }')
+    title = found["data"]["search"]["edges"][0]["node"]["id"]
+    device = await gateway(
+        'mutation { registerDevice(name: "TV", kind: TV) { id } }', token=member["token"]
+    )
+    started = await gateway(
+        "mutation($c: ID!, $d: ID!) { startPlayback(contentId: $c, deviceId: $d) { id } }",
+        {"c": title, "d": device["data"]["registerDevice"]["id"]},
+        token=member["token"],
+    )
+    ended = await gateway(
+        "mutation($s: ID!) { endPlayback(sessionId: $s) { id } }",
+        {"s": started["data"]["startPlayback"]["id"]},
+        token=member["token"],
+    )
+    assert "errors" not in ended, ended
+
+    # a member may not export anyone's data through these fields, not even its own
+    for target in (member["id"], support["id"]):
+        refused = await gateway(EXPORT, {"u": target}, token=member["token"])
+        assert error_codes(refused) == ["FORBIDDEN"]
+        assert (refused["data"] or {}).get("adminAccountExport") is None
+    exported = await gateway(EXPORT, {"u": member["id"]}, token=support["token"])
+    assert "errors" not in exported, exported
+    data = exported["data"]["adminAccountExport"]
+    assert data["email"] == member["email"]
+    history = data["user"]["adminWatchHistory"]
+    assert history["totalCount"] == 1
+    assert history["edges"][0]["node"]["content"]["id"] == title
+    missing = await gateway(EXPORT, {"u": "no-such-account"}, token=support["token"])
+    assert error_codes(missing) == ["NOT_FOUND"]
+
+    entries = await _audit(gateway, admin["token"], actionPrefix="account.export")
+    assert [(e["actorId"], e["targetId"]) for e in entries if e["targetId"] == member["id"]] == [
+        (support["id"], member["id"])
+    ]

@@ -134,6 +134,8 @@ POLICY: dict[str, tuple[str | None, str, str, str, str, str]] = {
     "Query.adminAccounts": ("accounts:read", NO, NO, NO, NO, ANON),
     "Query.adminAccount": ("accounts:read", NO, NO, NO, NO, ANON),
     "Query.auditLog": ("audit:read", NO, NO, NO, NO, ANON),
+    "Query.adminAccountExport": ("accounts:support", NO, NO, NO, NO, ANON),
+    "User.adminWatchHistory": ("accounts:support", NO, NO, NO, NO, ANON),
     "Mutation.adminRevokeSessions": ("accounts:support", NO, NO, NO, NO, ANON),
     "Mutation.adminLockAccount": ("accounts:support", NO, NO, NO, NO, ANON),
     "Mutation.adminUnlockAccount": ("accounts:support", NO, NO, NO, NO, ANON),

@@ -155,6 +155,24 @@ class AdministrationService:
             )
         return sorted(live, key=lambda s: s.last_refreshed_at, reverse=True)
 
+    async def export_account(self, actor_id: str, user_id: str) -> Account:
+        """The account whose data an operator exports (the export is written to the audit
+        log: ``account.export``)."""
+        async with self.stores.database.transaction() as session:
+            record = await session.get(UserRecord, user_id)
+            if record is None:
+                raise IdentityError("No such account.", "NOT_FOUND", "userId")
+            await record_audit(
+                session,
+                actor_id=actor_id,
+                action="account.export",
+                target_type="account",
+                target_id=user_id,
+                before=_state(record),
+                after=_state(record),
+            )
+        return Account.of(record)
+
     async def audit_entries(
         self, where: AuditFilter, *, first: int, after_id: int | None = None
     ) -> tuple[list[AuditEntryRecord], bool]:

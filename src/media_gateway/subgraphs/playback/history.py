@@ -91,9 +91,12 @@ class HistoryService:
             return [ResumePosition.of(r) for r in result.all()]
 
     async def history(
-        self, user_id: str, first: int, offset: int, *, profile_id: str = DEFAULT_PROFILE
+        self, user_id: str, first: int, offset: int, *, profile_id: str | None = DEFAULT_PROFILE
     ) -> HistoryPage:
-        mine = (WatchEventRecord.user_id == user_id, WatchEventRecord.profile_id == profile_id)
+        """A page of one profile's history, or of every profile's (``profile_id=None``)."""
+        mine = [WatchEventRecord.user_id == user_id]
+        if profile_id is not None:
+            mine.append(WatchEventRecord.profile_id == profile_id)
         async with self.database.session() as session:
             total = (
                 await session.exec(select(func.count()).select_from(WatchEventRecord).where(*mine))
