@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pyotp
+from jose import jwt
 
 from media_gateway.assembly.base import Subgraph
 from media_gateway.platform.demo import DEMO_EMAIL, DEMO_PASSWORD
@@ -363,3 +364,57 @@ async def test_login_asks_for_the_authenticator_code_when_two_step_sign_in_is_on
         },
     )
     assert with_code.status_code == 303, with_code.text
+
+
+async def test_activate_lets_the_viewer_pick_the_profile_the_tv_watches_as(
+    graph: Client, account: dict[str, Any]
+) -> None:
+    created = await graph(
+        'mutation { createProfile(input: {name: "Little ones", kids: true}) { id } }',
+        token=account["token"],
+    )
+    assert "errors" not in created, created
+    kids = created["data"]["createProfile"]["id"]
+    grant = await _tv(graph)
+    await sign_in(graph.http, account["email"], "correct horse battery")
+    confirm = await graph.http.get("/activate", params={"user_code": grant["user_code"]})
+    assert "Who watches on this device?" in confirm.text and "Little ones (kids)" in confirm.text
+    approved = await graph.http.post(
+        "/activate",
+        data={
+            "csrf_token": csrf_of(confirm),
+            "user_code": grant["user_code"],
+            "decision": "approve",
+            "profile_id": kids,
+        },
+    )
+    assert_page(approved, 200)
+    tokens = await graph.http.post(
+        "/oauth/token",
+        data={
+            "grant_type": DEVICE_CODE_GRANT,
+            "device_code": grant["device_code"],
+            "client_id": "media-gateway-tv",
+        },
+    )
+    claims = jwt.get_unverified_claims(tokens.json()["access_token"])
+    assert claims["pid"] == kids and claims["kids"] is True
+
+
+async def test_activate_refuses_a_profile_of_another_account(
+    graph: Client, account: dict[str, Any]
+) -> None:
+    grant = await _tv(graph)
+    await sign_in(graph.http, account["email"], "correct horse battery")
+    confirm = await graph.http.get("/activate", params={"user_code": grant["user_code"]})
+    refused = await graph.http.post(
+        "/activate",
+        data={
+            "csrf_token": csrf_of(confirm),
+            "user_code": grant["user_code"],
+            "decision": "approve",
+            "profile_id": "someone-elses-profile",
+        },
+    )
+    assert_page(refused, 400)
+    assert "No such profile." in refused.text

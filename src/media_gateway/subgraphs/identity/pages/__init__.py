@@ -21,7 +21,7 @@ def page_routes(pages: Pages, oauth: OAuthService) -> list[Route]:
     services = oauth.identity
     return [
         *login_routes(pages, services.sign_in),
-        *activate_routes(pages, oauth, services.accounts),
+        *activate_routes(pages, oauth, services.accounts, services.profiles),
         *link_routes(pages, services.accounts, services.credentials),
         *consent_routes(pages, oauth, services.accounts),
     ]

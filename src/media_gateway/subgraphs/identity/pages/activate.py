@@ -1,7 +1,8 @@
 """``/activate``: a member approves (or denies) a TV's sign-in (RFC 8628 3.3). The code the
 TV shows is entered here, or comes pre-filled from ``verification_uri_complete``; the
 member signs in first (two-step sign-in included), then sees which app asks, with what
-scopes, and decides. The TV, polling the token endpoint, gets its tokens once approved."""
+scopes, picks the viewing profile the device watches as (when the account has profiles)
+and decides. The TV, polling the token endpoint, gets its tokens once approved."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from media_gateway.subgraphs.identity.accounts import AccountService
 from media_gateway.subgraphs.identity.common import IdentityError
 from media_gateway.subgraphs.identity.oauth import OAuthService
 from media_gateway.subgraphs.identity.pages.framework import PAGE_REDIRECT, Pages, text
+from media_gateway.subgraphs.identity.profiles import ProfileService
 
 MAX_CODE_LENGTH = 32
 
@@ -24,7 +26,9 @@ def scope_words(scopes: tuple[str, ...] | frozenset[str]) -> list[str]:
     return [SCOPES.get(scope, scope) for scope in sorted(scopes)]
 
 
-def activate_routes(pages: Pages, oauth: OAuthService, accounts: AccountService) -> list[Route]:
+def activate_routes(
+    pages: Pages, oauth: OAuthService, accounts: AccountService, profiles: ProfileService
+) -> list[Route]:
     async def email_of(viewer: Claims) -> str:
         return (await accounts.account(viewer.subject)).email
 
@@ -54,6 +58,7 @@ def activate_routes(pages: Pages, oauth: OAuthService, accounts: AccountService)
             user_code=pending.user_code,
             scopes=scope_words(pending.scopes),
             email=await email_of(viewer),
+            profiles=await profiles.profiles_of([viewer.subject]),
         )
 
     def to_login(request: Request) -> Response:
@@ -83,7 +88,10 @@ def activate_routes(pages: Pages, oauth: OAuthService, accounts: AccountService)
             return await confirm(request, viewer, code)
         try:
             client = await oauth.decide_device_authorization(
-                viewer, code, approve=decision == "approve"
+                viewer,
+                code,
+                approve=decision == "approve",
+                profile_id=text(form.get("profile_id"))[:64] or None,
             )
         except IdentityError as exc:
             status = 429 if exc.code == "RATE_LIMITED" else 400
