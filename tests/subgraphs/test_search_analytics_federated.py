@@ -12,7 +12,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -79,8 +79,8 @@ mutation($c: ID!, $d: ID!, $s: ID) {
 """
 STATS = "query searches viewers zeroResultSearches searchesWithPlay clickThroughRate"
 ANALYTICS = f"""
-query($since: DateTime, $region: String) {{
-  searchAnalytics(since: $since, region: $region) {{
+query($since: DateTime, $until: DateTime, $region: String) {{
+  searchAnalytics(since: $since, until: $until, region: $region) {{
     region searches queries zeroResultSearches searchesWithPlay plays clickThroughRate
     topQueries(first: 50) {{ {STATS} averageResults lastSearchedAt }}
     zeroResultQueries(first: 50) {{ {STATS} }}
@@ -322,6 +322,29 @@ async def test_rewrites_are_proposed_accepted_and_applied_and_synonyms_managed(
     created_entry, deleted_entry = entries[1], entries[0]
     assert created_entry["after"] == {"kind": "synonym", "term": word, "replacement": "jumanji"}
     assert deleted_entry["before"] == created_entry["after"] and deleted_entry["after"] is None
+
+
+async def test_searches_older_than_the_retention_are_deleted(
+    platform: Platform, gateway: Gateway
+) -> None:
+    from media_gateway.subgraphs.catalog.search.analytics import RETENTION
+    from media_gateway.subgraphs.catalog.search.records import SearchEventRecord
+
+    editor = token_for(platform, uuid.uuid4().hex, EDITOR_SCOPES)
+    then = datetime.now(UTC) - RETENTION - timedelta(days=30)
+    async with platform.runtime.database.transaction() as session:
+        session.add(SearchEventRecord(id=uuid.uuid4().hex, query="an old query", searched_at=then))
+    since = datetime.now(UTC).isoformat()
+    await search(gateway, "toy story")
+    window = {"since": (then - timedelta(days=1)).isoformat(), "until": since}
+
+    def searches(body: dict[str, Any]) -> int:
+        return int(body["data"]["searchAnalytics"]["searches"])
+
+    assert searches(await ask(gateway, ANALYTICS, editor, **window)) == 1
+    assert await platform["catalog"].service.search_analytics.prune() >= 1
+    assert searches(await ask(gateway, ANALYTICS, editor, **window)) == 0
+    assert searches(await ask(gateway, ANALYTICS, editor, since=since)) == 1  # recent ones stay
 
 
 KAFKA = os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS")

@@ -25,7 +25,10 @@ from media_gateway.subgraphs.catalog.ingest.ingester import Ingester, IngestSumm
 from media_gateway.subgraphs.catalog.ingest.webhook import webhook_route
 from media_gateway.subgraphs.catalog.models import CatalogOutboxRecord
 from media_gateway.subgraphs.catalog.outbox import KafkaPublisher, OutboxRelay
-from media_gateway.subgraphs.catalog.search.analytics import SearchAnalytics
+from media_gateway.subgraphs.catalog.search.analytics import (
+    PRUNE_INTERVAL_SECONDS,
+    SearchAnalytics,
+)
 from media_gateway.subgraphs.catalog.search.index import SearchIndex
 from media_gateway.subgraphs.catalog.search.synonyms import QueryRules
 from media_gateway.subgraphs.catalog.titles import TitleService
@@ -102,6 +105,9 @@ def create(runtime: Runtime | None = None) -> Subgraph:
         PeriodicTask("catalog-index-sync", search.sync_index, 1.0),
         PeriodicTask("catalog-outbox-relay", relay.relay_step, 1.0),
         outbox_pruning("catalog-outbox-pruning", runtime.database, CatalogOutboxRecord),
+        PeriodicTask(
+            "catalog-search-analytics-pruning", search_analytics.prune, PRUNE_INTERVAL_SECONDS
+        ),
     ]
 
     async def ingested(summary: IngestSummary) -> None:

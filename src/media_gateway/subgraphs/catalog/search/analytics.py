@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.5  # searches are written in batches off the request path
 MAX_PENDING = 50_000
 REWRITE_WITHIN = timedelta(minutes=2)  # how soon a second query counts as a rewrite
+RETENTION = timedelta(days=400)  # searches and plays older than this are deleted
+PRUNE_INTERVAL_SECONDS = 3600.0
 MAX_REWRITE_ROWS = 200_000  # signed-in searches read to find rewrites
 SEARCH_ID = re.compile(r"^[0-9a-f]{32}$")
 REGION = re.compile(r"^[A-Z]{2}$")
@@ -264,6 +266,17 @@ class SearchAnalytics:
                     "played_at": utcnow(),
                 },
             )
+
+    async def prune(self, retention: timedelta = RETENTION) -> int:
+        """Delete searches and plays older than ``retention``; how many searches went."""
+        cutoff = utcnow() - retention
+        async with self.database.transaction() as session:
+            connection = await session.connection()
+            await connection.execute(_PLAYS.delete().where(_PLAYS.c.played_at < cutoff))
+            result = await connection.execute(
+                _EVENTS.delete().where(_EVENTS.c.searched_at < cutoff)
+            )
+        return int(result.rowcount or 0)
 
     # -- reading --------------------------------------------------------------------------
     async def summary(self, window: Window) -> SearchSummary:
