@@ -153,6 +153,21 @@ class WatchlistEntry:
         )
 
 
+@strawberry.type(description="A title on one of the account's profiles' watchlists.")
+class ProfileWatchlistEntry:
+    profile_id: strawberry.ID
+    content: Content | None
+    added_at: datetime
+
+    @classmethod
+    def from_record(cls, record: SavedTitle) -> ProfileWatchlistEntry:
+        return cls(
+            profile_id=strawberry.ID(record.profile_id),
+            content=Content(id=strawberry.ID(record.content_id)),
+            added_at=record.added_at,
+        )
+
+
 def _content(content_id: Any) -> Content | None:
     return Content(id=strawberry.ID(str(content_id))) if content_id else None
 
@@ -363,6 +378,23 @@ class User:
         require_viewer(info.context, str(self.id))
         rows = await info.context.loaders.devices.load(str(self.id))
         return [Device.from_record(r) for r in rows]
+
+    @strawberry.federation.field(
+        requires_scopes=[["accounts:read"]],
+        description="Operators: the devices registered to the account.",
+    )
+    async def admin_devices(self, info: Info) -> list[Device] | None:
+        rows = await info.context.loaders.devices.load(str(self.id))
+        return [Device.from_record(r) for r in rows]
+
+    @strawberry.federation.field(
+        requires_scopes=[["accounts:support"]],
+        description="Operators (a member's data export): every profile's watchlist, most "
+        "recently added first.",
+    )
+    async def admin_watchlist(self, info: Info) -> list[ProfileWatchlistEntry] | None:
+        rows = await info.context.watchlist.account_watchlist(str(self.id))
+        return [ProfileWatchlistEntry.from_record(r) for r in rows]
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> User:

@@ -399,8 +399,11 @@ async def _heard(heard: list[Event], count: int) -> None:
 EXPORT = """query($u: ID!) { adminAccountExport(userId: $u) {
   id email displayName createdAt
   profiles { id name kids }
-  user { adminWatchHistory(first: 50) {
-    totalCount edges { node { content { id } watchedAt positionSeconds completed } } } } } }"""
+  user {
+    adminWatchHistory(first: 50) {
+      totalCount edges { node { content { id } watchedAt positionSeconds completed } } }
+    adminWatchlist { profileId content { id } addedAt }
+    adminDevices { id name } } } }"""
 
 
 async def test_support_exports_a_members_data_in_one_federated_query(
@@ -421,6 +424,12 @@ async def test_support_exports_a_members_data_in_one_federated_query(
         {"c": title, "d": device["data"]["registerDevice"]["id"]},
         token=member["token"],
     )
+    saved = await gateway(
+        "mutation($c: ID!) { addToWatchlist(contentId: $c) { id } }",
+        {"c": title},
+        token=member["token"],
+    )
+    assert "errors" not in saved, saved
     ended = await gateway(
         "mutation($s: ID!) { endPlayback(sessionId: $s) { id } }",
         {"s": started["data"]["startPlayback"]["id"]},
@@ -440,6 +449,17 @@ async def test_support_exports_a_members_data_in_one_federated_query(
     history = data["user"]["adminWatchHistory"]
     assert history["totalCount"] == 1
     assert history["edges"][0]["node"]["content"]["id"] == title
+    assert [e["content"]["id"] for e in data["user"]["adminWatchlist"]] == [title]
+    assert [d["id"] for d in data["user"]["adminDevices"]] == [
+        device["data"]["registerDevice"]["id"]
+    ]
+    # support sees the devices beside the account; a member does not
+    devices = """query($u: ID!) { adminAccount(id: $u) { user { adminDevices { id } } } }"""
+    seen = await gateway(devices, {"u": member["id"]}, token=support["token"])
+    assert len(seen["data"]["adminAccount"]["user"]["adminDevices"]) == 1
+    assert error_codes(await gateway(devices, {"u": member["id"]}, token=member["token"])) == [
+        "FORBIDDEN"
+    ]
     missing = await gateway(EXPORT, {"u": "no-such-account"}, token=support["token"])
     assert error_codes(missing) == ["NOT_FOUND"]
 

@@ -136,6 +136,8 @@ POLICY: dict[str, tuple[str | None, str, str, str, str, str]] = {
     "Query.auditLog": ("audit:read", NO, NO, NO, NO, ANON),
     "Query.adminAccountExport": ("accounts:support", NO, NO, NO, NO, ANON),
     "User.adminWatchHistory": ("accounts:support", NO, NO, NO, NO, ANON),
+    "User.adminWatchlist": ("accounts:support", NO, NO, NO, NO, ANON),
+    "User.adminDevices": ("accounts:read", NO, NO, NO, NO, ANON),
     "Mutation.adminRevokeSessions": ("accounts:support", NO, NO, NO, NO, ANON),
     "Mutation.adminLockAccount": ("accounts:support", NO, NO, NO, NO, ANON),
     "Mutation.adminUnlockAccount": ("accounts:support", NO, NO, NO, NO, ANON),

@@ -70,6 +70,16 @@ class WatchlistService:
             )
             return [SavedTitle.of(r) for r in result.all()]
 
+    async def account_watchlist(self, user_id: str) -> list[SavedTitle]:
+        """Every profile's watchlist of an account, most recently added first (operators)."""
+        async with self.database.session() as session:
+            result = await session.exec(
+                select(WatchlistEntryRecord)
+                .where(WatchlistEntryRecord.user_id == user_id)
+                .order_by(col(WatchlistEntryRecord.added_at).desc())
+            )
+            return [SavedTitle.of(r) for r in result.all()]
+
     async def add(
         self,
         user_id: str,
