@@ -19,7 +19,6 @@ import pytest
 from media_gateway.app import Platform
 from media_gateway.assembly.base import Runtime
 from media_gateway.platform.settings import Settings
-from media_gateway.storage.audit import AuditFilter, read_audit
 
 from .conftest import Gateway, token_for
 
@@ -98,11 +97,22 @@ async def found(gateway: Gateway, query: str) -> list[str]:
     return [n["title"] for n in data(await gateway(SEARCH, q=query), "search")["nodes"]]
 
 
-async def audit(platform: Platform, target: str) -> list[Any]:
-    entries = await read_audit(
-        platform.runtime.database, AuditFilter(target_id=target, action_prefix="catalog."), first=50
-    )
-    return list(reversed(entries))  # oldest first
+async def completed(gateway: Gateway, prefix: str) -> list[str]:
+    """What autocomplete offers for ``prefix``."""
+    body = await gateway("query($p: String!) { autocomplete(prefix: $p) { text } }", p=prefix)
+    return [s["text"] for s in data(body, "autocomplete")]
+
+
+AUDIT = """
+query($id: String!) { auditLog(filter: {targetId: $id, actionPrefix: "catalog."}, first: 50) {
+  edges { node { actorId action targetType targetId before after detail } } } }
+"""
+
+
+async def audit(gateway: Gateway, platform: Platform, target: str) -> list[dict[str, Any]]:
+    """The audit log's entries about ``target``, oldest first, as an admin reads them."""
+    body = await gateway(AUDIT, token_for(platform, "admin"), id=target)
+    return [edge["node"] for edge in reversed(data(body, "auditLog")["edges"])]
 
 
 async def new_movie(gateway: Gateway, editor: str, **fields: Any) -> dict[str, Any]:
@@ -153,16 +163,21 @@ async def test_an_editor_creates_changes_and_undoes_a_title(
         "catalog.title.create",
     ]
 
-    entries = await audit(platform, title_id)
-    assert [e.action for e in entries] == [
+    entries = await audit(gateway, platform, title_id)
+    assert [e["action"] for e in entries] == [
         "catalog.title.create",
         "catalog.title.update",
         "catalog.title.undo",
     ]
-    assert all(e.actor_id == updated["actorId"] for e in entries)
-    assert entries[0].before is None and entries[0].after["title"] == first_title
-    assert entries[1].before["title"] == first_title and entries[1].after["title"] == renamed
-    assert entries[2].before["title"] == renamed and entries[2].after["title"] == first_title
+    assert all(e["actorId"] == updated["actorId"] for e in entries)
+    assert all(e["targetType"] == "catalog_title" for e in entries)
+    assert entries[0]["before"] is None and entries[0]["after"]["title"] == first_title
+    assert entries[1]["before"]["title"] == first_title
+    assert entries[1]["after"]["title"] == renamed
+    assert entries[1]["detail"]["version"] == 2
+    assert entries[2]["before"]["title"] == renamed
+    assert entries[2]["after"]["title"] == first_title
+    assert entries[2]["detail"]["undoes_version_id"] == int(updated["id"])
 
 
 async def test_members_and_support_may_not_edit(platform: Platform, gateway: Gateway) -> None:
@@ -313,9 +328,11 @@ async def test_retiring_hides_a_title_from_browsing_but_not_by_id(
     created = await new_movie(gateway, editor, genres=["Western"])
     title_id, name = created["entityId"], created["content"]["title"]
     assert (await found(gateway, name))[:1] == [name]
+    assert name in await completed(gateway, name)
     retired = data(await gateway(RETIRE, editor, id=title_id, v=1), "retireTitle")
     assert retired["changedFields"] == ["retired"]
     assert name not in await found(gateway, name)
+    assert name not in await completed(gateway, name)
     by_id = data(await gateway(CONTENT, id=title_id), "content")
     assert by_id["title"] == name and by_id["retiredAt"] is not None
     again = await gateway(RETIRE, editor, id=title_id, v=2)
@@ -324,6 +341,16 @@ async def test_retiring_hides_a_title_from_browsing_but_not_by_id(
     restored = data(await gateway(UNDO, editor, id=retired["id"]), "undoCatalogChange")
     assert restored["content"]["retiredAt"] is None
     assert (await found(gateway, name))[:1] == [name]
+    entries = await audit(gateway, platform, title_id)
+    assert [e["action"] for e in entries] == [
+        "catalog.title.create",
+        "catalog.title.retire",
+        "catalog.title.undo",
+    ]
+    assert [(e["before"]["retired"], e["after"]["retired"]) for e in entries[1:]] == [
+        (False, True),
+        (True, False),
+    ]
 
 
 async def test_series_seasons_episodes_credits_and_people(
@@ -379,13 +406,19 @@ async def test_series_seasons_episodes_credits_and_people(
     ]
     assert content["crew"] == [{"job": "Director", "person": {"name": director_name}}]
     assert series_name in await found(gateway, actor_name)  # people are searchable
+    [*_, credited] = await audit(gateway, platform, series["entityId"])
+    assert credited["action"] == "catalog.title.credits" and credited["before"]["credits"] == []
+    assert [c["person_id"] for c in credited["after"]["credits"]] == [
+        actor["entityId"],
+        director["entityId"],
+    ]
 
     renamed = f"{word().capitalize()} Performer"
     body = await gateway(RENAME, editor, id=actor["entityId"], v=1, name=renamed)
     assert data(body, "updatePerson")["version"] == 2
     assert series_name in await found(gateway, renamed)
-    entries = await audit(platform, actor["entityId"])
-    assert [(e.action, e.before, e.after) for e in entries] == [
+    entries = await audit(gateway, platform, actor["entityId"])
+    assert [(e["action"], e["before"], e["after"]) for e in entries] == [
         ("catalog.person.create", None, {"name": actor_name}),
         ("catalog.person.update", {"name": actor_name}, {"name": renamed}),
     ]
@@ -422,9 +455,10 @@ async def test_availability_is_edited_and_undone(platform: Platform, gateway: Ga
         "query($id: ID!) { content(id: $id) { availability { platform } } }", id=title_id
     )
     assert data(body, "content")["availability"] == []
-    [_, availability, undo] = await audit(platform, title_id)
-    assert availability.before["offers"] == [] and len(availability.after["offers"]) == 2
-    assert undo.action == "catalog.title.undo" and undo.after["offers"] == []
+    [_, availability, undo] = await audit(gateway, platform, title_id)
+    assert availability["action"] == "catalog.title.availability"
+    assert availability["before"]["offers"] == [] and len(availability["after"]["offers"]) == 2
+    assert undo["action"] == "catalog.title.undo" and undo["after"]["offers"] == []
 
 
 @pytest.mark.kafka
