@@ -5,7 +5,9 @@ on the demo catalog and on MovieLens-100K titles imported through ``import movie
 
     python bench/search_quality.py [--movielens PATH]
 
-The naive matcher is rapidfuzz's WRatio over the catalog's titles as stored (lower-cased and
+The product's search runs with the embedder the catalog chooses at start (the local model when
+installed, else the hashing embedder; ``--embedder hashing`` forces the latter). The naive
+matcher is rapidfuzz's WRatio over the catalog's titles as stored (lower-cased and
 stripped of punctuation by rapidfuzz's default processor); hits@3 counts the queries whose
 intended title is among the first three answers.
 """
@@ -23,7 +25,13 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process, utils
 
+from media_gateway.platform.settings import Settings
 from media_gateway.subgraphs.catalog.search import SearchEngine, TitleDocument
+from media_gateway.subgraphs.catalog.search.embeddings import (
+    Embedder,
+    HashingEmbedder,
+    make_embedder,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -51,8 +59,10 @@ async def documents(movielens: Path | None) -> list[TitleDocument]:
             await database.dispose()
 
 
-def evaluate(name: str, docs: list[TitleDocument], queries: list[Query]) -> tuple[int, int]:
-    engine = SearchEngine()
+def evaluate(
+    name: str, docs: list[TitleDocument], queries: list[Query], embedder: Embedder
+) -> tuple[int, int]:
+    engine = SearchEngine(embedder)
     engine.build(docs)
     by_id = {doc.id: doc.title for doc in docs}
     titles = [doc.title for doc in docs]
@@ -71,7 +81,8 @@ def evaluate(name: str, docs: list[TitleDocument], queries: list[Query]) -> tupl
         if wanted not in found:
             misses.append(f"  product missed {query!r} ({category}): {found}")
     engine.close()
-    print(f"\n== {name}: {len(docs):,} titles, {len(queries)} queries — hits@3")
+    print(f"\n== {name}: {len(docs):,} titles, {len(queries)} queries, hits@3")
+    print(f"(product's embedder: {embedder.name})")
     print(f"{'category':<22}{'queries':>8}{'product':>9}{'naive fuzzy':>13}")
     for category in totals:
         print(f"{category:<22}{totals[category]:>8}{product[category]:>9}{naive[category]:>13}")
@@ -87,11 +98,15 @@ def main() -> None:
     parser.add_argument(
         "--movielens", type=Path, default=Path(os.environ.get("MOVIELENS_PATH", default))
     )
+    parser.add_argument("--embedder", choices=("default", "hashing"), default="default")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", module="qdrant_client")
-    evaluate("demo catalog", asyncio.run(documents(None)), DEMO)
+    embedder = (
+        HashingEmbedder() if args.embedder == "hashing" else make_embedder(Settings.from_env())
+    )
+    evaluate("demo catalog", asyncio.run(documents(None)), DEMO, embedder)
     if (args.movielens / "ml-100k.item").is_file():
-        evaluate("MovieLens-100K", asyncio.run(documents(args.movielens)), MOVIELENS)
+        evaluate("MovieLens-100K", asyncio.run(documents(args.movielens)), MOVIELENS, embedder)
     else:
         print(f"\nMovieLens-100K not found at {args.movielens}; skipped")
 

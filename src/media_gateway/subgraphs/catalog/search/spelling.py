@@ -244,8 +244,7 @@ class QueryCorrector:
 
     # -- pieces ---------------------------------------------------------------------------
 
-    def _candidates(self, word: str) -> list[tuple[str, int]]:
-        limit = allowed_distance(word, self.max_distance)
+    def _candidates(self, word: str, limit: int) -> list[tuple[str, int]]:
         if limit == 0 or not word.isalpha():
             return []
         found = self._symspell.lookup(word, Verbosity.ALL, max_edit_distance=limit)
@@ -259,20 +258,19 @@ class QueryCorrector:
     def _best_correction(
         self, word: str, before: str | None, after: str | None
     ) -> tuple[str, int] | None:
-        """The nearest catalog word; among equally near ones, one that forms a pair with a
-        neighbouring query word, then the most frequent (the most popular titles')."""
-        candidates = self._candidates(word)
-        if not candidates:
+        """The catalog word meant: first one that forms a title's word pair with a
+        neighbouring query word ("the dark nite" -> knight), which may be one edit further
+        than a short word otherwise allows; else the nearest; then the most frequent (the most
+        popular titles')."""
+        limit = allowed_distance(word, self.max_distance)
+        if limit == 0:
             return None
-        return min(
-            candidates,
-            key=lambda item: (
-                item[1],
-                not self._in_context(item[0], before, after),
-                -self.frequencies.get(item[0], 0.0),
-                item[0],
-            ),
-        )
+        candidates = self._candidates(word, min(limit + 1, self.max_distance))
+        in_context = [c for c in candidates if self._in_context(c[0], before, after)]
+        pool = in_context or [c for c in candidates if c[1] <= limit]
+        if not pool:
+            return None
+        return min(pool, key=lambda c: (c[1], -self.frequencies.get(c[0], 0.0), c[0]))
 
     def _valid_split(self, pieces: Sequence[str]) -> bool:
         """Catalog words; a one-letter piece only where a title pairs it with its neighbour
