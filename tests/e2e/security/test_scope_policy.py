@@ -464,7 +464,8 @@ async def test_operator_fields_are_refused_to_members_and_ungranted_keys(
     ungranted = await api_key(
         gateway, callers["session"].headers["authorization"][7:], sorted(DELEGABLE_SCOPES)
     )
-    granted_secret = await api_key(gateway, admin_token, ["catalog:read"])
+    # (identity:read to reach the account's fields through `me`)
+    granted_secret = await api_key(gateway, admin_token, ["identity:read"])
     keys = await gateway("{ apiKeys { id } }", token=admin_token)
     granted_id = keys["data"]["apiKeys"][0]["id"]
     grant = """mutation($k: ID!, $s: [String!]!) {
