@@ -68,6 +68,18 @@ def build_gateway_app(
         # the authorization server's endpoints (OAuth, its metadata, the JWKS) on the public
         # address, where MCP clients and apps find them (OAUTH_ISSUER defaults to PUBLIC_URL)
         app.router.routes.extend(identity.routes)
+    # the operations console at /admin: a GraphQL client of this very gateway app
+    from media_gateway.app.console import console_routes_in_process
+
+    async def service_metrics() -> str:
+        body, _ = await platform.runtime.metrics.exposition()
+        return body.decode()
+
+    app.router.routes.extend(
+        console_routes_in_process(
+            app, platform.runtime.settings, {"platform (embedded)": service_metrics}
+        )
+    )
     return RequestIdMiddleware(app)
 
 
@@ -88,6 +100,7 @@ async def serve(settings: Settings, host: str, port: int, supergraph_sdl: str) -
             host=host,
             port=port,
             log_config=None,
+            access_log=False,  # the access line is our own (one per request)
             timeout_graceful_shutdown=15,
             lifespan="on",
         )

@@ -1,0 +1,197 @@
+"""The operations console at the HTTP level, on the platform as ``media-gateway serve`` runs
+it: every form refuses a post without its CSRF token, with a forged one or from another
+site (and nothing happens); signing out ends the operator's session at the gateway and
+forgets it in the browser; the session cookies are HttpOnly and SameSite=Strict; refusals
+are pages, never JSON or a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from console_site import (  # isort: skip
+    PASSWORD,
+    ConsoleBrowser,
+    bootstrap_admin,
+    csrf_of,
+    email,
+)
+from pages_site import ServedPlatform  # isort: skip
+
+ME = "{ me { id } }"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedPlatform]:
+    served = ServedPlatform(tmp_path_factory.mktemp("console-http"))
+    served.start()
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(site: ServedPlatform) -> str:
+    return bootstrap_admin(site)
+
+
+@pytest.fixture
+def browser(site: ServedPlatform) -> Iterator[ConsoleBrowser]:
+    made = ConsoleBrowser(site)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def _page(response: object) -> str:
+    import httpx
+
+    assert isinstance(response, httpx.Response)
+    assert response.headers["content-type"].startswith("text/html"), response.text[:500]
+    assert "Traceback" not in response.text
+    return response.text
+
+
+def _sessions(site: ServedPlatform, admin_token: str, user_id: str) -> int:
+    answer = site.graphql(
+        "query($id: ID!) { adminAccount(id: $id) { sessions { id } } }", {"id": user_id},
+        admin_token,
+    )  # fmt: skip
+    assert "errors" not in answer, answer
+    return len(answer["data"]["adminAccount"]["sessions"])
+
+
+def test_the_console_asks_for_a_sign_in_first(
+    site: ServedPlatform, browser: ConsoleBrowser
+) -> None:
+    for path in ("/admin", "/admin/accounts?q=example", "/admin/audit", "/admin/health"):
+        response = browser.get(path)
+        assert response.status_code == 401, path
+        page = _page(response)
+        assert "Sign in to the console" in page
+        assert 'name="password"' in page
+
+
+def test_signing_in_sets_strict_http_only_cookies(
+    site: ServedPlatform, admin: str, browser: ConsoleBrowser
+) -> None:
+    response = browser.sign_in(admin)
+    assert response.status_code == 303, _page(response)
+    assert response.headers["location"] == "/admin"
+    cookies = [v for k, v in response.headers.multi_items() if k == "set-cookie"]
+    session_cookies = [c for c in cookies if c.startswith("mg_console_access=")]
+    assert session_cookies, cookies
+    for cookie in session_cookies:
+        lowered = cookie.lower()
+        assert "httponly" in lowered and "samesite=strict" in lowered and "path=/admin" in lowered
+    home = browser.get("/admin")
+    assert home.status_code == 200
+    assert "Accounts" in _page(home) and "accounts:admin" in home.text
+
+
+def test_a_wrong_password_is_shown_on_the_sign_in_page(
+    site: ServedPlatform, admin: str, browser: ConsoleBrowser
+) -> None:
+    response = browser.sign_in(admin, "not the password at all")
+    assert response.status_code == 400
+    page = _page(response)
+    assert 'role="alert"' in page and "Sign in to the console" in page
+    assert "mg_console_access" not in response.headers.get("set-cookie", "")
+
+
+def test_forms_refuse_a_missing_or_forged_csrf_token_and_another_site(
+    site: ServedPlatform, admin: str, browser: ConsoleBrowser
+) -> None:
+    member = email("viewer")
+    member_token = site.register(member, PASSWORD)
+    member_id = site.graphql(ME, token=member_token)["data"]["me"]["id"]
+    admin_token = site.sign_in(admin, PASSWORD)
+    assert browser.sign_in(admin).status_code == 303
+    revoke = f"/admin/accounts/{member_id}/revoke"
+    real = csrf_of(browser.get(f"/admin/accounts/{member_id}"))
+
+    missing = browser.http.post(revoke, data={"session_id": ""}, headers={"origin": site.url})
+    forged = browser.http.post(revoke, data={"csrf_token": "x" * 43}, headers={"origin": site.url})
+    elsewhere = browser.http.post(
+        revoke, data={"csrf_token": real}, headers={"origin": "https://elsewhere.example"}
+    )
+    for response in (missing, forged, elsewhere):
+        assert response.status_code == 403
+        assert 'role="alert"' in _page(response)
+    assert "another site" in elsewhere.text
+    assert "expired or was not sent from its page" in forged.text
+    # nothing happened: the member's session is still there and its token still works
+    assert _sessions(site, admin_token, member_id) == 1
+    assert "errors" not in site.graphql(ME, token=member_token)
+
+    # a sign-in without its token is refused too (no session is started)
+    fresh = ConsoleBrowser(site)
+    try:
+        response = fresh.http.post(
+            "/admin/sign-in", data={"email": admin, "password": PASSWORD},
+            headers={"origin": site.url},
+        )  # fmt: skip
+        assert response.status_code == 403
+        assert "mg_console_access" not in response.headers.get("set-cookie", "")
+    finally:
+        fresh.close()
+
+    # with its token the same post works
+    response = browser.http.post(revoke, data={"csrf_token": real}, headers={"origin": site.url})
+    assert response.status_code == 303, _page(response)
+    assert _sessions(site, admin_token, member_id) == 0
+    refused = site.graphql(ME, token=member_token)
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_signing_out_ends_the_session_at_the_gateway(
+    site: ServedPlatform, admin: str, browser: ConsoleBrowser
+) -> None:
+    assert browser.sign_in(admin).status_code == 303
+    token = browser.http.cookies.get("mg_console_access", path="/admin")
+    assert token and "errors" not in site.graphql(ME, token=token)
+    # sign-out is a form too: without its token nothing ends
+    assert browser.http.post("/admin/sign-out", data={"csrf_token": ""}).status_code == 403
+    assert "errors" not in site.graphql(ME, token=token)
+
+    response = browser.post("/admin/sign-out", {}, csrf_from="/admin")
+    assert response.status_code == 200
+    assert "You are signed out" in _page(response)
+    assert browser.http.cookies.get("mg_console_access", path="/admin") is None
+    # the session is over everywhere: its access token is refused by the gateway
+    refused = site.graphql(ME, token=token)
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    # and the console asks for a sign-in again
+    assert browser.get("/admin").status_code == 401
+
+
+def test_a_member_is_not_allowed_and_keeps_no_console_session(
+    site: ServedPlatform, browser: ConsoleBrowser
+) -> None:
+    member = email("viewer")
+    site.register(member, PASSWORD)
+    response = browser.sign_in(member)
+    assert response.status_code == 403
+    assert "may not use the console" in _page(response)
+    assert "mg_console_access" not in response.headers.get("set-cookie", "")
+
+
+def test_bad_input_is_shown_on_the_page(
+    site: ServedPlatform, admin: str, browser: ConsoleBrowser
+) -> None:
+    assert browser.sign_in(admin).status_code == 303
+    response = browser.get("/admin/audit?since=yesterday")
+    assert response.status_code == 400
+    assert "is not a date" in _page(response)
+    response = browser.get("/admin/search?days=forever")
+    assert response.status_code == 400
+    assert "number of days" in _page(response)
+    response = browser.get("/admin/accounts/no-such-account")
+    assert response.status_code in (400, 404)
+    assert 'role="alert"' in _page(response)
+    response = browser.get("/admin/titles/no-such-title")
+    assert response.status_code in (400, 404)
+    assert 'role="alert"' in _page(response)
