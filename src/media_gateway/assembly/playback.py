@@ -14,7 +14,7 @@ from media_gateway.resolvers.playback import Mutation, Query
 from media_gateway.schema.authorization import AuthorizationExtension
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.playback import Content, PlaybackContext, User
-from media_gateway.storage.erasure import ACCOUNTS_TOPIC, account_erasure
+from media_gateway.storage.erasure import AccountEvents
 from media_gateway.storage.outbox import outbox_backlog, outbox_pruning
 from media_gateway.subgraphs.playback.demo import seed_demo_history
 from media_gateway.subgraphs.playback.kafka import KafkaEventSink, RelayTargets
@@ -46,13 +46,13 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     owns_runtime = runtime is None
     runtime = runtime or Runtime.create()
     # a deleted account's playback sessions, progress and watch history go with it
-    runtime.events.subscribe(
-        ACCOUNTS_TOPIC,
-        account_erasure(
-            runtime.database,
-            [PlaybackSessionRecord, ProgressRecord, WatchEventRecord],
-            NAME,
-        ),
+    accounts = AccountEvents(
+        runtime.database,
+        [PlaybackSessionRecord, ProgressRecord, WatchEventRecord],
+        NAME,
+        subscribe=runtime.events.subscribe,
+        kafka_bootstrap_servers=runtime.settings.kafka_bootstrap_servers,
+        alone=owns_runtime,
     )
     realtime = realtime_for(runtime.database, runtime.settings)
     services = PlaybackServices.create(runtime.database, realtime)
@@ -102,8 +102,8 @@ def create(runtime: Runtime | None = None) -> Subgraph:
         context=context,
         runtime=runtime,
         default_port=DEFAULT_PORT,
-        on_startup=[startup],
-        on_shutdown=[shutdown],
+        on_startup=[startup, accounts.startup],
+        on_shutdown=[accounts.shutdown, shutdown],
         owns_runtime=owns_runtime,
         service=services,
     )

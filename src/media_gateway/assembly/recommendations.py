@@ -18,7 +18,7 @@ from media_gateway.schema.authorization import AuthorizationExtension
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.recommendations import Content, RecommendationsContext, User
 from media_gateway.storage.database import Database
-from media_gateway.storage.erasure import ACCOUNTS_TOPIC, account_erasure
+from media_gateway.storage.erasure import AccountEvents
 from media_gateway.subgraphs.catalog.demo import load_demo_catalog
 from media_gateway.subgraphs.catalog.titles import TitleService
 from media_gateway.subgraphs.recommendations.demo import seed_demo_interactions
@@ -87,9 +87,13 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     owns_runtime = runtime is None
     runtime = runtime or Runtime.create()
     # a deleted account's interactions, exposures and outcomes go with it
-    runtime.events.subscribe(
-        ACCOUNTS_TOPIC,
-        account_erasure(runtime.database, [InteractionRecord, ExposureRecord, OutcomeRecord], NAME),
+    accounts = AccountEvents(
+        runtime.database,
+        [InteractionRecord, ExposureRecord, OutcomeRecord],
+        NAME,
+        subscribe=runtime.events.subscribe,
+        kafka_bootstrap_servers=runtime.settings.kafka_bootstrap_servers,
+        alone=owns_runtime,
     )
     services = RecommendationServices.create(runtime.database, runtime.settings)
     training, exposures = services.training, services.exposures
@@ -145,8 +149,8 @@ def create(runtime: Runtime | None = None) -> Subgraph:
         context=context,
         runtime=runtime,
         default_port=DEFAULT_PORT,
-        on_startup=[startup, start_schedule],
-        on_shutdown=[shutdown],
+        on_startup=[startup, start_schedule, accounts.startup],
+        on_shutdown=[accounts.shutdown, shutdown],
         owns_runtime=owns_runtime,
         service=services,
     )

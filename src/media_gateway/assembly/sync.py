@@ -16,7 +16,7 @@ from media_gateway.schema import references
 from media_gateway.schema.authorization import AuthorizationExtension
 from media_gateway.schema.common import build_schema as schema_for
 from media_gateway.schema.sync import Content, SyncContext, User
-from media_gateway.storage.erasure import ACCOUNTS_TOPIC, account_erasure
+from media_gateway.storage.erasure import AccountEvents
 from media_gateway.subgraphs.sync.demo import seed_demo_watchlist
 from media_gateway.subgraphs.sync.models import (
     AppliedOperationRecord,
@@ -50,24 +50,24 @@ def create(runtime: Runtime | None = None) -> Subgraph:
     owns_runtime = runtime is None
     runtime = runtime or Runtime.create()
     # a deleted account's devices, watchlist, replicated state and real-time events go too
-    runtime.events.subscribe(
-        ACCOUNTS_TOPIC,
-        account_erasure(
-            runtime.database,
-            [
-                DeviceConnectionRecord,
-                DeviceRecord,
-                WatchlistEntryRecord,
-                AppliedOperationRecord,
-                WatchlistAddRecord,
-                WatchlistTombstoneRecord,
-                WatchlistHorizonRecord,
-                ProgressRegisterRecord,
-                RealtimeEventRecord,
-                RealtimeCursorRecord,
-            ],
-            NAME,
-        ),
+    accounts = AccountEvents(
+        runtime.database,
+        [
+            DeviceConnectionRecord,
+            DeviceRecord,
+            WatchlistEntryRecord,
+            AppliedOperationRecord,
+            WatchlistAddRecord,
+            WatchlistTombstoneRecord,
+            WatchlistHorizonRecord,
+            ProgressRegisterRecord,
+            RealtimeEventRecord,
+            RealtimeCursorRecord,
+        ],
+        NAME,
+        subscribe=runtime.events.subscribe,
+        kafka_bootstrap_servers=runtime.settings.kafka_bootstrap_servers,
+        alone=owns_runtime,
     )
     realtime = realtime_for(runtime.database, runtime.settings)
     services = SyncServices.create(runtime.database, realtime)
@@ -120,8 +120,8 @@ def create(runtime: Runtime | None = None) -> Subgraph:
         context=context,
         runtime=runtime,
         default_port=DEFAULT_PORT,
-        on_startup=[startup],
-        on_shutdown=[shutdown],
+        on_startup=[startup, accounts.startup],
+        on_shutdown=[accounts.shutdown, shutdown],
         owns_runtime=owns_runtime,
         service=services,
     )
