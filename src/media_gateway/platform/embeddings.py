@@ -146,6 +146,11 @@ def _local_model() -> Any | None:
 
         transformers_logging.disable_progress_bar()
 
+        import torch
+
+        # one thread per call: a server embeds queries from many requests at once, and on a
+        # busy machine more threads per call make each call many times slower, not faster
+        torch.set_num_threads(1)
         return package.load_model(device="cpu")
     except Exception:  # a broken optional install falls back to the built-in embedder
         log.warning("the local embedding model could not be loaded", exc_info=True)
