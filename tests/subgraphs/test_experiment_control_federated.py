@@ -15,25 +15,15 @@ import httpx
 import pytest
 
 from media_gateway.app import Platform
-from media_gateway.auth.scopes import SESSION_SCOPES
+from media_gateway.auth.scopes import SESSION_SCOPES, role_scopes
 from media_gateway.auth.tokens import token_service
 
 Gateway = httpx.AsyncClient
 
-ADMIN_SCOPES = sorted(
-    SESSION_SCOPES
-    | {
-        "accounts:read",
-        "accounts:support",
-        "accounts:admin",
-        "catalog:write",
-        "search:admin",
-        "recommendations:admin",
-        "audit:read",
-    }
-)
-SUPPORT_SCOPES = sorted(SESSION_SCOPES | {"accounts:read", "accounts:support", "audit:read"})
-EDITOR_SCOPES = sorted(SESSION_SCOPES | {"catalog:write", "search:admin"})
+# what a session of an account with each role holds
+ADMIN_SCOPES = sorted(role_scopes("admin"))
+SUPPORT_SCOPES = sorted(role_scopes("support"))
+EDITOR_SCOPES = sorted(role_scopes("catalog_editor"))
 
 
 @pytest.fixture

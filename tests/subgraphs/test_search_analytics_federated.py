@@ -19,15 +19,17 @@ import httpx
 import pytest
 
 from media_gateway.app import Platform
-from media_gateway.auth.scopes import SESSION_SCOPES
+from media_gateway.auth.scopes import SESSION_SCOPES, role_scopes
 from media_gateway.auth.tokens import token_service
 from media_gateway.schema.common import encode_cursor
 
 Gateway = httpx.AsyncClient
 
 NOWHERE = "ZZ"  # a region without offers: a search there finds nothing
-EDITOR_SCOPES = sorted(SESSION_SCOPES | {"catalog:write", "search:admin"})  # catalog_editor
-SUPPORT_SCOPES = sorted(SESSION_SCOPES | {"accounts:read", "accounts:support", "audit:read"})
+# what a session of an account with each role holds
+EDITOR_SCOPES = sorted(role_scopes("catalog_editor"))
+SUPPORT_SCOPES = sorted(role_scopes("support"))
+ADMIN_SCOPES = sorted(role_scopes("admin"))
 
 
 @pytest.fixture
@@ -151,7 +153,7 @@ async def test_search_admin_fields_need_the_search_admin_scope(
     member = token_for(platform, uuid.uuid4().hex)
     support = token_for(platform, uuid.uuid4().hex, SUPPORT_SCOPES)
     editor = token_for(platform, uuid.uuid4().hex, EDITOR_SCOPES)
-    admin = token_for(platform, uuid.uuid4().hex, ["search:admin", "recommendations:admin"])
+    admin = token_for(platform, uuid.uuid4().hex, ADMIN_SCOPES)
     operations: list[tuple[str, dict[str, Any]]] = [
         (ANALYTICS, {}),
         (TRENDING, {}),
@@ -336,7 +338,10 @@ async def test_searches_older_than_the_retention_are_deleted(
         session.add(SearchEventRecord(id=uuid.uuid4().hex, query="an old query", searched_at=then))
     since = datetime.now(UTC).isoformat()
     await search(gateway, "toy story")
-    window = {"since": (then - timedelta(days=1)).isoformat(), "until": since}
+    window = {
+        "since": (then - timedelta(days=1)).isoformat(),
+        "until": (then + timedelta(days=1)).isoformat(),
+    }
 
     def searches(body: dict[str, Any]) -> int:
         return int(body["data"]["searchAnalytics"]["searches"])
