@@ -524,3 +524,25 @@ async def test_edits_reach_kafka_as_catalog_events(settings: Settings) -> None:
     finally:
         await consumer.stop()
         await platform.shutdown()
+
+
+async def test_undoing_a_person_s_creation_removes_them_unless_credited(
+    platform: Platform, gateway: Gateway
+) -> None:
+    editor = token_for(platform, "catalog_editor")
+    lone = data(await gateway(PERSON, editor, name=f"{word().capitalize()} Extra"), "createPerson")
+    undone = data(await gateway(UNDO, editor, id=lone["id"]), "undoCatalogChange")
+    assert undone["before"] == lone["after"] and undone["after"] is None
+    body = await gateway("query($id: ID!) { person(id: $id) { id } }", id=lone["entityId"])
+    assert data(body, "person") is None
+
+    credited = data(
+        await gateway(PERSON, editor, name=f"{word().capitalize()} Star"), "createPerson"
+    )
+    title_id = (await new_movie(gateway, editor))["entityId"]
+    cast = [{"personId": credited["entityId"], "role": "CAST", "character": "Lead"}]
+    assert "errors" not in await gateway(CREDITS, editor, id=title_id, v=1, credits=cast)
+    refused = await gateway(UNDO, editor, id=credited["id"])
+    assert set(field_errors(refused)) == {"versionId"}
+    body = await gateway("query($id: ID!) { person(id: $id) { name } }", id=credited["entityId"])
+    assert data(body, "person")["name"] == credited["after"]["name"]

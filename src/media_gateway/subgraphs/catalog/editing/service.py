@@ -37,7 +37,12 @@ from media_gateway.subgraphs.catalog.editing.validation import (
     check_offers,
     check_title_fields,
 )
-from media_gateway.subgraphs.catalog.models import CatalogVersionRecord, ContentRecord, PersonRecord
+from media_gateway.subgraphs.catalog.models import (
+    CatalogVersionRecord,
+    ContentRecord,
+    CreditRecord,
+    PersonRecord,
+)
 from media_gateway.subgraphs.catalog.text import content_id, episode_id, season_id, slug
 
 TITLE = "title"
@@ -274,9 +279,7 @@ class CatalogEditor:
             if undone.before is None:
                 credited = (
                     await session.exec(
-                        select(func.count()).where(
-                            col(snapshots.CreditRecord.person_id) == undone.entity_id
-                        )
+                        select(func.count()).where(col(CreditRecord.person_id) == undone.entity_id)
                     )
                 ).one()
                 if credited:
