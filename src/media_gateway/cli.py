@@ -21,6 +21,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "media_gateway.app.recs": ("recs",),
     "media_gateway.app.mcp": ("mcp",),
     "media_gateway.app.admin": ("admin",),
+    "media_gateway.app.console.cli": ("console",),
     "media_gateway.subgraphs.catalog.cli": ("ingest",),
     "media_gateway.gateway.edge.cli": ("persisted",),
 }

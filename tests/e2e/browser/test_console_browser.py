@@ -175,6 +175,10 @@ def test_an_admin_runs_the_daily_tasks_in_the_console(
     member = email("viewer")
     member_token = site.register(member, PASSWORD)
     member_id = site.graphql(ME, token=member_token)["data"]["me"]["id"]
+    device = site.graphql(
+        'mutation { registerDevice(name: "Living room TV", kind: TV) { id } }', token=member_token
+    )
+    assert "errors" not in device, device
     name = f"Console Harbour {member_id[:6]}"
     title_id = create_title(site, admin_token, name)
     for query in ("harbour lights", "harbour lights", "zzqx nothing"):
@@ -199,6 +203,7 @@ def test_an_admin_runs_the_daily_tasks_in_the_console(
     _link(browser, member)
     _heading(browser, member)
     sessions = browser.find_element(By.ID, "sessions").text
+    assert "Living room TV" in browser.find_element(By.ID, "devices").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")) == 1, sessions
     _click(browser, "revoke-all")
     _notice(browser, "1 session ended")

@@ -195,3 +195,56 @@ def test_bad_input_is_shown_on_the_page(
     response = browser.get("/admin/titles/no-such-title")
     assert response.status_code in (400, 404)
     assert 'role="alert"' in _page(response)
+
+
+def test_an_expired_access_token_is_replaced_through_the_refresh_token(
+    site: ServedPlatform, admin: str, browser: ConsoleBrowser
+) -> None:
+    assert browser.sign_in(admin).status_code == 303
+    token = browser.http.cookies.get("mg_console_access", path="/admin")
+    assert token
+    # an access token the gateway refuses (as it refuses one that expired)
+    head, body, signature = token.split(".")
+    spoiled = f"{head}.{body}.{signature[:-6]}{'A' * 6 if signature[-6:] != 'A' * 6 else 'B' * 6}"
+    assert "errors" in site.graphql(ME, token=spoiled)
+    browser.http.cookies.set("mg_console_access", spoiled, domain="127.0.0.1", path="/admin")
+    response = browser.get("/admin/accounts?q=example.com")
+    assert response.status_code == 200, _page(response)
+    assert admin in response.text
+    renewed = response.cookies.get("mg_console_access")
+    assert renewed and renewed not in (token, spoiled)
+    assert "errors" not in site.graphql(ME, token=renewed)
+
+
+def test_the_console_alone_in_front_of_a_gateway(site: ServedPlatform, admin: str) -> None:
+    """``media-gateway console`` (the distributed mode): the same pages, calling the
+    gateway over HTTP; a service whose metrics cannot be read is named on the health page."""
+    import asyncio
+
+    import httpx
+
+    from media_gateway.app.console import console_app
+
+    app = console_app(site.url, site.settings, {"catalog": "http://127.0.0.1:9/metrics"})
+    local = "http://console.test"
+
+    async def visit() -> tuple[int, str, int, str]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=local) as client:
+            page = await client.get("/admin/sign-in")
+            signed_in = await client.post(
+                "/admin/sign-in",
+                data={"csrf_token": csrf_of(page), "email": admin, "password": PASSWORD},
+                headers={"origin": local},
+            )
+            accounts = await client.get("/admin/accounts?q=example.com")
+            health = await client.get("/admin/health")
+            return signed_in.status_code, accounts.text, health.status_code, health.text
+
+    status, accounts, health_status, health = asyncio.run(visit())
+    assert status == 303
+    assert admin in accounts
+    assert health_status == 200
+    for subgraph in ("catalog", "identity", "playback", "recommendations", "sync"):
+        assert f"<td>{subgraph}</td>" in health
+    assert 'id="metrics-unreadable"' in health and "catalog" in health

@@ -9,9 +9,11 @@ path (Secure when ``PUBLIC_URL`` is https).
   refused (``Console.form``).
 - **Rate limit**: form posts count per client address (``POSTS_PER_WINDOW`` per
   ``WINDOW_SECONDS``), in Redis when ``REDIS_URL`` is set.
-- **The operator's session**: the access and refresh tokens of the ``login`` mutation. The
-  console reads the scopes in the access token only to choose what to show; the gateway checks
-  the token and the scopes of every call.
+- **The operator's session**: the access and refresh tokens of the ``login`` mutation, kept
+  as long as the refresh token; an expired access token is replaced through
+  ``refreshSession`` when the gateway refuses it. The console reads the scopes in the access
+  token only to choose what to show; the gateway checks the token and the scopes of every
+  call.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -151,7 +154,11 @@ class Console:
 
         async def page(request: Request) -> Response:
             try:
-                return await handler(request)
+                response = await handler(request)
+                renewed = getattr(request.state, "console_session", None)
+                if renewed is not None:  # the session went on with new tokens
+                    self.signed_in(response, *renewed)
+                return response
             except SignInNeeded as exc:
                 return self.to_sign_in(request, exc.notice)
             except ConsoleError as exc:
@@ -262,14 +269,47 @@ class Console:
         variables: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A GraphQL operation as the operator; an ended session leads to the sign-in page."""
+        address = self.client_address(request)
         try:
             return await self.gateway.graphql(
-                query, variables, token=operator.token, address=self.client_address(request)
+                query, variables, token=operator.token, address=address
+            )
+        except GraphQLFailure as exc:
+            if exc.code != "UNAUTHENTICATED":
+                raise
+            if not await self._refresh(request, operator):
+                raise SignInNeeded("Your session has ended; sign in again.") from exc
+        try:
+            return await self.gateway.graphql(
+                query, variables, token=operator.token, address=address
             )
         except GraphQLFailure as exc:
             if exc.code == "UNAUTHENTICATED":
                 raise SignInNeeded("Your session has ended; sign in again.") from exc
             raise
+
+    async def _refresh(self, request: Request, operator: Operator) -> bool:
+        """An expired access token: the session's next one (``refreshSession``), kept in the
+        cookies of this request's response. False when the session cannot go on."""
+        if not operator.refresh_token:
+            return False
+        try:
+            data = await self.gateway.graphql(
+                REFRESH, {"token": operator.refresh_token}, address=self.client_address(request)
+            )
+        except GraphQLFailure:
+            return False
+        payload = data.get("refreshSession") or {}
+        if not payload.get("accessToken") or not payload.get("refreshToken"):
+            return False
+        operator.token = str(payload["accessToken"])
+        operator.refresh_token = str(payload["refreshToken"])
+        request.state.console_session = (
+            operator.token,
+            operator.refresh_token,
+            seconds_until(payload.get("refreshTokenExpiresAt")),
+        )
+        return True
 
     def signed_in(self, response: Response, access: str, refresh: str, seconds: int) -> Response:
         self.cookie(response, ACCESS_COOKIE, access, max_age=max(1, seconds))
@@ -300,6 +340,24 @@ class Console:
 
     async def aclose(self) -> None:
         await self.limiter.aclose()
+
+
+REFRESH = """
+mutation ConsoleRefresh($token: String!) {
+  refreshSession(refreshToken: $token) { accessToken refreshToken refreshTokenExpiresAt }
+}"""
+
+
+def seconds_until(moment: object, default: int = 900) -> int:
+    """Seconds from now until ``moment`` (ISO text), at least 1; ``default`` when unknown."""
+    if not isinstance(moment, str):
+        return default
+    try:
+        when = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return default
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(1, int((when - datetime.now(UTC)).total_seconds()))
 
 
 class NotAllowed(ConsoleError):

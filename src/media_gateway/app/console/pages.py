@@ -22,6 +22,7 @@ from .framework import (
     NotAllowed,
     Operator,
     local_path,
+    seconds_until,
     text,
 )
 from .health import read_health
@@ -32,7 +33,7 @@ AUDIT_PAGE = 25
 
 LOGIN = """
 mutation ConsoleSignIn($input: LoginInput!) {
-  login(input: $input) { accessToken refreshToken expiresAt scopes user { id email } }
+  login(input: $input) { accessToken refreshToken refreshTokenExpiresAt scopes }
 }"""
 LOGOUT = "mutation ConsoleSignOut($token: String!) { logout(refreshToken: $token) }"
 FIND_ACCOUNTS = """
@@ -47,6 +48,8 @@ query ConsoleAccount($id: ID!) {
   adminAccount(id: $id) {
     id email displayName role createdAt emailVerified mfaEnabled lockedAt deletionDueAt
     sessions { id clientId profileId startedAt lastRefreshedAt expiresAt }
+    profiles { id name kids }
+    user { adminDevices { id name kind registeredAt lastSeenAt } }
   }
 }"""
 REVOKE = """
@@ -197,8 +200,7 @@ class ConsolePages:
                     LOGOUT, {"token": payload["refreshToken"]}, token=payload["accessToken"]
                 )
             raise NotAllowed()
-        expires = _parse_time(payload.get("expiresAt"))
-        seconds = int((expires - datetime.now(UTC)).total_seconds()) if expires else 900
+        seconds = seconds_until(payload.get("refreshTokenExpiresAt"))
         response = self.console.redirect(destination)
         self.console.signed_in(response, payload["accessToken"], payload["refreshToken"], seconds)
         return response
