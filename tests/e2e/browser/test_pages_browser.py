@@ -62,7 +62,11 @@ if _reason:
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
 
-from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
@@ -103,7 +107,10 @@ def browser(driver: WebDriver, site: ServedPlatform) -> WebDriver:
 
 def _wait(driver: WebDriver, condition: Callable[[WebDriver], Any], what: str) -> Any:
     try:
-        return WebDriverWait(driver, UI_TIMEOUT).until(condition)
+        # a page replaced while it is read (a redirect) is read again
+        return WebDriverWait(
+            driver, UI_TIMEOUT, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(condition)
     except TimeoutException:
         pytest.fail(f"timed out waiting for {what}; page: {_text(driver)[:2000]!r}")
 
@@ -115,11 +122,13 @@ def _text(driver: WebDriver) -> str:
 
 
 def _heading(driver: WebDriver, words: str) -> None:
-    _wait(
-        driver,
-        lambda d: any(words in h.text for h in d.find_elements(By.TAG_NAME, "h1")),
-        f"a page headed {words!r}",
-    )
+    def headed(d: WebDriver) -> bool:
+        try:
+            return any(words in h.text for h in d.find_elements(By.TAG_NAME, "h1"))
+        except WebDriverException:  # the page was replaced while it was read: read again
+            return False
+
+    _wait(driver, headed, f"a page headed {words!r}")
 
 
 def _fill(driver: WebDriver, field_id: str, value: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -418,3 +419,77 @@ async def test_activate_refuses_a_profile_of_another_account(
     )
     assert_page(refused, 400)
     assert "No such profile." in refused.text
+
+
+# -- accessibility and signing out -------------------------------------------------------------
+
+
+class _Form(HTMLParser):
+    """The parts of a page an assistive technology needs: language, headings, labels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lang: str | None = None
+        self.headings = 0
+        self.inputs: list[dict[str, str | None]] = []
+        self.labelled: set[str] = set()
+        self.open_labels = 0
+        self.wrapped = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "html":
+            self.lang = values.get("lang")
+        elif tag == "h1":
+            self.headings += 1
+        elif tag == "label":
+            self.open_labels += 1
+            if values.get("for"):
+                self.labelled.add(str(values["for"]))
+        elif tag in ("input", "select", "textarea") and values.get("type") != "hidden":
+            self.inputs.append(values)
+            self.wrapped += 1 if self.open_labels else 0
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self.open_labels -= 1
+
+
+def assert_accessible(page: httpx.Response) -> None:
+    parsed = _Form()
+    parsed.feed(page.text)
+    assert parsed.lang == "en" and parsed.headings == 1, page.text
+    unlabelled = [
+        i for i in parsed.inputs if i.get("id") not in parsed.labelled and i.get("type") != "radio"
+    ]
+    assert not unlabelled, unlabelled
+
+
+async def test_every_page_is_labelled_for_assistive_technology(
+    graph: Client, account: dict[str, Any]
+) -> None:
+    for path in ("/login", "/reset-password", "/reset-password?token=t", "/verify-email"):
+        page = await graph.http.get(path)
+        assert_page(page, 200)
+        assert_accessible(page)
+    await sign_in(graph.http, account["email"], "correct horse battery")
+    grant = await _tv(graph)
+    for path in ("/activate", f"/activate?user_code={grant['user_code']}"):
+        page = await graph.http.get(path)
+        assert_page(page, 200)
+        assert_accessible(page)
+    client_id = await _public_client(graph, account["token"])
+    consent = await graph.http.get("/oauth/authorize", params=_authorization(client_id))
+    assert_accessible(consent)
+
+
+async def test_signing_out_of_the_activation_page(graph: Client, account: dict[str, Any]) -> None:
+    await sign_in(graph.http, account["email"], "correct horse battery")
+    page = await graph.http.get("/activate")
+    assert f"Signed in as {account['email']}" in page.text and 'id="sign-out"' in page.text
+    out = await graph.http.post("/logout", data={"csrf_token": csrf_of(page), "next": "/activate"})
+    assert out.status_code == 303
+    assert out.headers["location"] == "http://localhost:4000/login?next=%2Factivate"
+    assert "mg_page_session" not in graph.http.cookies
+    again = await graph.http.get("/activate")
+    assert again.status_code == 303 and urlsplit(again.headers["location"]).path == "/login"

@@ -121,6 +121,7 @@ def consent_routes(pages: Pages, oauth: OAuthService, accounts: AccountService) 
             email=(await accounts.account(viewer.subject)).email,
             redirect_host=redirect.netloc,
             fields=fields,
+            here=f"{request.url.path}?{request.url.query}",
             form_action=f"{redirect.scheme}://{redirect.netloc}",
         )
 

@@ -106,8 +106,10 @@ def login_routes(pages: Pages, sign_in: SignInService) -> list[Route]:
         )
 
     async def logout(request: Request) -> Response:
-        await pages.form(request, "logout")
-        response = RedirectResponse(pages.url("/login"), status_code=303, headers=PAGE_REDIRECT)
+        form = await pages.form(request, "logout")
+        next_path = pages.local_path(text(form.get("next")))
+        destination = pages.url("/login", next=next_path if next_path != "/" else None)
+        response = RedirectResponse(destination, status_code=303, headers=PAGE_REDIRECT)
         return pages.signed_out(response)
 
     return [
