@@ -248,3 +248,28 @@ def test_the_console_alone_in_front_of_a_gateway(site: ServedPlatform, admin: st
     for subgraph in ("catalog", "identity", "playback", "recommendations", "sync"):
         assert f"<td>{subgraph}</td>" in health
     assert 'id="metrics-unreadable"' in health and "catalog" in health
+
+
+def test_a_catalog_editor_sees_only_its_pages_and_the_gateway_refuses_the_rest(
+    site: ServedPlatform, admin: str, browser: ConsoleBrowser
+) -> None:
+    editor = email("editor")
+    editor_token = site.register(editor, PASSWORD)
+    editor_id = site.graphql(ME, token=editor_token)["data"]["me"]["id"]
+    promoted = site.graphql(
+        "mutation($id: ID!) { adminSetAccountRole(userId: $id, role: CATALOG_EDITOR) { role } }",
+        {"id": editor_id},
+        site.sign_in(admin, PASSWORD),
+    )
+    assert "errors" not in promoted, promoted
+    assert browser.sign_in(editor).status_code == 303
+    home = _page(browser.get("/admin"))
+    assert 'href="/admin/titles"' in home and 'href="/admin/search"' in home
+    assert 'href="/admin/accounts"' not in home and 'href="/admin/audit"' not in home
+    # reached anyway, the pages show the gateway's refusal
+    for path in ("/admin/accounts?q=example.com", "/admin/audit"):
+        response = browser.get(path)
+        assert response.status_code == 403, path
+        assert 'role="alert"' in _page(response)
+        assert admin not in response.text
+    assert browser.get("/admin/search").status_code == 200

@@ -227,6 +227,7 @@ class ConsolePages:
         accounts: list[dict[str, Any]] = []
         page_info: dict[str, Any] = {}
         error = None
+        status = 200
         if query:
             try:
                 data = await self.console.call(
@@ -237,8 +238,9 @@ class ConsolePages:
                 page_info = connection.get("pageInfo") or {}
             except GraphQLFailure as exc:
                 error = exc.message
+                status = _status(exc)
         return self.render(
-            request, "accounts.html", 403 if error and "scope" in error else 200,
+            request, "accounts.html", status,
             operator=operator, title="Accounts", query=query, accounts=accounts,
             page_info=page_info, searched=bool(query), error=error,
         )  # fmt: skip
@@ -309,9 +311,11 @@ class ConsolePages:
         query = request.query_params.get("q", "").strip()[:200]
         titles: list[dict[str, Any]] = []
         error = None
+        status = 200
         if query:
             if len(query) < 2:
                 error = "Type at least two characters of the title."
+                status = 400
             else:
                 try:
                     data = await self.console.call(
@@ -324,8 +328,9 @@ class ConsolePages:
                     ]
                 except GraphQLFailure as exc:
                     error = exc.message
+                    status = _status(exc)
         return self.render(
-            request, "titles.html", operator=operator, title="Titles", query=query,
+            request, "titles.html", status, operator=operator, title="Titles", query=query,
             titles=titles, searched=bool(query), error=error,
         )  # fmt: skip
 
@@ -460,6 +465,7 @@ class ConsolePages:
         entries: list[dict[str, Any]] = []
         page_info: dict[str, Any] = {}
         error = " ".join(problems) or None
+        status = 400 if problems else 200
         if not problems:
             try:
                 data = await self.console.call(
@@ -472,6 +478,7 @@ class ConsolePages:
                 page_info = connection.get("pageInfo") or {}
             except GraphQLFailure as exc:
                 error = exc.message
+                status = _status(exc)
         next_query = None
         if page_info.get("hasNextPage") and page_info.get("endCursor"):
             next_query = _query_string({**values, "after": page_info["endCursor"]})
@@ -482,7 +489,7 @@ class ConsolePages:
                     json.dumps(value, sort_keys=True, ensure_ascii=False) if value else ""
                 )
         return self.render(
-            request, "audit.html", 400 if problems else 200, operator=operator,
+            request, "audit.html", status, operator=operator,
             title="Audit log", values=values, entries=entries, next_query=next_query,
             first_page=bool(params.get("after")), first_query=_query_string(values), error=error,
         )  # fmt: skip
@@ -502,6 +509,7 @@ class ConsolePages:
         analytics = None
         trending: list[dict[str, Any]] = []
         error = None
+        status = 200
         try:
             data = await self.console.call(
                 request, operator, ANALYTICS, {"since": since.isoformat(), "region": region}
@@ -510,8 +518,9 @@ class ConsolePages:
             trending = data.get("trendingSearches") or []
         except GraphQLFailure as exc:
             error = exc.message
+            status = _status(exc)
         return self.render(
-            request, "search.html", _status_of(error), operator=operator,
+            request, "search.html", status, operator=operator,
             title="Search analytics", days=days_text, region=region or "",
             analytics=analytics, trending=trending, error=error,
         )  # fmt: skip
@@ -533,10 +542,6 @@ def _status(exc: GraphQLFailure) -> int:
         "BAD_USER_INPUT": 400,
         "UNAVAILABLE": 503,
     }.get(exc.code or "", 400)
-
-
-def _status_of(error: str | None) -> int:
-    return 200 if error is None else 400
 
 
 def _notice(request: Request) -> str | None:
