@@ -273,3 +273,30 @@ def test_a_catalog_editor_sees_only_its_pages_and_the_gateway_refuses_the_rest(
         assert 'role="alert"' in _page(response)
         assert admin not in response.text
     assert browser.get("/admin/search").status_code == 200
+
+
+def test_the_audit_log_pages_with_its_filters(
+    site: ServedPlatform, admin: str, browser: ConsoleBrowser
+) -> None:
+    import html
+    import re
+
+    for _ in range(6):
+        site.sign_in(admin, PASSWORD)
+    assert browser.sign_in(admin).status_code == 303
+    seen: list[str] = []
+    response = browser.get("/admin/audit?action=auth.sign_in&size=2")
+    for _ in range(3):
+        page = _page(response)
+        assert response.status_code == 200
+        ids = re.findall(r'<tr class="audit-entry"><td>([^<]+)</td>', page)
+        assert len(ids) == 2 and "auth.sign_in_failed" not in page
+        seen.extend(ids)
+        older = re.search(r'href="(/admin/audit\?[^"]+)" id="older"', page)
+        assert older, page[-2000:]
+        assert "action=auth.sign_in" in older.group(1) and "size=2" in older.group(1)
+        response = browser.get(html.unescape(older.group(1)))
+    # newest first, one page after another
+    assert seen == sorted(seen, reverse=True) and len(set(seen)) == len(seen)
+    response = browser.get("/admin/audit?size=500")
+    assert response.status_code == 400 and "1 to 200" in _page(response)

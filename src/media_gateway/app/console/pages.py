@@ -441,9 +441,15 @@ class ConsolePages:
         params = request.query_params
         values = {
             key: params.get(key, "").strip()[:200]
-            for key in ("actor", "action", "target_type", "target", "since", "until")
+            for key in ("actor", "action", "target_type", "target", "since", "until", "size")
         }
         problems: list[str] = []
+        size = AUDIT_PAGE
+        if values["size"]:
+            if values["size"].isdigit() and 1 <= int(values["size"]) <= 200:
+                size = int(values["size"])
+            else:
+                problems.append("Entries a page: a number from 1 to 200.")
         audit_filter: dict[str, Any] = {}
         for key, name in (
             ("actor", "actorId"),
@@ -470,7 +476,7 @@ class ConsolePages:
             try:
                 data = await self.console.call(
                     request, operator, AUDIT,
-                    {"filter": audit_filter or None, "first": AUDIT_PAGE,
+                    {"filter": audit_filter or None, "first": size,
                      "after": params.get("after") or None},
                 )  # fmt: skip
                 connection = data.get("auditLog") or {}
