@@ -38,6 +38,7 @@ def cmd_subgraph(args: argparse.Namespace) -> int:
         host=args.host,
         port=port,
         log_config=None,
+        access_log=False,  # the access line is our own (one per request)
         timeout_graceful_shutdown=15,
         lifespan="on",
     )

@@ -112,6 +112,7 @@ def run_gateway(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             log_config=None,
+            access_log=False,  # the access line is our own (one per request)
             timeout_graceful_shutdown=10,
         )
         return 0
@@ -120,6 +121,7 @@ def run_gateway(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_config=None,
+        access_log=False,  # the access line is our own (one per request)
         timeout_graceful_shutdown=10,
     )
     return 0

@@ -8,7 +8,6 @@ written while handling it, and is echoed back in the response headers.
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import sys
 import time
@@ -18,6 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -59,7 +59,7 @@ class JsonFormatter(logging.Formatter):
                 payload[key] = value
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str)
+        return orjson.dumps(payload, default=str).decode()
 
 
 class RequestIdFilter(logging.Filter):
@@ -100,14 +100,16 @@ access_log = logging.getLogger("media_gateway.access")
 _QUIET_PATHS = frozenset({"/health", "/ready", "/health/subgraphs", "/metrics"})
 
 
-def note_request(**fields: Any) -> None:
-    """Add to the access-log line of the current request (a field noted twice, as by the
-    operations of a batch, becomes a list)."""
+def note_request(**fields: Any) -> bool:
+    """Add to the access-log line of the current HTTP request (a field noted twice, as by the
+    operations of a batch, becomes a list); False when no access line will be written (no
+    HTTP request, or the access log is off), so that the caller can log on its own."""
     notes = _request_notes.get()
     if notes is None:
-        return
+        return False
     for key, value in fields.items():
         notes.setdefault(key, []).append(value)
+    return True
 
 
 class RequestIdMiddleware:
@@ -130,7 +132,10 @@ class RequestIdMiddleware:
         started = time.perf_counter()
         status: list[int] = []
         notes: dict[str, list[Any]] = {}
-        token = _request_notes.set(notes)
+        # only an HTTP request has an access line to carry notes (a WebSocket's operations
+        # are logged one by one)
+        logged = scope["type"] == "http" and access_log.isEnabledFor(logging.INFO)
+        token = _request_notes.set(notes if logged else None)
         try:
             with request_id_scope(incoming) as request_id:
 

@@ -87,5 +87,8 @@ def test_the_standalone_gateway_logs_start_up_requests_and_errors(tmp_path: Path
     ping = next(line for line in access if line.get("request_id") == "req-logged-1")
     assert ping["status"] == 200 and ping["method"] == "POST" and ping["path"] == "/graphql"
     assert ping["operation_name"] == "Ping" and isinstance(ping["duration_ms"], float)
+    assert ping["operation_type"] == "query" and len(ping["operation_id"]) == 64
+    # one line per request: the access line carries the operation
+    assert [line for line in lines if line.get("request_id") == "req-logged-1"] == [ping]
     failed = next(line for line in access if line.get("error_codes"))
     assert failed["error_codes"] == ["GRAPHQL_VALIDATION_FAILED"]
