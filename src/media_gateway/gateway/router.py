@@ -164,6 +164,10 @@ class Router:
         self._documents.put(query, result)
         return result
 
+    def cached_document(self, query: str) -> _Document | None:
+        """The document of a text seen before, if it is still cached."""
+        return self._documents.get(query)
+
     async def load_document(
         self, query: str, max_tokens: int | None = None, precheck: Precheck | None = None
     ) -> _Document:

@@ -53,6 +53,19 @@ FORWARDED_HEADERS = (
 )
 
 
+def headers_of(request: Request) -> dict[str, str]:
+    """The request's headers as a plain dict (the first of repeated names), made once per
+    request: Starlette's `Headers` scans the whole list on each lookup, and the request path
+    looks up a dozen names."""
+    scope = request.scope
+    headers: dict[str, str] | None = scope.get("gateway.headers")
+    if headers is None:
+        # ASGI servers give header names in lower case
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(scope["headers"])}
+        scope["gateway.headers"] = headers
+    return headers
+
+
 def forwarded_header_names(state: GatewayState) -> tuple[str, ...]:
     """The client headers subgraphs receive: the usual ones and those the edge's header
     rules and client identification name."""
@@ -71,14 +84,15 @@ class GraphQLOverHTTP:
         self.trusted_proxies = state.config.edge.trusted_proxies
 
     def forwarded(self, request: Request) -> dict[str, str]:
-        headers = {h: request.headers[h] for h in self.forwarded_names if h in request.headers}
+        received = headers_of(request)
+        headers = {h: received[h] for h in self.forwarded_names if h in received}
         headers.setdefault("x-request-id", uuid.uuid4().hex)
         # subgraphs learn the client's address from the gateway, never from the client: the
         # peer, or the client a trusted proxy names (subgraphs behind the gateway count it
         # as one of their trusted proxies)
         headers.pop("x-forwarded-for", None)
         peer = request.client.host if request.client else None
-        address = self.trusted_proxies.client_address(peer, request.headers)
+        address = self.trusted_proxies.client_address(peer, received)
         if address:
             headers["x-forwarded-for"] = address
         return headers
@@ -106,15 +120,16 @@ class GraphQLOverHTTP:
                 },
                 request_error=True,
             )
+        headers = headers_of(request)
         return await self.pipeline.handle(
             GraphQLRequest(
                 params,
-                request.headers,
+                headers,
                 self.forwarded(request),
                 address=request.client.host if request.client else None,
                 method=request.method,
                 allowed_operations=frozenset({"query"}) if get else None,
-                expose_plan=request.headers.get(PLAN_HEADER, "").lower() in ("1", "true", "yes"),
+                expose_plan=headers.get(PLAN_HEADER, "").lower() in ("1", "true", "yes"),
                 batch=batch,
                 incremental=incremental,
             )
@@ -122,7 +137,7 @@ class GraphQLOverHTTP:
 
     def refusal(self, request: Request) -> Response | None:
         """The edge's refusal before the body is read (CSRF, declared body size)."""
-        refused = self.edge.http_refusal(request.headers)
+        refused = self.edge.http_refusal(headers_of(request))
         if refused is None:
             return None
         return json_response(refused[1], refused[0], media_type(request) or JSON)
@@ -137,7 +152,7 @@ class GraphQLOverHTTP:
         media = media_type(request) or (JSON if incremental else None)
         if media is None:
             return bad_request("Accept header allows no supported media type.", JSON, 406)
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type = headers_of(request).get("content-type", "").split(";")[0].strip().lower()
         if content_type not in (JSON, "application/graphql+json"):
             return bad_request("Content-Type must be application/json.", media, 415)
         body = await request.body()
@@ -201,8 +216,9 @@ class GraphQLOverHTTP:
         )
 
 
-def gateway_routes(state: GatewayState, streaming: StreamingEndpoints) -> list[BaseRoute]:
-    http = GraphQLOverHTTP(state, streaming)
+def gateway_routes(
+    state: GatewayState, streaming: StreamingEndpoints, http: GraphQLOverHTTP
+) -> list[BaseRoute]:
 
     async def health(request: Request) -> Response:
         return json_response({"status": "pass"})

@@ -95,6 +95,8 @@ class TrustedProxies:
         return bool(self.networks)
 
     def trusts(self, address: str | None) -> bool:
+        if not self.networks:  # no proxy is trusted: nothing to parse
+            return False
         parsed = _address(address)
         if parsed is None:
             return False

@@ -58,6 +58,9 @@ log = logging.getLogger("media_gateway.gateway.edge")
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
+_OPERATION_ID = "operation id"  # the analyses' key of the document's SHA-256
+
+
 def _error(message: str, code: str, **ext: Any) -> dict[str, Any]:
     return {"message": message, "extensions": {"code": code, **ext}}
 
@@ -299,18 +302,18 @@ class Edge:
                 codes_list = [
                     (e.get("extensions") or {}).get("code") for e in errors if isinstance(e, dict)
                 ]
-                note_request(operation_name=op_name, error_codes=codes_list)
-                log.info(
-                    "graphql request",
-                    extra={
-                        "operation_name": op_name,
-                        "operation_id": admitted.id if admitted is not None else None,
-                        "operation_type": result.operation_kind,
-                        "trace_id": trace_id,
-                        "duration_ms": round(seconds * 1000, 3),
-                        "error_codes": list(codes_list),
-                    },
-                )
+                fields: dict[str, Any] = {
+                    "operation_name": op_name,
+                    "operation_id": admitted.id if admitted is not None else None,
+                    "operation_type": result.operation_kind,
+                    "trace_id": trace_id,
+                    "error_codes": codes_list,
+                }
+                # one line per request: the HTTP access line carries the operation; operations
+                # without one (over a WebSocket, or with no access log) get their own line
+                if not note_request(**fields):
+                    fields["duration_ms"] = round(seconds * 1000, 3)
+                    log.info("graphql request", extra=fields)
             if not self.config.field_suggestions and errors:
                 for e in errors:
                     if isinstance(e, dict) and isinstance(e.get("message"), str):
@@ -382,10 +385,16 @@ class Edge:
         admitted = Admission(query)
         if not isinstance(query, str) or not query.strip():
             return admitted  # the request checks report the missing query
-        limit_error = prescan(query, limits)
-        if limit_error is not None:
-            return _refused(limit_error.to_dict())
-        admitted.id = sha256_hex(query)
+        doc = router.cached_document(query)
+        if doc is None:  # a text seen before passed the prescan then
+            limit_error = prescan(query, limits)
+            if limit_error is not None:
+                return _refused(limit_error.to_dict())
+            doc = await router.load_document(query, limits.max_tokens, self._precheck)
+        # the document's id (as APQ and persisted documents name it), once per cached document
+        admitted.id = doc.analyses.get(_OPERATION_ID) or doc.analyses.setdefault(
+            _OPERATION_ID, sha256_hex(query)
+        )
         if not listed and cfg.persisted_mode != "off":
             listed = self.manifest.id_of(query) is not None  # the text of a listed operation
         if cfg.persisted_mode == "log-unknown" and not listed:
@@ -393,7 +402,6 @@ class Edge:
                 "operation not in the persisted manifests",
                 extra={"operation_name": operation_name, "operation_id": admitted.id},
             )
-        doc = await router.load_document(query, limits.max_tokens, self._precheck)
         if doc.errors or doc.document is None:
             errors = [dict(e) for e in doc.errors]
             for e in errors:
