@@ -25,7 +25,7 @@ from media_gateway.schema.common import encode_cursor
 
 Gateway = httpx.AsyncClient
 
-NOWHERE = "ZZ"  # a region without offers: a search there finds nothing
+NOWHERE = "AQ"  # a region without offers: a search there finds nothing
 # what a session of an account with each role holds
 EDITOR_SCOPES = sorted(role_scopes("catalog_editor"))
 SUPPORT_SCOPES = sorted(role_scopes("support"))

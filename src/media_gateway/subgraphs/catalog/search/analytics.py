@@ -30,6 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from media_gateway.platform import regions as region_codes
 from media_gateway.platform.events import Event
 from media_gateway.storage.database import Database, insert_on_conflict
 from media_gateway.storage.types import as_utc, utcnow
@@ -49,7 +50,6 @@ RETENTION = timedelta(days=400)  # searches and plays older than this are delete
 PRUNE_INTERVAL_SECONDS = 3600.0
 MAX_REWRITE_ROWS = 200_000  # signed-in searches read to find rewrites
 SEARCH_ID = re.compile(r"^[0-9a-f]{32}$")
-REGION = re.compile(r"^[A-Z]{2}$")
 
 _EVENTS: sa.Table = SearchEventRecord.__table__  # type: ignore[attr-defined]
 _PLAYS: sa.Table = SearchPlayRecord.__table__  # type: ignore[attr-defined]
@@ -65,12 +65,13 @@ def normalize_query(text: str) -> str:
 
 
 def normalize_region(region: str | None) -> str | None:
-    """An ISO 3166 alpha-2 region code, upper case; None for none. Raises for anything else."""
+    """An assigned ISO 3166-1 alpha-2 region code, upper case; None for none. Raises for
+    anything else."""
     if region is None or not region.strip():
         return None
-    code = region.strip().upper()
-    if not REGION.match(code):
-        raise SearchAnalyticsError(f"{region!r} is not a two-letter region code.")
+    code = region_codes.normalize_region(region)
+    if code is None:
+        raise SearchAnalyticsError(f"{region!r} is not an ISO 3166-1 region code.")
     return code
 
 
@@ -190,8 +191,8 @@ class SearchAnalytics:
         normalized = normalize_query(query)
         if not normalized:
             return None
-        only = regions[0].strip().upper() if regions and len(regions) == 1 else None
-        region = only if only and REGION.match(only) else None
+        only = regions[0] if regions and len(regions) == 1 else None
+        region = region_codes.normalize_region(only)
         search_id = uuid.uuid4().hex
         self._pending.append(
             {
