@@ -14,8 +14,10 @@ from console_site import (  # isort: skip
     PASSWORD,
     ConsoleBrowser,
     bootstrap_admin,
+    create_title,
     csrf_of,
     email,
+    offers,
 )
 from pages_site import ServedPlatform  # isort: skip
 
@@ -300,3 +302,74 @@ def test_the_audit_log_pages_with_its_filters(
     assert seen == sorted(seen, reverse=True) and len(set(seen)) == len(seen)
     response = browser.get("/admin/audit?size=500")
     assert response.status_code == 400 and "1 to 200" in _page(response)
+
+
+def test_an_operator_with_two_step_sign_in_gives_the_code(
+    site: ServedPlatform, browser: ConsoleBrowser
+) -> None:
+    import time
+
+    import pyotp
+
+    operator = bootstrap_admin(site)
+    token = site.sign_in(operator, PASSWORD)
+    started = site.graphql("mutation { startTotpEnrolment { secret } }", token=token)
+    secret = started["data"]["startTotpEnrolment"]["secret"]
+    confirmed = site.graphql(
+        "mutation($c: String!) { confirmTotpEnrolment(code: $c) { backupCodes } }",
+        {"c": pyotp.TOTP(secret).at(time.time())},
+        token,
+    )
+    backup = confirmed["data"]["confirmTotpEnrolment"]["backupCodes"][0]
+
+    response = browser.sign_in(operator)
+    assert response.status_code == 400
+    page = _page(response)
+    assert "authenticator" in page and 'id="code"' in page
+    assert "mg_console_access" not in response.headers.get("set-cookie", "")
+    response = browser.post(
+        "/admin/sign-in", {"email": operator, "password": PASSWORD, "code": "000000"}
+    )
+    assert response.status_code == 400 and 'role="alert"' in _page(response)
+    response = browser.post(
+        "/admin/sign-in", {"email": operator, "password": PASSWORD, "code": backup}
+    )
+    assert response.status_code == 303, _page(response)
+    assert browser.get("/admin").status_code == 200
+
+
+def test_an_offer_changed_meanwhile_is_a_conflict_shown_on_the_page(
+    site: ServedPlatform, admin: str, browser: ConsoleBrowser
+) -> None:
+    admin_token = site.sign_in(admin, PASSWORD)
+    title_id = create_title(site, admin_token, "Console Conflict Title")
+    assert browser.sign_in(admin).status_code == 303
+    page = browser.get(f"/admin/titles/{title_id}")
+    assert page.status_code == 200
+    csrf = csrf_of(page)
+    # another editor adds an offer after the page was read
+    changed = site.graphql(
+        "mutation($id: ID!) { setTitleAvailability(id: $id, expectedVersion: 1, offers: "
+        '[{platform: "netflix", region: "US", offerType: SUBSCRIPTION, '
+        'deepLink: "https://netflix.example/title/9"}]) { version } }',
+        {"id": title_id},
+        admin_token,
+    )
+    assert "errors" not in changed, changed
+    response = browser.http.post(
+        f"/admin/titles/{title_id}/offers",
+        data={
+            "csrf_token": csrf, "action": "add", "expected_version": "1",
+            "platform": "hulu", "region": "US", "offer_type": "FREE",
+            "deep_link": "https://hulu.example/title/9", "quality": "HD",
+        },
+        headers={"origin": site.url},
+    )  # fmt: skip
+    assert response.status_code == 409
+    text = _page(response)
+    assert "changed this title since you opened it" in text
+    # what was typed is kept in the add form, to send again; the new offer is listed
+    add_form = text[text.index('id="add-heading"') :]
+    assert 'value="hulu"' in add_form and 'value="hulu"' not in text[: len(text) - len(add_form)]
+    assert "netflix.example/title/9" in text
+    assert [(o["platform"], o["region"]) for o in offers(site, title_id)] == [("netflix", "US")]

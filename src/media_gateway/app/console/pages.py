@@ -410,6 +410,14 @@ class ConsolePages:
                     "Make your change again."
                 )
                 found = await self._title(request, operator, title_id)
+                now = found["content"]["availability"] or []
+                if action == "add":  # what was typed goes back to the add form
+                    draft_index = len(now)
+                elif draft_index >= len(now) or (
+                    now[draft_index]["platform"],
+                    now[draft_index]["region"],
+                ) != (text(form.get("key_platform")), text(form.get("key_region"))):
+                    draft = None  # the offer it changed is not where it was
             return self._title_page(
                 request, operator, found, _status(exc), draft,
                 draft_index if action != "remove" else None, error=message, field_errors=errors,
