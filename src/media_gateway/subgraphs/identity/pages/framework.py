@@ -10,8 +10,9 @@ posts, and links built from ``PUBLIC_URL``.
   session's access token; ``Pages.viewer`` reads it back (verified like any bearer token,
   revoked sessions refused). It ends when the access token does.
 - **CSRF**: double-submit. Every rendered form carries ``csrf_token``, the value of a
-  SameSite=Strict cookie; a post whose field differs from the cookie, or whose ``Origin``
-  is another site's, is refused (``Pages.form``).
+  SameSite=Lax cookie (kept when another site sends the browser here, as an app does); a
+  post whose field differs from the cookie, or whose ``Origin`` is another site's, is
+  refused (``Pages.form``).
 - **Rate limits**: form posts count per client address and page (``Limits.page_posts``).
 - **Sign-in options**: ``Pages.sign_in_options`` lists other ways to sign in (social
   providers) shown on ``/login``; empty by default.
@@ -158,7 +159,7 @@ class Pages:
         for name, value in (headers or {}).items():
             response.headers[name] = value
         if fresh:
-            self._cookie(response, CSRF_COOKIE, str(csrf), same_site="strict")
+            self._cookie(response, CSRF_COOKIE, str(csrf))
         return response
 
     def failure(self, request: Request, exc: PageError) -> HTMLResponse:
