@@ -493,3 +493,18 @@ async def test_signing_out_of_the_activation_page(graph: Client, account: dict[s
     assert "mg_page_session" not in graph.http.cookies
     again = await graph.http.get("/activate")
     assert again.status_code == 303 and urlsplit(again.headers["location"]).path == "/login"
+
+
+async def test_a_malformed_form_is_a_page_not_a_server_error(graph: Client) -> None:
+    page = await graph.http.get("/login")
+    broken = await graph.http.post(
+        "/login",
+        content=b'--x\r\nContent-Disposition: form-data; name="a"\r\n\r\n' + b"1" * 10,
+        headers={"content-type": "multipart/form-data; boundary=x"},
+    )
+    assert_page(broken, broken.status_code)
+    assert broken.status_code in (400, 403)
+    too_many = await graph.http.post(
+        "/login", data={f"f{i}": "1" for i in range(60)} | {"csrf_token": csrf_of(page)}
+    )
+    assert_page(too_many, 400)

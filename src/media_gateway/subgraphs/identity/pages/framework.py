@@ -30,6 +30,8 @@ from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -200,7 +202,10 @@ class Pages:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
             raise PageError("Send the form from its page.", 415)
-        form = await request.form(max_files=0, max_fields=50)
+        try:
+            form = await request.form(max_files=0, max_fields=50)
+        except (MultiPartException, HTTPException) as exc:  # malformed, or too many fields
+            raise PageError("The form could not be read; send it from its page.") from exc
         sent = form.get(CSRF_FIELD)
         expected = request.cookies.get(CSRF_COOKIE)
         if (
