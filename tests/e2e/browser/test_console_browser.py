@@ -190,6 +190,7 @@ def test_an_admin_runs_the_daily_tasks_in_the_console(
     # sign in: the console's home lists what an admin may do
     _sign_in(browser, site, admin)
     _heading(browser, "Operations console")
+    assert admin in browser.find_element(By.ID, "signed-in-as").text
     sections = browser.find_element(By.ID, "sections").text
     for words in ("Accounts", "Titles", "Audit log", "Search analytics", "Service health"):
         assert words in sections

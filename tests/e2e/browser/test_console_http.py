@@ -373,3 +373,17 @@ def test_an_offer_changed_meanwhile_is_a_conflict_shown_on_the_page(
     assert 'value="hulu"' in add_form and 'value="hulu"' not in text[: len(text) - len(add_form)]
     assert "netflix.example/title/9" in text
     assert [(o["platform"], o["region"]) for o in offers(site, title_id)] == [("netflix", "US")]
+
+
+def test_a_forged_session_cookie_gets_no_page(browser: ConsoleBrowser) -> None:
+    from jose import jwt
+
+    forged = jwt.encode(
+        {"sub": "someone", "scope": "accounts:admin audit:read"}, "not the key", algorithm="HS256"
+    )
+    browser.http.cookies.set("mg_console_access", forged, domain="127.0.0.1", path="/admin")
+    for path in ("/admin", "/admin/health", "/admin/audit", "/admin/accounts?q=example.com"):
+        response = browser.get(path)
+        assert response.status_code == 401, path
+        page = _page(response)
+        assert "Sign in to the console" in page and "circuit" not in page.lower()

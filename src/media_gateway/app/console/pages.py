@@ -35,6 +35,7 @@ LOGIN = """
 mutation ConsoleSignIn($input: LoginInput!) {
   login(input: $input) { accessToken refreshToken refreshTokenExpiresAt scopes }
 }"""
+WHO = "query ConsoleWho { me { id email } }"
 LOGOUT = "mutation ConsoleSignOut($token: String!) { logout(refreshToken: $token) }"
 FIND_ACCOUNTS = """
 query ConsoleFindAccounts($query: String, $after: String) {
@@ -149,10 +150,11 @@ class ConsolePages:
     # -- signing in and out --------------------------------------------------------------
     async def home(self, request: Request) -> Response:
         operator = self.console.require(request)
+        me = (await self.console.call(request, operator, WHO)).get("me") or {}
         sections = [s for s in SECTIONS if s[2] is None or operator.may(s[2])]
         return self.render(
             request, "home.html", operator=operator, title="Operations console",
-            sections=sections, scopes=sorted(operator.operator_scopes),
+            sections=sections, scopes=sorted(operator.operator_scopes), email=me.get("email"),
         )  # fmt: skip
 
     async def sign_in_page(self, request: Request) -> Response:
@@ -542,6 +544,7 @@ class ConsolePages:
     # -- service health ------------------------------------------------------------------
     async def health(self, request: Request) -> Response:
         operator = self.console.require(request)
+        await self.console.call(request, operator, WHO)  # a session the gateway accepts
         health = await read_health(self.console.gateway)
         return self.render(
             request, "health.html", operator=operator, title="Service health", health=health
