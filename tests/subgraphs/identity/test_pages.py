@@ -35,6 +35,9 @@ def assert_page(response: httpx.Response, status: int) -> None:
     assert response.headers["content-type"].startswith("text/html")
     assert "Traceback" not in response.text
     assert response.headers["cache-control"] == "no-store"
+    # never framed (clickjacking of the approve and allow buttons)
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
 
 
 async def sign_in(

@@ -57,6 +57,7 @@ PAGE_HEADERS = {
         "form-action 'self' {form_action}; frame-ancestors 'none'; base-uri 'none'"
     ),
     "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",  # frame-ancestors for browsers that predate it
     "referrer-policy": "no-referrer",
 }
 
