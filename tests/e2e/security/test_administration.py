@@ -467,3 +467,62 @@ async def test_support_exports_a_members_data_in_one_federated_query(
     assert [(e["actorId"], e["targetId"]) for e in entries if e["targetId"] == member["id"]] == [
         (support["id"], member["id"])
     ]
+
+
+async def test_security_events_are_in_the_audit_log(
+    gateway: Client, identity_app: Client, settings: Settings
+) -> None:
+    """Sign-ins and failures, MFA changes, API keys and OAuth grants, each with its actor."""
+    import pyotp
+
+    from .conftest import oauth_token
+
+    admin = await _admin(gateway, settings)
+    member = await _account(gateway)
+    token = member["token"]
+    wrong = await gateway(LOGIN, {"e": member["email"], "p": "not the password at all"})
+    assert error_codes(wrong) == ["UNAUTHENTICATED"]
+    await api_key(gateway, token, ["catalog:read"])
+    keys = await gateway("{ apiKeys { id } }", token=token)
+    key_id = keys["data"]["apiKeys"][0]["id"]
+    revoked = await gateway(
+        "mutation($k: ID!) { revokeApiKey(id: $k) }", {"k": key_id}, token=token
+    )
+    assert revoked["data"]["revokeApiKey"] is True
+    await oauth_token(gateway, identity_app, token, "catalog:read")
+    started = await gateway("mutation { startTotpEnrolment { secret } }", token=token)
+    secret = started["data"]["startTotpEnrolment"]["secret"]
+    confirmed = await gateway(
+        "mutation($c: String!) { confirmTotpEnrolment(code: $c) { backupCodes } }",
+        {"c": pyotp.TOTP(secret).now()},
+        token=token,
+    )
+    backup = confirmed["data"]["confirmTotpEnrolment"]["backupCodes"][0]
+    disabled = await gateway(
+        "mutation($c: String!) { disableTotp(code: $c) }", {"c": backup}, token=token
+    )
+    assert disabled["data"]["disableTotp"] is True
+
+    entries = await _audit(gateway, admin["token"], actorId=member["id"])
+    actions = [e["action"] for e in reversed(entries)]
+    assert actions == [
+        "auth.sign_in",
+        "api_key.create",
+        "api_key.revoke",
+        "oauth.grant",
+        "mfa.enable",
+        "mfa.disable",
+    ], actions
+    by_action = {e["action"]: e for e in entries}
+    assert by_action["api_key.revoke"]["targetId"] == key_id
+    assert by_action["api_key.revoke"]["before"]["revokedAt"] is None
+    assert by_action["api_key.revoke"]["after"]["revokedAt"] is not None
+    assert by_action["oauth.grant"]["after"]["clientId"]
+    assert by_action["oauth.grant"]["after"]["scopes"] == ["catalog:read"]
+    assert by_action["mfa.enable"]["after"] == {"mfaEnabled": True}
+    failed = await _audit(
+        gateway, admin["token"], actionPrefix="auth.sign_in_failed", targetId=member["id"]
+    )
+    assert [(f["actorId"], f["detail"]["reason"]) for f in failed] == [(None, "password")]
+    # a member reads none of it
+    assert error_codes(await gateway(AUDIT, {}, token=token)) == ["FORBIDDEN"]
