@@ -387,3 +387,24 @@ def test_a_forged_session_cookie_gets_no_page(browser: ConsoleBrowser) -> None:
         assert response.status_code == 401, path
         page = _page(response)
         assert "Sign in to the console" in page and "circuit" not in page.lower()
+
+
+def test_a_malformed_form_is_a_page_not_a_server_error(
+    site: ServedPlatform, browser: ConsoleBrowser
+) -> None:
+    token = csrf_of(browser.get("/admin/sign-in"))
+    too_many = "&".join(f"f{i}=x" for i in range(300))
+    response = browser.http.post(
+        "/admin/sign-in",
+        content=f"csrf_token={token}&{too_many}",
+        headers={"origin": site.url, "content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    assert "could not be read" in _page(response)
+    response = browser.http.post(
+        "/admin/sign-in",
+        content=b"--nope\r\nbroken",
+        headers={"origin": site.url, "content-type": "multipart/form-data; boundary=nope"},
+    )
+    assert response.status_code in (400, 403)
+    assert 'role="alert"' in _page(response)

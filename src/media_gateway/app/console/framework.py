@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jose import jwt
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -206,7 +208,10 @@ class Console:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
             raise ConsoleError("Send the form from its page.", 415)
-        form = await request.form(max_files=0, max_fields=200)
+        try:
+            form = await request.form(max_files=0, max_fields=200)
+        except (MultiPartException, HTTPException) as exc:  # malformed, or too many fields
+            raise ConsoleError("The form could not be read; send it from its page.") from exc
         sent = form.get(CSRF_FIELD)
         expected = request.cookies.get(CSRF_COOKIE)
         if (
