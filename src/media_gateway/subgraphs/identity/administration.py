@@ -226,11 +226,13 @@ class AdministrationService:
     async def schedule_deletion(self, actor_id: str, user_id: str) -> Account:
         """Delete the account and its data once the grace period has passed (cancellable
         until then); its sessions end now and it cannot sign in meanwhile."""
-        due = utcnow() + self.deletion_grace
+        now = utcnow()
 
         def scheduled(record: UserRecord) -> None:
-            record.deletion_due_at = record.deletion_due_at or due
-            record.locked_at = record.locked_at or utcnow()
+            if record.deletion_due_at is None:
+                record.deletion_due_at = now + self.deletion_grace
+                # locked by the scheduling: then locked_at + the grace is the due time
+                record.locked_at = record.locked_at or now
 
         return await self._change(actor_id, user_id, "account.delete.schedule", scheduled, True)
 
@@ -238,8 +240,11 @@ class AdministrationService:
         def cancelled(record: UserRecord) -> None:
             if record.deletion_due_at is None:
                 raise IdentityError("This account is not scheduled for deletion.", "NOT_FOUND")
+            if record.locked_at is not None and as_utc(
+                record.locked_at
+            ) + self.deletion_grace == as_utc(record.deletion_due_at):
+                record.locked_at = None  # the lock came with the deletion; an earlier one stays
             record.deletion_due_at = None
-            record.locked_at = None
 
         return await self._change(actor_id, user_id, "account.delete.cancel", cancelled, False)
 
