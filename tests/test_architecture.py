@@ -18,6 +18,7 @@ PACKAGE = REPO_ROOT / "src" / "media_gateway"
 # which imports each command's module lazily by name
 OUTSIDE_THE_LAYERS = {"gateway", "composition", "cli"}
 
+
 def test_import_contracts_are_kept() -> None:
     result = subprocess.run(
         [

@@ -111,7 +111,10 @@ def test_kubectl_kustomize_renders_the_same(overlay: tuple[str, list[Resource]])
         pytest.skip("kubectl is not installed")
     out = subprocess.run(
         [kubectl, "kustomize", str(KUBERNETES / "overlays" / name)],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout
     assert keyed([d for d in yaml.safe_load_all(out) if d]) == keyed(resources)
 

@@ -64,8 +64,7 @@ async def test_register_device(clients: dict[str, GraphQLClient], new_user: dict
         "phone": {"capabilities": ["CAST_SOURCE"]},
     }
     free_text = await sync(
-        'mutation { registerDevice(name: "x", kind: TV, capabilities: ["remote-control"]) '
-        "{ id } }",
+        'mutation { registerDevice(name: "x", kind: TV, capabilities: ["remote-control"]) { id } }',
         token=token,
     )
     assert "DeviceCapability" in free_text["errors"][0]["message"]

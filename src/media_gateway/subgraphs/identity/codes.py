@@ -153,4 +153,3 @@ class CodeStore:
                 self._link.failed(exc)
         async with self.database.transaction() as session:
             await session.exec(delete(ShortCodeRecord).where(col(ShortCodeRecord.key) == key))
-
