@@ -2,6 +2,9 @@
 the browser session a sign-in page opens, CSRF protection of forms, rate limits of form
 posts, and links built from ``PUBLIC_URL``.
 
+The mechanics are the platform's (``media_gateway.platform.forms``, shared with the
+operations console); what is the identity service's own is here.
+
 - **Rendering**: ``Pages.render`` fills a template of ``templates/`` (each extends
   ``base.html``) and answers HTML with ``Cache-Control: no-store`` and a strict content
   security policy (no script, no frame). A refusal is shown on the page (``error``), never as
@@ -20,58 +23,39 @@ posts, and links built from ``PUBLIC_URL``.
 
 from __future__ import annotations
 
-import logging
-import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from media_gateway.auth.callers import identify_caller
 from media_gateway.auth.tokens import Claims
+from media_gateway.platform.forms import (
+    CSRF_FIELD,
+    FAILED,
+    FormSite,
+    Handler,
+    SameSite,
+    origin_of,
+    text,
+)
+from media_gateway.platform.forms import PageRefusal as PageError
 from media_gateway.platform.settings import Settings
 from media_gateway.storage.types import as_utc, utcnow
 from media_gateway.subgraphs.identity.common import IdentityError, IdentityStores
 from media_gateway.subgraphs.identity.sessions import Session
 
-log = logging.getLogger(__name__)
-
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SESSION_COOKIE = "mg_page_session"
 CSRF_COOKIE = "mg_csrf"
-CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 16 * 1024
-PAGE_HEADERS = {
-    "cache-control": "no-store",
-    "pragma": "no-cache",
-    "content-security-policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-        "form-action 'self' {form_action}; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",  # frame-ancestors for browsers that predate it
-    "referrer-policy": "no-referrer",
-}
 
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-class PageError(Exception):
-    """A refusal shown on the page: ``message`` for the person, ``status`` for the response."""
-
-    def __init__(self, message: str, status: int = 400, *, retry_after: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after
+__all__ = ["CSRF_FIELD", "PAGE_REDIRECT", "PageError", "Pages", "SignInOption", "text"]
 
 
 @dataclass(frozen=True)
@@ -91,12 +75,15 @@ class Pages:
     sign_in_options: list[SignInOption] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.environment = Environment(
-            loader=FileSystemLoader(TEMPLATES),
-            autoescape=select_autoescape(("html",), default=True),
-            trim_blocks=True,
-            lstrip_blocks=True,
+        self.site = FormSite(
+            self.stores.settings,
+            TEMPLATES,
+            CSRF_COOKIE,
+            max_form_bytes=MAX_FORM_BYTES,
+            max_form_fields=50,
+            frame_options=True,
         )
+        self.environment = self.site.environment
 
     @property
     def settings(self) -> Settings:
@@ -144,81 +131,31 @@ class Pages:
         headers: Mapping[str, str] | None = None,
         **context: Any,
     ) -> HTMLResponse:
-        csrf = request.cookies.get(CSRF_COOKIE)
-        fresh = not _valid_csrf_value(csrf)
-        if fresh:
-            csrf = secrets.token_urlsafe(32)
-        body = self.environment.get_template(template).render(
-            url=self.url,
-            csrf_field=CSRF_FIELD,
-            csrf_token=csrf,
-            error=error,
-            **context,
-        )
-        response = HTMLResponse(body, status_code=status)
-        public = _origin(self.settings.public_url)
-        for name, value in PAGE_HEADERS.items():
-            response.headers[name] = value.format(form_action=f"{public} {form_action}".strip())
-        for name, value in (headers or {}).items():
-            response.headers[name] = value
-        if fresh:
-            self._cookie(response, CSRF_COOKIE, str(csrf))
-        return response
+        public = origin_of(self.settings.public_url)
+        return self.site.render(
+            request, template, status, form_action=f"{public} {form_action}".strip(),
+            headers=headers, url=self.url, error=error, **context,
+        )  # fmt: skip
 
     def failure(self, request: Request, exc: PageError) -> HTMLResponse:
-        headers = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
         return self.render(
             request, "message.html", exc.status, title="Something went wrong",
-            error=exc.message, headers=headers,
+            error=exc.message, headers=exc.headers,
         )  # fmt: skip
 
     def guarded(self, handler: Handler) -> Handler:
         """``handler`` whose refusals (``PageError``) and unexpected failures are pages."""
-
-        async def page(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except PageError as exc:
-                return self.failure(request, exc)
-            except Exception:
-                log.exception("page failed", extra={"path": request.url.path})
-                return self.failure(
-                    request,
-                    PageError("Something went wrong on our side. Please try again.", 500),
-                )
-
-        return page
+        return self.site.guarded(
+            handler,
+            refused=self.failure,
+            failed=lambda request: self.failure(request, PageError(FAILED, 500)),
+        )
 
     # -- forms: CSRF and rate limits -----------------------------------------------------
     async def form(self, request: Request, page: str) -> FormData:
         """The posted form, once its origin and CSRF token are checked and the post is
         counted against the page's rate limit; ``PageError`` otherwise."""
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
-            raise PageError("The form is too large.", 413)
-        await self.limit(request, page)
-        origin = request.headers.get("origin")
-        if origin and origin != "null" and origin not in self._own_origins(request):
-            raise PageError("This form was sent from another site; open the page again.", 403)
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            raise PageError("Send the form from its page.", 415)
-        try:
-            form = await request.form(max_files=0, max_fields=50)
-        except (MultiPartException, HTTPException) as exc:  # malformed, or too many fields
-            raise PageError("The form could not be read; send it from its page.") from exc
-        sent = form.get(CSRF_FIELD)
-        expected = request.cookies.get(CSRF_COOKIE)
-        if (
-            not isinstance(sent, str)
-            or not _valid_csrf_value(expected)
-            or not secrets.compare_digest(sent.encode(), str(expected).encode())
-        ):
-            raise PageError(
-                "This form has expired or was not sent from its page; open the page again.",
-                403,
-            )
-        return form
+        return await self.site.form(request, lambda: self.limit(request, page))
 
     async def limit(self, request: Request, page: str) -> None:
         try:
@@ -230,15 +167,7 @@ class Pages:
             raise PageError(str(exc), 429, retry_after=int(retry) if retry else None) from exc
 
     def client_address(self, request: Request) -> str | None:
-        peer = request.client.host if request.client else None
-        return self.settings.trusted_proxies.client_address(peer, request.headers)
-
-    def _own_origins(self, request: Request) -> set[str]:
-        public = urlsplit(self.settings.public_url)
-        return {
-            f"{public.scheme}://{public.netloc}",
-            f"{request.url.scheme}://{request.url.netloc}",
-        }
+        return self.site.client_address(request)
 
     # -- the browser session -------------------------------------------------------------
     def viewer(self, request: Request) -> Claims | None:
@@ -269,31 +198,9 @@ class Pages:
         value: str,
         *,
         max_age: int | None = None,
-        same_site: str = "lax",
+        same_site: SameSite = "lax",
     ) -> None:
-        response.set_cookie(
-            name,
-            value,
-            max_age=max_age,
-            path="/",
-            secure=self.settings.public_url.startswith("https://"),
-            httponly=True,
-            samesite=same_site,  # type: ignore[arg-type]
-        )
+        self.site.cookie(response, name, value, max_age=max_age, same_site=same_site)
 
 
 PAGE_REDIRECT = {"cache-control": "no-store"}
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def text(value: object) -> str:
-    """A posted form field as text (absent or a file: empty)."""
-    return value if isinstance(value, str) else ""
-
-
-def _valid_csrf_value(value: str | None) -> bool:
-    return bool(value) and 20 <= len(str(value)) <= 100
