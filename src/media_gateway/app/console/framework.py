@@ -2,7 +2,8 @@
 rendering (Jinja templates, escaped; a strict content security policy, no script), refusals
 shown on the page (never JSON or a traceback), CSRF protection and a rate limit of every form,
 and the operator's sign-in kept in HttpOnly, SameSite=Strict cookies limited to the console's
-path (Secure when ``PUBLIC_URL`` is https).
+path (Secure when ``PUBLIC_URL`` is https). The mechanics are the platform's
+(``media_gateway.platform.forms``, shared with the identity service's pages).
 
 - **CSRF**: double-submit. Every rendered form carries ``csrf_token``, the value of the
   console's CSRF cookie; a post whose field differs, or whose ``Origin`` is another site's, is
@@ -18,62 +19,36 @@ path (Secure when ``PUBLIC_URL`` is https).
 
 from __future__ import annotations
 
-import logging
-import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jose import jwt
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from media_gateway.auth.scopes import OPERATOR_SCOPES
+from media_gateway.platform.forms import FAILED, FormSite, Handler, PostsLimit
+from media_gateway.platform.forms import PageRefusal as ConsoleError
 from media_gateway.platform.ratelimit import SlidingWindowLimiter
 from media_gateway.platform.settings import Settings
 
 from .client import GatewayLink, GraphQLFailure
-
-log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PREFIX = "/admin"
 ACCESS_COOKIE = "mg_console_access"
 REFRESH_COOKIE = "mg_console_refresh"
 CSRF_COOKIE = "mg_console_csrf"
-CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 32 * 1024
 POSTS_PER_WINDOW = 60
 WINDOW_SECONDS = 60.0
-PAGE_HEADERS = {
-    "cache-control": "no-store",
-    "pragma": "no-cache",
-    "content-security-policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-}
 
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-class ConsoleError(Exception):
-    """A refusal shown on the page."""
-
-    def __init__(self, message: str, status: int = 400, *, retry_after: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after
+__all__ = ["Console", "ConsoleError", "NotAllowed", "Operator", "SignInNeeded"]
 
 
 class SignInNeeded(Exception):
@@ -108,12 +83,20 @@ class Console:
     def __init__(self, gateway: GatewayLink, settings: Settings) -> None:
         self.gateway = gateway
         self.settings = settings
-        self.limiter = SlidingWindowLimiter(settings.redis_url, "console-posts")
-        self.environment = Environment(
-            loader=FileSystemLoader(TEMPLATES),
-            autoescape=select_autoescape(("html",), default=True),
-            trim_blocks=True,
-            lstrip_blocks=True,
+        self.site = FormSite(
+            settings,
+            TEMPLATES,
+            CSRF_COOKIE,
+            cookie_path=PREFIX,
+            same_site="strict",
+            max_form_bytes=MAX_FORM_BYTES,
+            max_form_fields=200,
+        )
+        self.environment = self.site.environment
+        self.posts = PostsLimit(
+            SlidingWindowLimiter(settings.redis_url, "console-posts"),
+            POSTS_PER_WINDOW,
+            WINDOW_SECONDS,
         )
 
     # -- rendering -----------------------------------------------------------------------
@@ -129,54 +112,37 @@ class Console:
         headers: Mapping[str, str] | None = None,
         **context: Any,
     ) -> HTMLResponse:
-        csrf = request.cookies.get(CSRF_COOKIE)
-        fresh = not _valid_csrf_value(csrf)
-        if fresh:
-            csrf = secrets.token_urlsafe(32)
-        body = self.environment.get_template(template).render(
-            prefix=PREFIX,
-            csrf_field=CSRF_FIELD,
-            csrf_token=csrf,
-            operator=operator,
-            error=error,
-            notice=notice,
-            **context,
-        )
-        response = HTMLResponse(body, status_code=status)
-        response.headers.update(PAGE_HEADERS)
-        for name, value in (headers or {}).items():
-            response.headers[name] = value
-        if fresh:
-            self.cookie(response, CSRF_COOKIE, str(csrf))
-        return response
+        return self.site.render(
+            request, template, status, headers=headers, prefix=PREFIX, operator=operator,
+            error=error, notice=notice, **context,
+        )  # fmt: skip
 
     def guarded(self, handler: Handler) -> Handler:
         """``handler`` whose refusals are pages: no operator signed in leads to the sign-in
         page, ``ConsoleError`` and unexpected failures to the error page."""
 
-        async def page(request: Request) -> Response:
+        async def signed_in(request: Request) -> Response:
             try:
                 response = await handler(request)
-                renewed = getattr(request.state, "console_session", None)
-                if renewed is not None:  # the session went on with new tokens
-                    self.signed_in(response, *renewed)
-                return response
             except SignInNeeded as exc:
                 return self.to_sign_in(request, exc.notice)
-            except ConsoleError as exc:
-                headers = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
-                return self.render(
-                    request, "message.html", exc.status, title="Something went wrong",
-                    error=exc.message, headers=headers, operator=self.operator(request),
-                )  # fmt: skip
-            except Exception:
-                log.exception("console page failed", extra={"path": request.url.path})
-                return self.render(
-                    request, "message.html", 500, title="Something went wrong",
-                    error="Something went wrong on our side. Please try again.",
-                )  # fmt: skip
+            renewed = getattr(request.state, "console_session", None)
+            if renewed is not None:  # the session went on with new tokens
+                self.signed_in(response, *renewed)
+            return response
 
-        return page
+        return self.site.guarded(
+            signed_in, refused=self.refused, failed=self.failed, what="console page failed"
+        )
+
+    def refused(self, request: Request, exc: ConsoleError) -> Response:
+        return self.render(
+            request, "message.html", exc.status, title="Something went wrong",
+            error=exc.message, headers=exc.headers, operator=self.operator(request),
+        )  # fmt: skip
+
+    def failed(self, request: Request) -> Response:
+        return self.render(request, "message.html", 500, title="Something went wrong", error=FAILED)
 
     def to_sign_in(self, request: Request, notice: str | None = None) -> Response:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -190,51 +156,11 @@ class Console:
     async def form(self, request: Request) -> FormData:
         """The posted form, once its origin and CSRF token are checked and the post counted
         against the rate limit; ``ConsoleError`` otherwise."""
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
-            raise ConsoleError("The form is too large.", 413)
-        decision = await self.limiter.hit(
-            self.client_address(request) or "unknown", POSTS_PER_WINDOW, WINDOW_SECONDS
-        )
-        if not decision.allowed:
-            raise ConsoleError(
-                "Too many forms sent; wait a moment and try again.",
-                429,
-                retry_after=max(1, int(decision.retry_after + 0.999)),
-            )
-        origin = request.headers.get("origin")
-        if origin and origin != "null" and origin not in self._own_origins(request):
-            raise ConsoleError("This form was sent from another site; open the page again.", 403)
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            raise ConsoleError("Send the form from its page.", 415)
-        try:
-            form = await request.form(max_files=0, max_fields=200)
-        except (MultiPartException, HTTPException) as exc:  # malformed, or too many fields
-            raise ConsoleError("The form could not be read; send it from its page.") from exc
-        sent = form.get(CSRF_FIELD)
-        expected = request.cookies.get(CSRF_COOKIE)
-        if (
-            not isinstance(sent, str)
-            or not _valid_csrf_value(expected)
-            or not secrets.compare_digest(sent.encode(), str(expected).encode())
-        ):
-            raise ConsoleError(
-                "This form has expired or was not sent from its page; open the page again.",
-                403,
-            )
-        return form
+        address = self.client_address(request) or "unknown"
+        return await self.site.form(request, lambda: self.posts.count(address))
 
     def client_address(self, request: Request) -> str | None:
-        peer = request.client.host if request.client else None
-        return self.settings.trusted_proxies.client_address(peer, request.headers)
-
-    def _own_origins(self, request: Request) -> set[str]:
-        public = urlsplit(self.settings.public_url)
-        return {
-            f"{public.scheme}://{public.netloc}",
-            f"{request.url.scheme}://{request.url.netloc}",
-        }
+        return self.site.client_address(request)
 
     # -- the operator's session ----------------------------------------------------------
     def operator(self, request: Request) -> Operator | None:
@@ -322,29 +248,19 @@ class Console:
         return response
 
     def forget(self, response: Response) -> Response:
-        for name in (ACCESS_COOKIE, REFRESH_COOKIE):
-            response.delete_cookie(name, path=PREFIX, httponly=True, samesite="strict")
-        return response
+        return self.site.forget(response, ACCESS_COOKIE, REFRESH_COOKIE)
 
     def cookie(
         self, response: Response, name: str, value: str, *, max_age: int | None = None
     ) -> None:
-        response.set_cookie(
-            name,
-            value,
-            max_age=max_age,
-            path=PREFIX,
-            secure=self.settings.public_url.startswith("https://"),
-            httponly=True,
-            samesite="strict",
-        )
+        self.site.cookie(response, name, value, max_age=max_age)
 
     @staticmethod
     def redirect(path: str) -> Response:
         return RedirectResponse(path, status_code=303, headers={"cache-control": "no-store"})
 
     async def aclose(self) -> None:
-        await self.limiter.aclose()
+        await self.posts.aclose()
 
 
 REFRESH = """
@@ -393,7 +309,3 @@ def local_path(candidate: str | None, default: str = PREFIX) -> str:
 def text(value: object, limit: int = 500) -> str:
     """A posted form field as text, trimmed (absent or a file: empty)."""
     return value.strip()[:limit] if isinstance(value, str) else ""
-
-
-def _valid_csrf_value(value: str | None) -> bool:
-    return bool(value) and 20 <= len(str(value)) <= 100
