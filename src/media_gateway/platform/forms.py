@@ -2,8 +2,9 @@
 (the identity service's pages and the operations console), each site keeping its own
 sessions, templates and links.
 
-- **Rendering**: ``FormSite.render`` fills a Jinja template (escaped) and answers HTML with
-  ``Cache-Control: no-store`` and a strict content security policy (no script, no frame).
+- **Rendering**: ``FormSite.render`` fills a Jinja template (escaped; a site's ``base.html``
+  extends ``templates/forms_page.html``) and answers HTML with ``Cache-Control: no-store`` and
+  a strict content security policy (no script, no frame).
 - **Refusals**: ``PageRefusal`` is a refusal shown on the page (``message`` for the person,
   ``status`` for the response, ``retry_after`` when waiting helps); ``FormSite.guarded`` turns
   refusals and unexpected failures into pages, never JSON or a traceback.
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
@@ -37,6 +38,7 @@ from media_gateway.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 CSRF_FIELD = "csrf_token"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 CONTENT_SECURITY_POLICY = (
@@ -65,9 +67,12 @@ class PageRefusal(Exception):
 
 
 def template_environment(folder: Path) -> Environment:
-    """The Jinja environment of a site's templates: HTML escaped, tidy whitespace."""
+    """The Jinja environment of a site's templates: HTML escaped, tidy whitespace. A site's
+    ``base.html`` extends ``forms_page.html`` (the page every site shares: head, stylesheet,
+    heading, error and content; blocks ``site``, ``style``, ``header``, ``error_details``,
+    ``notice``)."""
     return Environment(
-        loader=FileSystemLoader(folder),
+        loader=ChoiceLoader([FileSystemLoader(folder), FileSystemLoader(TEMPLATES)]),
         autoescape=select_autoescape(("html",), default=True),
         trim_blocks=True,
         lstrip_blocks=True,
