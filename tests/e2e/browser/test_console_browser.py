@@ -14,10 +14,8 @@
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,40 +27,20 @@ from console_site import (  # isort: skip
     email,
     offers,
 )
+from chromium import skip_module_without_chromium  # isort: skip
 from pages_site import ServedPlatform  # isort: skip
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1200,900",
-)
 UI_TIMEOUT = 30.0
 ME = "{ me { id } }"
 
-if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-    pytest.skip(
-        "headless Chromium and chromedriver are needed (Debian: apt-get install chromium "
-        "chromium-driver)",
-        allow_module_level=True,
-    )
-
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+skip_module_without_chromium()
 
 from selenium.common.exceptions import (  # noqa: E402
     StaleElementReferenceException,
     TimeoutException,
 )
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
@@ -76,20 +54,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedPlatform]:
         yield served
     finally:
         served.stop()
-
-
-@pytest.fixture(scope="module")
-def driver() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    with tempfile.TemporaryDirectory(prefix="console-browser-") as profile:
-        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
-            options.add_argument(flag)
-        chrome = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-        try:
-            yield chrome
-        finally:
-            chrome.quit()
 
 
 @pytest.fixture

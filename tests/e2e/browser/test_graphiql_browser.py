@@ -8,11 +8,9 @@ not there.
 from __future__ import annotations
 
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,39 +22,16 @@ from media_gateway.gateway.clients import InProcessClient
 from media_gateway.gateway.graphiql import assets_available
 from media_gateway.gateway.server import create_app
 
+from chromium import skip_module_without_chromium  # isort: skip
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1400,900",
-)
 PORT_RANGE = range(5200, 5300)  # test servers stay out of the product's own ports
 
 
-def _skip_reason() -> str | None:
-    if not CHROMIUM.exists():
-        return f"headless Chromium not found at {CHROMIUM} (Debian: apt-get install chromium)"
-    if not CHROMEDRIVER.exists():
-        return f"chromedriver not found at {CHROMEDRIVER} (Debian: apt-get install chromium-driver)"
-    if not assets_available():
-        return "GraphiQL assets are not built (run scripts/build-graphiql.sh)"
-    return None
-
-
-_reason = _skip_reason()
-if _reason:
-    pytest.skip(_reason, allow_module_level=True)
-
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+skip_module_without_chromium(
+    None if assets_available() else "GraphiQL assets are not built (run scripts/build-graphiql.sh)"
+)
 
 from graphiql_driver import (  # noqa: E402  # isort: skip
     open_graphiql,
@@ -67,7 +42,6 @@ from graphiql_driver import (  # noqa: E402  # isort: skip
     wait,
     wait_for_operation_name,
 )
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 
@@ -208,20 +182,6 @@ def gateway_url() -> Iterator[str]:
         sock.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    with tempfile.TemporaryDirectory(prefix="graphiql-browser-") as profile:
-        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
-            options.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-        try:
-            yield driver
-        finally:
-            driver.quit()
-
-
 def test_graphql_endpoint_serves_graphiql_to_browsers(gateway_url: str) -> None:
     response = httpx.get(f"{gateway_url}/graphql", headers={"accept": "text/html"})
     assert response.status_code == 200
@@ -233,44 +193,44 @@ def test_graphql_endpoint_serves_graphiql_to_browsers(gateway_url: str) -> None:
 
 
 def test_a_query_typed_in_graphiql_returns_data_through_the_gateway(
-    browser: WebDriver, gateway_url: str
+    driver: WebDriver, gateway_url: str
 ) -> None:
-    open_graphiql(browser, f"{gateway_url}/graphql")
-    type_query(browser, 'query FirstTitle { title(id: "1") { name year } }')
-    wait_for_operation_name(browser, "FirstTitle")
+    open_graphiql(driver, f"{gateway_url}/graphql")
+    type_query(driver, 'query FirstTitle { title(id: "1") { name year } }')
+    wait_for_operation_name(driver, "FirstTitle")
 
-    result = run_and_read_result(browser)
+    result = run_and_read_result(driver)
 
     assert result == {"data": {"title": {"name": "Metropolis", "year": 1927}}}
 
 
-def test_the_explorer_plugin_lists_the_schema(browser: WebDriver, gateway_url: str) -> None:
-    open_graphiql(browser, f"{gateway_url}/graphql")
-    browser.find_element(By.CSS_SELECTOR, 'button[aria-label="Show GraphiQL Explorer"]').click()
+def test_the_explorer_plugin_lists_the_schema(driver: WebDriver, gateway_url: str) -> None:
+    open_graphiql(driver, f"{gateway_url}/graphql")
+    driver.find_element(By.CSS_SELECTOR, 'button[aria-label="Show GraphiQL Explorer"]').click()
 
     def explorer_fields(d: WebDriver) -> set[str]:
         panes = d.find_elements(By.CSS_SELECTOR, ".graphiql-plugin")
         text = panes[0].text if panes else ""
         return {"title", "titles"} & set(text.split())
 
-    assert wait(browser, lambda d: explorer_fields(d) == {"title", "titles"}, "the Explorer")
+    assert wait(driver, lambda d: explorer_fields(d) == {"title", "titles"}, "the Explorer")
 
 
 def test_a_deferred_fragment_arrives_in_graphiql_after_the_initial_payload(
-    browser: WebDriver, gateway_url: str
+    driver: WebDriver, gateway_url: str
 ) -> None:
     # a fresh page (no explorer pane left open by another test): the editor shows only the
     # visible part of a line, so the query must fit
-    open_graphiql(browser, f"{gateway_url}/graphql", fresh=True)
-    type_query(browser, "query D { title(id: 2) { name ...@defer { year } } }")
-    wait_for_operation_name(browser, "D")
-    run(browser)
+    open_graphiql(driver, f"{gateway_url}/graphql", fresh=True)
+    type_query(driver, "query D { title(id: 2) { name ...@defer { year } } }")
+    wait_for_operation_name(driver, "D")
+    run(driver)
 
     def merged(d: WebDriver) -> dict[str, Any] | None:
         value = response(d)
         title = (value or {}).get("data", {}).get("title")
         return value if isinstance(title, dict) and "year" in title else None
 
-    result = wait(browser, merged, "the deferred year merged into the response pane")
+    result = wait(driver, merged, "the deferred year merged into the response pane")
     assert result["data"] == {"title": {"name": "Nosferatu", "year": 1922}}
     assert "errors" not in result

@@ -17,18 +17,14 @@ import pytest
 
 from media_gateway.gateway.graphiql import assets_available
 
+from chromium import skip_module_without_chromium  # isort: skip
+
 # starting the platform with its demo catalog takes a while on a small machine
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-    pytest.skip("headless Chromium and chromedriver are not installed", allow_module_level=True)
-if not assets_available():
-    pytest.skip(
-        "GraphiQL assets are not built (scripts/build-graphiql.sh)", allow_module_level=True
-    )
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+skip_module_without_chromium(
+    None if assets_available() else "GraphiQL assets are not built (run scripts/build-graphiql.sh)"
+)
 
 from graphiql_driver import (  # noqa: E402  # isort: skip
     editor_text,
@@ -42,7 +38,6 @@ from graphiql_driver import (  # noqa: E402  # isort: skip
     QUERY_EDITOR,
 )
 from pages_site import ServedPlatform  # noqa: E402  # isort: skip
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
@@ -64,37 +59,22 @@ def site() -> Iterator[ServedPlatform]:
             served.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    with tempfile.TemporaryDirectory(prefix="graphiql-browser-") as profile:
-        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=1600,1000"):
-            options.add_argument(flag)
-        options.add_argument(f"--user-data-dir={profile}")
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-        try:
-            yield driver
-        finally:
-            driver.quit()
-
-
-def test_the_first_visit_shows_how_to_sign_in(browser: WebDriver, site: ServedPlatform) -> None:
-    open_graphiql(browser, f"{site.url}/graphql", fresh=True)
-    shown = wait(browser, lambda d: editor_text(d, QUERY_EDITOR), "the default operations")
+def test_the_first_visit_shows_how_to_sign_in(driver: WebDriver, site: ServedPlatform) -> None:
+    open_graphiql(driver, f"{site.url}/graphql", fresh=True)
+    shown = wait(driver, lambda d: editor_text(d, QUERY_EDITOR), "the default operations")
     assert "mutation SignIn" in shown
     assert "Headers tab" in shown
 
 
 def test_a_subscription_with_the_token_in_the_headers_tab_shows_a_mutations_event(
-    browser: WebDriver, site: ServedPlatform
+    driver: WebDriver, site: ServedPlatform
 ) -> None:
     token = site.register(f"graphiql-{uuid.uuid4().hex[:8]}@example.com", PASSWORD)
-    open_graphiql(browser, f"{site.url}/graphql", fresh=True)
-    type_query(browser, SUBSCRIPTION)
-    wait_for_operation_name(browser, "W")
-    type_headers(browser, json.dumps({"Authorization": f"Bearer {token}"}))
-    run(browser)
+    open_graphiql(driver, f"{site.url}/graphql", fresh=True)
+    type_query(driver, SUBSCRIPTION)
+    wait_for_operation_name(driver, "W")
+    type_headers(driver, json.dumps({"Authorization": f"Bearer {token}"}))
+    run(driver)
 
     # a mutation from elsewhere changes the watchlist; until the subscription is open its events
     # may come too early, so the title is taken off and put back until one is shown
@@ -108,18 +88,18 @@ def test_a_subscription_with_the_token_in_the_headers_tab_shows_a_mutations_even
             site.graphql(operation, {"c": TITLE}, token)
         return None
 
-    shown = wait(browser, event_shown, "the watchlist event in the response pane")
+    shown = wait(driver, event_shown, "the watchlist event in the response pane")
     assert "errors" not in shown, shown
     assert shown["data"]["watchlistChanged"] == {"inWatchlist": True}
 
 
 def test_without_the_token_the_subscription_is_refused_with_a_clear_error(
-    browser: WebDriver, site: ServedPlatform
+    driver: WebDriver, site: ServedPlatform
 ) -> None:
-    open_graphiql(browser, f"{site.url}/graphql", fresh=True)
-    type_query(browser, SUBSCRIPTION)
-    wait_for_operation_name(browser, "W")
-    run(browser)
-    shown = wait(browser, response, "the refusal in the response pane")
+    open_graphiql(driver, f"{site.url}/graphql", fresh=True)
+    type_query(driver, SUBSCRIPTION)
+    wait_for_operation_name(driver, "W")
+    run(driver)
+    shown = wait(driver, response, "the refusal in the response pane")
     codes = [e.get("extensions", {}).get("code") for e in shown.get("errors", [])]
     assert codes == ["UNAUTHENTICATED"], shown

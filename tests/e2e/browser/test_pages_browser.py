@@ -14,60 +14,33 @@ import base64
 import contextlib
 import hashlib
 import secrets
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 
+from chromium import skip_module_without_chromium  # isort: skip
 from pages_site import ServedPlatform, ThirdPartyApp  # isort: skip
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1200,900",
-)
 UI_TIMEOUT = 30.0
 PASSWORD = "correct horse battery staple"
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
-def _skip_reason() -> str | None:
-    if not CHROMIUM.exists():
-        return f"headless Chromium not found at {CHROMIUM} (Debian: apt-get install chromium)"
-    if not CHROMEDRIVER.exists():
-        return f"chromedriver not found at {CHROMEDRIVER} (Debian: apt-get install chromium-driver)"
-    return None
-
-
-_reason = _skip_reason()
-if _reason:
-    pytest.skip(_reason, allow_module_level=True)
-
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+skip_module_without_chromium()
 
 from selenium.common.exceptions import (  # noqa: E402
     StaleElementReferenceException,
     TimeoutException,
     WebDriverException,
 )
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -81,20 +54,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedPlatform]:
         yield served
     finally:
         served.stop()
-
-
-@pytest.fixture(scope="module")
-def driver() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    with tempfile.TemporaryDirectory(prefix="pages-browser-") as profile:
-        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
-            options.add_argument(flag)
-        chrome = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-        try:
-            yield chrome
-        finally:
-            chrome.quit()
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ cancels at the provider reads why on a page.
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chromium import skip_module_without_chromium  # isort: skip
 from social_oidc_provider import (  # isort: skip
     PASSWORD,
     SocialSite,
@@ -25,38 +25,12 @@ from social_oidc_provider import (  # isort: skip
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1200,900",
-)
 UI_TIMEOUT = 30.0
 
 
-def _skip_reason() -> str | None:
-    if not CHROMIUM.exists():
-        return f"headless Chromium not found at {CHROMIUM} (Debian: apt-get install chromium)"
-    if not CHROMEDRIVER.exists():
-        return f"chromedriver not found at {CHROMEDRIVER} (Debian: apt-get install chromium-driver)"
-    return provider_skip_reason()
-
-
-_reason = _skip_reason()
-if _reason:
-    pytest.skip(_reason, allow_module_level=True)
-
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+skip_module_without_chromium(provider_skip_reason())
 
 from selenium.common.exceptions import TimeoutException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -72,20 +46,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SocialSite]:
         yield made
     finally:
         made.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    with tempfile.TemporaryDirectory(prefix="social-browser-") as profile:
-        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
-            options.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-        try:
-            yield driver
-        finally:
-            driver.quit()
 
 
 def _wait(driver: WebDriver, condition: Callable[[WebDriver], Any], what: str) -> Any:
@@ -137,81 +97,81 @@ def _signed_in_token(driver: WebDriver, site: SocialSite) -> str:
 
 
 def test_a_new_viewer_signs_in_with_the_provider_and_gets_an_account(
-    site: SocialSite, browser: WebDriver
+    site: SocialSite, driver: WebDriver
 ) -> None:
     account = site.provider_accounts["sub-new"]
-    _fresh(browser, site)
-    _choose_provider(browser, site, "Test provider")
-    _sign_in_at_provider(browser, account.email)
-    token = _signed_in_token(browser, site)
+    _fresh(driver, site)
+    _choose_provider(driver, site, "Test provider")
+    _sign_in_at_provider(driver, account.email)
+    token = _signed_in_token(driver, site)
     me = site.graphql(ME, token=token)
     assert me["data"]["me"]["email"] == account.email
     assert me["data"]["me"]["emailVerified"] is True
 
     # signing in again finds the same account
-    _fresh(browser, site)
-    _choose_provider(browser, site, "Test provider")
-    _sign_in_at_provider(browser, account.email)
-    again = site.graphql(ME, token=_signed_in_token(browser, site))
+    _fresh(driver, site)
+    _choose_provider(driver, site, "Test provider")
+    _sign_in_at_provider(driver, account.email)
+    again = site.graphql(ME, token=_signed_in_token(driver, site))
     assert again["data"]["me"]["id"] == me["data"]["me"]["id"]
 
 
 def test_an_existing_account_is_linked_only_once_its_owner_confirms(
-    site: SocialSite, browser: WebDriver
+    site: SocialSite, driver: WebDriver
 ) -> None:
     account = site.provider_accounts["sub-existing"]
     site.register(account.email)
 
     # the first time, the viewer is asked, and cancelling links nothing
-    _fresh(browser, site)
-    _choose_provider(browser, site, "Test provider")
-    _sign_in_at_provider(browser, account.email)
-    _wait(browser, lambda d: d.current_url == f"{site.url}/login/link", "the link page")
-    assert "Link Test provider to your account" in _text(browser)
-    assert account.email in _text(browser)
-    assert browser.get_cookie("mg_page_session") is None
-    browser.find_element(By.ID, "cancel").click()
-    _wait(browser, lambda d: d.current_url.startswith(f"{site.url}/login"), "/login")
-    assert browser.get_cookie("mg_page_session") is None
+    _fresh(driver, site)
+    _choose_provider(driver, site, "Test provider")
+    _sign_in_at_provider(driver, account.email)
+    _wait(driver, lambda d: d.current_url == f"{site.url}/login/link", "the link page")
+    assert "Link Test provider to your account" in _text(driver)
+    assert account.email in _text(driver)
+    assert driver.get_cookie("mg_page_session") is None
+    driver.find_element(By.ID, "cancel").click()
+    _wait(driver, lambda d: d.current_url.startswith(f"{site.url}/login"), "/login")
+    assert driver.get_cookie("mg_page_session") is None
 
     # asked again (nothing was linked); a wrong password is refused on the page
-    _fresh(browser, site)
-    _choose_provider(browser, site, "Test provider")
-    _sign_in_at_provider(browser, account.email)
-    _wait(browser, lambda d: d.current_url == f"{site.url}/login/link", "the link page")
-    browser.find_element(By.ID, "password").send_keys("not the password at all")
-    browser.find_element(By.ID, "confirm").click()
-    alert = _wait(browser, lambda d: d.find_elements(By.ID, "error"), "the refusal")[0]
+    _fresh(driver, site)
+    _choose_provider(driver, site, "Test provider")
+    _sign_in_at_provider(driver, account.email)
+    _wait(driver, lambda d: d.current_url == f"{site.url}/login/link", "the link page")
+    driver.find_element(By.ID, "password").send_keys("not the password at all")
+    driver.find_element(By.ID, "confirm").click()
+    alert = _wait(driver, lambda d: d.find_elements(By.ID, "error"), "the refusal")[0]
     assert "Incorrect email or password." in alert.text
-    assert browser.get_cookie("mg_page_session") is None
+    assert driver.get_cookie("mg_page_session") is None
 
     # the account's password links it and signs in
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "confirm").click()
-    me = site.graphql(ME, token=_signed_in_token(browser, site))
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "confirm").click()
+    me = site.graphql(ME, token=_signed_in_token(driver, site))
     assert me["data"]["me"]["email"] == account.email
 
     # from now on the provider signs in to that account directly
-    _fresh(browser, site)
-    _choose_provider(browser, site, "Test provider")
-    _sign_in_at_provider(browser, account.email)
-    again = site.graphql(ME, token=_signed_in_token(browser, site))
+    _fresh(driver, site)
+    _choose_provider(driver, site, "Test provider")
+    _sign_in_at_provider(driver, account.email)
+    again = site.graphql(ME, token=_signed_in_token(driver, site))
     assert again["data"]["me"]["id"] == me["data"]["me"]["id"]
 
 
 def test_cancelling_at_the_provider_is_explained_on_a_page(
-    site: SocialSite, browser: WebDriver
+    site: SocialSite, driver: WebDriver
 ) -> None:
-    _fresh(browser, site)
-    _choose_provider(browser, site, "Test provider")
-    _wait(browser, lambda d: d.find_elements(By.ID, "provider-cancel"), "the provider's page")
-    browser.find_element(By.ID, "provider-cancel").click()
+    _fresh(driver, site)
+    _choose_provider(driver, site, "Test provider")
+    _wait(driver, lambda d: d.find_elements(By.ID, "provider-cancel"), "the provider's page")
+    driver.find_element(By.ID, "provider-cancel").click()
     _wait(
-        browser,
+        driver,
         lambda d: "/login/local/callback" in d.current_url and d.find_elements(By.ID, "error"),
         "the refusal page",
     )
-    assert "Signing in with Test provider was cancelled." in _text(browser)
-    link = browser.find_element(By.LINK_TEXT, "Back to sign in")
+    assert "Signing in with Test provider was cancelled." in _text(driver)
+    link = driver.find_element(By.LINK_TEXT, "Back to sign in")
     assert link.get_attribute("href") == f"{site.url}/login"
-    assert browser.get_cookie("mg_page_session") is None
+    assert driver.get_cookie("mg_page_session") is None
