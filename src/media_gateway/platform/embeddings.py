@@ -106,6 +106,15 @@ class MiniLMEmbedder:
 
     def __init__(self, model: Any) -> None:
         self._model = model
+        self._words: frozenset[str] | None = None  # the words its tokenizer keeps whole
+
+    def knows(self, word: str) -> bool:
+        """Whether the model reads ``word`` as one word of its vocabulary (not word pieces)."""
+        if self._words is None:
+            tokenizer = getattr(self._model, "tokenizer", None)
+            vocabulary = tokenizer.get_vocab() if tokenizer is not None else {}
+            self._words = frozenset(w for w in vocabulary if w.isalpha())
+        return word in self._words
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -7,7 +7,6 @@ from media_gateway.subgraphs.catalog.demo import load_demo_catalog
 
 from .conftest import GraphQLClient, QueryCounter, entity_query, error_codes
 
-
 # tables only the catalog's background tasks touch: the outbox's polls, and search analytics'
 # batched writes and retention
 BACKGROUND_TABLES = ("catalog_outbox", "catalog_search_events", "catalog_search_plays")
@@ -92,11 +91,19 @@ async def test_contents_keeps_order_and_batches(
 
 
 async def test_search_matches_words_accent_insensitively(clients: dict[str, GraphQLClient]) -> None:
+    # the query names a title: that title, and no title merely like the name in meaning
     body = await clients["catalog"](SEARCH, {"q": "amelie"})
     assert [e["node"]["title"] for e in body["data"]["search"]["edges"]] == ["Amélie"]
+    assert body["data"]["search"]["totalCount"] == 1
+    # a named title first, then the titles its words match
+    body = await clients["catalog"](SEARCH, {"q": "dune"})
+    titles = [e["node"]["title"] for e in body["data"]["search"]["edges"]]
+    assert titles[:2] == ["Dune", "Dune: Part Two"]
+    # words of a title (no title named exactly): the titles carrying them come first
     body = await clients["catalog"](SEARCH, {"q": "lord rings"})
     titles = [e["node"]["title"] for e in body["data"]["search"]["edges"]]
-    assert len(titles) == 3 and all("Lord of the Rings" in t for t in titles)
+    assert all("Lord of the Rings" in t for t in titles[:3])
+    assert not any("Lord of the Rings" in t for t in titles[3:])
 
 
 async def test_search_pages_with_cursors(clients: dict[str, GraphQLClient]) -> None:
@@ -118,8 +125,11 @@ async def test_search_bad_input_is_answered(clients: dict[str, GraphQLClient]) -
     assert error_codes(await clients["catalog"](SEARCH, {"q": "x", "first": -1})) == [
         "BAD_USER_INPUT"
     ]
+    # junk means nothing: neither its words nor its meaning find a title
     long = await clients["catalog"](SEARCH, {"q": "a" * 10_000})
     assert long["data"]["search"]["totalCount"] == 0
+    for junk in ("zzzzzzzz", "xqzvw jjjjjj", "1111111111"):
+        assert (await clients["catalog"](SEARCH, {"q": junk}))["data"]["search"]["totalCount"] == 0
     assert (await clients["catalog"](SEARCH, {"q": "100%_"}))["data"]["search"]["totalCount"] == 0
 
 

@@ -49,6 +49,11 @@ MAX_QUERY_CHARS = 500
 RRF_K = 60
 SEMANTIC_DEPTH = 100
 QUERY_VECTOR_CACHE = 4096
+# when the query names a title, a title found only by meaning stays when its similarity to the
+# query is at least this share of the named title's own (a close sequel or remake, not a vague
+# likeness: on the demo catalog with all-MiniLM-L6-v2, "amelie" is 0.85 from Amélie and 0.50
+# from the nearest other title, La Dolce Vita)
+NAMED_TITLE_NEIGHBOUR_RATIO = 0.8
 _WORD = re.compile(r"[a-z0-9]+")
 RATING_BUCKETS: tuple[tuple[str, float, float], ...] = (
     ("9+", 9.0, 10.01),
@@ -553,27 +558,74 @@ class SearchEngine:
             self._query_vectors[text] = vector
         return vector
 
-    def _semantic(self, text: str) -> list[int]:
-        meaningful = " ".join(w for w in _WORD.findall(fold(text)) if w not in STOPWORDS)
+    def _meaningful(self, word: str) -> bool:
+        """Whether a query word means something: a word of the catalog's titles or names, or
+        one English or the embedding model knows; never a number no title carries nor a run
+        of one repeated character."""
+        if word in self.corrector:
+            return True
+        if word.isdigit() or (len(word) > 2 and len(set(word)) == 1):
+            return False
+        knows = getattr(self.embedder, "knows", None)
+        return self.corrector.known(word) or (knows is not None and knows(word))
+
+    def _semantic(self, text: str) -> tuple[list[int], list[float]]:
+        """The titles nearest the query's meaning, nearest first, with their similarity.
+
+        Only the query's meaningful words are embedded; a query with none (junk, a repeated
+        character) has no meaning to search for, and the semantic side finds nothing."""
+        words = [w for w in _WORD.findall(fold(text)) if w not in STOPWORDS]
+        meaningful = " ".join(w for w in words if self._meaningful(w))
         if self._qdrant is None or not meaningful:
-            return []
+            return [], []
         vector = self._query_vector(meaningful)
         if not self._qdrant_url:
             scores = self._vectors @ vector
             scores[~self.alive[: len(scores)]] = -1.0
             depth = min(SEMANTIC_DEPTH, len(scores))
             if depth == 0:
-                return []
+                return [], []
             top = np.argpartition(-scores, depth - 1)[:depth]
             top = top[np.argsort(-scores[top], kind="stable")]
-            return [int(i) for i in top if scores[i] >= self.embedder.min_similarity]
+            kept = [int(i) for i in top if scores[i] >= self.embedder.min_similarity]
+            return kept, [float(scores[i]) for i in kept]
         response = self._qdrant.query_points(
             self._collection,
             query=vector.tolist(),
             limit=SEMANTIC_DEPTH,
             score_threshold=self.embedder.min_similarity,
         )
-        return [int(point.id) for point in response.points]
+        return [int(p.id) for p in response.points], [float(p.score) for p in response.points]
+
+    def _similarity(self, idx: int, text: str) -> float:
+        """How near a title is to the query's meaning (as ``_semantic`` embedded it)."""
+        words = [w for w in _WORD.findall(fold(text)) if w not in STOPWORDS]
+        meaningful = " ".join(w for w in words if self._meaningful(w))
+        if not meaningful or idx >= len(self._vectors):
+            return 0.0
+        return float(self._vectors[idx] @ self._query_vector(meaningful))
+
+    def _near_the_named_title(
+        self,
+        exact: int,
+        text: str,
+        keyword: list[int],
+        semantic: list[int],
+        similarity: list[float],
+    ) -> list[int]:
+        """A query that names a title asks for that title: the titles its words match stay,
+        and of the titles only near its meaning, those nearly as near as the named title.
+
+        Without this, "amelie" answers Amélie and then nineteen titles whose only tie to the
+        query is a vague likeness of the name (La Dolce Vita, Casablanca, ...)."""
+        named = dict(zip(semantic, similarity, strict=True)).get(exact)
+        if named is None:
+            named = self._similarity(exact, text)
+        bar = named * NAMED_TITLE_NEIGHBOUR_RATIO
+        matched = set(keyword)
+        return [
+            i for i, near in zip(semantic, similarity, strict=True) if i in matched or near >= bar
+        ]
 
     def _doc_masks(self, cand: np.ndarray, filters: SearchFilters) -> dict[str, np.ndarray | None]:
         """Per facet dimension, the candidates passing that dimension's filter (None = all)."""
@@ -711,16 +763,20 @@ class SearchEngine:
         exact: int | None = None
         if expanded.strip():
             keyword = self._keyword(expanded)
-            semantic = self._semantic(expanded)
+            semantic, similarity = self._semantic(expanded)
+            exact = self._titles_folded.get(fold(expanded))
+            if exact is None:
+                exact = self._titles_folded.get(fold(text))
+            if exact is not None and semantic:
+                semantic = self._near_the_named_title(
+                    exact, expanded, keyword, semantic, similarity
+                )
             if keyword:
                 ranks = np.arange(len(keyword), dtype=np.float64)
                 score[np.asarray(keyword, dtype=np.int64)] += 1.0 / (RRF_K + 1 + ranks)
             if semantic:
                 ranks = np.arange(len(semantic), dtype=np.float64)
                 score[np.asarray(semantic, dtype=np.int64)] += 1.0 / (RRF_K + 1 + ranks)
-            exact = self._titles_folded.get(fold(expanded))
-            if exact is None:
-                exact = self._titles_folded.get(fold(text))
             if exact is not None and score[exact] > 0:
                 score[exact] += 1.0
             self.duplicates.demote(score, self.popularity, 1e-6)  # the order's weight below
