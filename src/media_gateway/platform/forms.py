@@ -107,6 +107,29 @@ def text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
+def local_path(candidate: str | None, default: str, *, under: str = "", longest: int = 4000) -> str:
+    """``candidate`` when it is a path on this site (no scheme, no host, no ``//`` or
+    backslash, no control character), within ``under`` when given (that path or below it),
+    else ``default``: where to go after a sign-in, never another site."""
+    if not candidate or len(candidate) > longest:
+        return default
+    parts = urlsplit(candidate)
+    inside = (
+        candidate == under or candidate.startswith(under + "/")
+        if under
+        else candidate.startswith("/") and not candidate.startswith("//")
+    )
+    if (
+        parts.scheme
+        or parts.netloc
+        or not inside
+        or "\\" in candidate
+        or any(ord(ch) < 32 for ch in candidate)
+    ):
+        return default
+    return candidate
+
+
 def valid_csrf_value(value: str | None) -> bool:
     return bool(value) and 20 <= len(str(value)) <= 100
 
@@ -248,13 +271,15 @@ class FormSite:
         *,
         max_age: int | None = None,
         same_site: SameSite | None = None,
+        path: str | None = None,
     ) -> None:
-        """An HttpOnly cookie under the site's path (Secure when ``PUBLIC_URL`` is https)."""
+        """An HttpOnly cookie under the site's path or ``path`` (Secure when ``PUBLIC_URL``
+        is https)."""
         response.set_cookie(
             name,
             value,
             max_age=max_age,
-            path=self.cookie_path,
+            path=path or self.cookie_path,
             secure=self.settings.public_url.startswith("https://"),
             httponly=True,
             samesite=same_site or self.same_site,

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from jose import jwt
 from starlette.datastructures import FormData
@@ -34,6 +33,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from media_gateway.auth.scopes import OPERATOR_SCOPES
 from media_gateway.platform.forms import FAILED, FormSite, Handler, PostsLimit
 from media_gateway.platform.forms import PageRefusal as ConsoleError
+from media_gateway.platform.forms import local_path as site_path
 from media_gateway.platform.ratelimit import SlidingWindowLimiter
 from media_gateway.platform.settings import Settings
 
@@ -292,18 +292,7 @@ class NotAllowed(ConsoleError):
 
 def local_path(candidate: str | None, default: str = PREFIX) -> str:
     """``candidate`` when it is a path of the console, else ``default``."""
-    if not candidate or len(candidate) > 2000:
-        return default
-    parts = urlsplit(candidate)
-    if (
-        parts.scheme
-        or parts.netloc
-        or not (candidate == PREFIX or candidate.startswith(PREFIX + "/"))
-        or "\\" in candidate
-        or any(ord(ch) < 32 for ch in candidate)
-    ):
-        return default
-    return candidate
+    return site_path(candidate, default, under=PREFIX, longest=2000)
 
 
 def text(value: object, limit: int = 500) -> str:

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -41,6 +41,7 @@ from media_gateway.platform.forms import (
     FormSite,
     Handler,
     SameSite,
+    local_path,
     origin_of,
     text,
 )
@@ -98,21 +99,9 @@ class Pages:
 
     @staticmethod
     def local_path(candidate: str | None, default: str = "/") -> str:
-        """``candidate`` when it is a path on this site (never another site: no scheme, no
-        host, no ``//`` or backslash), else ``default``: where to go after signing in."""
-        if not candidate or len(candidate) > 4000:
-            return default
-        parts = urlsplit(candidate)
-        if (
-            parts.scheme
-            or parts.netloc
-            or not candidate.startswith("/")
-            or candidate.startswith("//")
-            or "\\" in candidate
-            or any(ord(ch) < 32 for ch in candidate)
-        ):
-            return default
-        return candidate
+        """``candidate`` when it is a path on this site, else ``default``: where to go after
+        signing in."""
+        return local_path(candidate, default)
 
     def login_url(self, request: Request) -> str:
         """``/login`` that brings the person back to this request's page."""

@@ -71,15 +71,7 @@ def social_routes(pages: Pages, social: SocialSignInService) -> list[Route]:
         return response
 
     def cookie(response: Response, name: str, value: str, max_age: int) -> None:
-        response.set_cookie(
-            name,
-            value,
-            max_age=max_age,
-            path=COOKIE_PATH,
-            secure=pages.settings.public_url.startswith("https://"),
-            httponly=True,
-            samesite="lax",
-        )
+        pages.site.cookie(response, name, value, max_age=max_age, path=COOKIE_PATH)
 
     def done(finished: Finished) -> Response:
         assert finished.session is not None
