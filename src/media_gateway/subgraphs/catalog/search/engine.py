@@ -174,8 +174,10 @@ class SearchEngine:
         self._qdrant: Any = None
         self._memory_qdrant = False
         # Qdrant's local mode scans every point without an index; there the same vectors are
-        # searched in memory with numpy, and a Qdrant server (QDRANT_URL) answers itself
-        self._vectors = np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        # searched in memory with numpy, and a Qdrant server (QDRANT_URL) answers itself. The
+        # matrix is column-major (``_new_vectors``): a scan reads each dimension contiguously,
+        # and a sparse query vector (the hashing embedder's) reads only its non-zero dimensions
+        self._vectors = self._new_vectors(0)
         self._vectors_only = False
         self._lock = threading.RLock()
         self.docs: list[TitleDocument | None] = []
@@ -288,7 +290,7 @@ class SearchEngine:
         stored = self._stored_points()
         hashes = [text_hash(doc) if doc is not None else None for doc in self.docs]
         alive = [i for i, h in enumerate(hashes) if h is not None]
-        self._vectors = np.zeros((len(self.docs), self.embedder.dimension), dtype=np.float32)
+        self._vectors = self._new_vectors(len(self.docs))
         unchanged = (
             client.collection_exists(self._collection)
             and len(stored) == len(alive)
@@ -320,10 +322,14 @@ class SearchEngine:
             titles=len(alive), embedded=len(missing), reused=len(alive) - len(missing)
         )
 
+    def _new_vectors(self, rows: int) -> np.ndarray:
+        """A zeroed matrix of title vectors, one row per title, stored column by column."""
+        return np.zeros((rows, self.embedder.dimension), dtype=np.float32, order="F")
+
     def _embed(self, indexes: Sequence[int]) -> None:
         """Compute the vectors of these titles (in memory; ``_store_vectors`` persists them)."""
         if len(self._vectors) < len(self.docs):
-            grown = np.zeros((len(self.docs), self.embedder.dimension), dtype=np.float32)
+            grown = self._new_vectors(len(self.docs))
             grown[: len(self._vectors)] = self._vectors
             self._vectors = grown
         for start in range(0, len(indexes), 2048):
@@ -359,7 +365,7 @@ class SearchEngine:
         """Vectors for changed titles: kept when their text is unchanged, else embedded."""
         alive = [i for i in indexes if self.docs[i] is not None]
         if len(self._vectors) < len(self.docs):
-            grown = np.zeros((len(self.docs), self.embedder.dimension), dtype=np.float32)
+            grown = self._new_vectors(len(self.docs))
             grown[: len(self._vectors)] = self._vectors
             self._vectors = grown
         missing: list[int] = []
@@ -580,15 +586,18 @@ class SearchEngine:
             return [], []
         vector = self._query_vector(meaningful)
         if not self._qdrant_url:
-            scores = self._vectors @ vector
+            used = np.flatnonzero(vector)
+            if len(used) * 4 < len(vector):  # a sparse query: only its dimensions are read
+                scores = self._vectors[:, used] @ vector[used]
+            else:
+                scores = self._vectors @ vector
             scores[~self.alive[: len(scores)]] = -1.0
-            depth = min(SEMANTIC_DEPTH, len(scores))
-            if depth == 0:
-                return [], []
-            top = np.argpartition(-scores, depth - 1)[:depth]
-            top = top[np.argsort(-scores[top], kind="stable")]
-            kept = [int(i) for i in top if scores[i] >= self.embedder.min_similarity]
-            return kept, [float(scores[i]) for i in kept]
+            # only titles near enough count: rank those, not the whole catalog
+            near = np.flatnonzero(scores >= self.embedder.min_similarity)
+            if len(near) > SEMANTIC_DEPTH:
+                near = near[np.argpartition(-scores[near], SEMANTIC_DEPTH - 1)[:SEMANTIC_DEPTH]]
+            top = near[np.argsort(-scores[near], kind="stable")]
+            return [int(i) for i in top], [float(scores[i]) for i in top]
         response = self._qdrant.query_points(
             self._collection,
             query=vector.tolist(),
@@ -789,24 +798,34 @@ class SearchEngine:
         exact_id: str | None = None
         if expanded.strip() and exact is not None and self.docs[exact] is not None:
             exact_id = self.docs[exact].id  # type: ignore[union-attr]
-        outcome = self._select(cand, score, filters, first, offset)
-        if outcome.total_count == 0 and interpretation is not None:
-            # an over-constrained request: drop what the query implied, step by step
+        # a request the query implied may be relaxed: its facets are counted once, at the end
+        may_relax = interpretation is not None
+        outcome = self._select(cand, score, filters, first, offset, with_facets=not may_relax)
+        if may_relax:
             relaxed: list[str] = []
-            for step in relaxation_steps(explicit, filters):
-                filters = relax(filters, step, explicit)
-                relaxed.append(step)
-                outcome = self._select(cand, score, filters, first, offset)
-                outcome.relaxed = list(relaxed)
-                if outcome.total_count:
-                    break
+            if outcome.total_count == 0:
+                # an over-constrained request: drop what the query implied, step by step
+                for step in relaxation_steps(explicit, filters):
+                    filters = relax(filters, step, explicit)
+                    relaxed.append(step)
+                    if self._select(cand, score, filters, 0, 0, with_facets=False).total_count:
+                        break
+            outcome = self._select(cand, score, filters, first, offset)
+            outcome.relaxed = relaxed
         outcome.corrected_query = corrected_query
         outcome.interpretation = interpretation
         outcome.exact_id = exact_id
         return outcome
 
     def _select(
-        self, cand: np.ndarray, score: np.ndarray, filters: SearchFilters, first: int, offset: int
+        self,
+        cand: np.ndarray,
+        score: np.ndarray,
+        filters: SearchFilters,
+        first: int,
+        offset: int,
+        *,
+        with_facets: bool = True,
     ) -> SearchOutcome:
         """The page of matching titles that pass ``filters``, best first, and the facets."""
         masks = self._doc_masks(cand, filters)
@@ -832,7 +851,11 @@ class SearchEngine:
         order_score = score[selected] + self.popularity[selected] * 1e-6
         order = np.lexsort((selected, -order_score))
         page = selected[order][offset : offset + first] if first > 0 else selected[:0]
-        facets = self._facets(cand, filters, dims, offer_masks, passing)
+        facets = (
+            self._facets(cand, filters, dims, offer_masks, passing)
+            if with_facets
+            else FacetCounts()
+        )
         return SearchOutcome(
             ids=[self.docs[int(i)].id for i in page],  # type: ignore[union-attr]
             total_count=total,
