@@ -18,13 +18,13 @@ from media_gateway.schema import references
 from media_gateway.schema.authorization import AuthorizationExtension
 from media_gateway.schema.catalog import CONTENT_TYPES, CatalogContext
 from media_gateway.schema.common import build_schema as schema_for
-from media_gateway.storage.outbox import outbox_backlog, outbox_pruning
+from media_gateway.storage.outbox import KafkaPublisher, outbox_backlog, outbox_pruning
 from media_gateway.subgraphs.catalog.demo.seed import seed_demo_catalog
 from media_gateway.subgraphs.catalog.editing import CatalogEditor
 from media_gateway.subgraphs.catalog.ingest.ingester import Ingester, IngestSummary
 from media_gateway.subgraphs.catalog.ingest.webhook import webhook_route
 from media_gateway.subgraphs.catalog.models import CatalogOutboxRecord
-from media_gateway.subgraphs.catalog.outbox import KafkaPublisher, OutboxRelay
+from media_gateway.subgraphs.catalog.outbox import catalog_relay
 from media_gateway.subgraphs.catalog.search.analytics import (
     PRUNE_INTERVAL_SECONDS,
     SearchAnalytics,
@@ -99,7 +99,7 @@ def create(runtime: Runtime | None = None) -> Subgraph:
             await kafka(topic, key, payload)
         await runtime.events.publish(Event(topic, key, payload))
 
-    relay = OutboxRelay(runtime.database, publish)
+    relay = catalog_relay(runtime.database, publish)
     runtime.metrics.watch_outbox(NAME, outbox_backlog(runtime.database, CatalogOutboxRecord))
     tasks = [
         PeriodicTask("catalog-index-sync", search.sync_index, 1.0),

@@ -172,3 +172,31 @@ class OutboxRelay:
             return await self.relay_once()
         except ConnectionError:
             return 0
+
+    async def drain(self, *, attempts: int = 60, pause: float = 0.5) -> int:
+        """Relay until nothing is pending, retrying with a growing pause after failures."""
+        total = 0
+        for attempt in range(attempts):
+            try:
+                sent = await self.relay_once()
+            except ConnectionError:
+                await asyncio.sleep(min(pause * (attempt + 1), 5.0))
+                continue
+            total += sent
+            if sent < self.batch_size:
+                return total
+        return total
+
+    async def pending(self) -> int:
+        """How many rows wait to be published."""
+        table: Any = self.outbox
+        async with self.database.session() as session:
+            return int(
+                (
+                    await session.exec(
+                        select(func.count())
+                        .select_from(table)
+                        .where(col(table.published_at).is_(None))
+                    )
+                ).one()
+            )

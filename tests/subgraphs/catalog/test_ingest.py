@@ -25,12 +25,13 @@ from sqlmodel import col, select
 from media_gateway.app import Platform
 from media_gateway.assembly.base import Runtime
 from media_gateway.platform.settings import Settings
+from media_gateway.storage.outbox import KafkaPublisher
 from media_gateway.subgraphs.catalog.ingest.canonical import FeedError
 from media_gateway.subgraphs.catalog.ingest.ingester import Ingester
 from media_gateway.subgraphs.catalog.ingest.normalizers import normalizer_for
 from media_gateway.subgraphs.catalog.ingest.webhook import sign
 from media_gateway.subgraphs.catalog.models import CatalogOutboxRecord
-from media_gateway.subgraphs.catalog.outbox import KafkaPublisher, OutboxRelay
+from media_gateway.subgraphs.catalog.outbox import catalog_relay
 
 from .conftest import CatalogClient, catalog_alone
 from .feeds import FEEDS, HULU, NETFLIX, PRIME_VIDEO, soon
@@ -481,7 +482,7 @@ async def _deliver_after_outage(database: Any, broker: Broker) -> None:
             }
         )
     publisher = KafkaPublisher(broker.bootstrap, request_timeout_ms=2000)
-    relay = OutboxRelay(database, publisher)
+    relay = catalog_relay(database, publisher)
     batches = 0
     failures = 0
     before_outage: list[tuple[str, str, str]] = []

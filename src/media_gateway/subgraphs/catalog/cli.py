@@ -35,10 +35,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 async def _ingest(args: argparse.Namespace) -> int:
     from media_gateway.platform.settings import get_settings
     from media_gateway.storage.database import Database
+    from media_gateway.storage.outbox import KafkaPublisher
     from media_gateway.subgraphs.catalog.ingest.canonical import FeedError
     from media_gateway.subgraphs.catalog.ingest.ingester import Ingester
     from media_gateway.subgraphs.catalog.ingest.normalizers import normalizer_for
-    from media_gateway.subgraphs.catalog.outbox import KafkaPublisher, OutboxRelay
+    from media_gateway.subgraphs.catalog.outbox import catalog_relay
 
     try:
         platform, normalize = normalizer_for(args.platform)
@@ -59,7 +60,7 @@ async def _ingest(args: argparse.Namespace) -> int:
         print(f"Ingested {len(titles)} {platform} titles: {summary.describe()}.")
         if settings.kafka_bootstrap_servers:
             publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
-            relay = OutboxRelay(database, publisher)
+            relay = catalog_relay(database, publisher)
             sent = await relay.drain(attempts=5)
             await publisher.close()
             left = await relay.pending()
