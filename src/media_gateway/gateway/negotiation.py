@@ -9,6 +9,7 @@ and the one place where a result of the request path becomes an HTTP response.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .router import GraphQLResponse
-from .transports_http import incremental_response, stream_response
+from .transports_http import headers_of, incremental_response, stream_response
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -25,7 +26,11 @@ JSON = "application/json"
 
 def media_type(request: Request) -> str | None:
     """The JSON media type the client accepts best (None: none it accepts)."""
-    accept = request.headers.get("accept", "")
+    return _media_type(headers_of(request).get("accept", ""))
+
+
+@functools.lru_cache(maxsize=256)  # clients send few distinct Accept headers
+def _media_type(accept: str) -> str | None:
     if not accept.strip():
         return JSON
     best: tuple[float, str] | None = None
@@ -53,7 +58,7 @@ def media_type(request: Request) -> str | None:
 def accepts_incremental(request: Request) -> bool:
     """Whether the client takes `multipart/mixed` responses (@defer / @stream; the format
     is `deferSpec=20220824`)."""
-    return "multipart/mixed" in request.headers.get("accept", "").lower()
+    return "multipart/mixed" in headers_of(request).get("accept", "").lower()
 
 
 def json_response(

@@ -36,7 +36,7 @@ from .pipeline import GraphQLRequest, not_ready
 from .router import GraphQLResponse
 from .state import GatewayState, readiness
 from .streaming import StreamingEndpoints
-from .transports_http import query_string_params
+from .transports_http import headers_of, query_string_params
 
 log = logging.getLogger("media_gateway.gateway")
 
@@ -51,19 +51,6 @@ FORWARDED_HEADERS = (
     "tracestate",
     "accept-language",
 )
-
-
-def headers_of(request: Request) -> dict[str, str]:
-    """The request's headers as a plain dict (the first of repeated names), made once per
-    request: Starlette's `Headers` scans the whole list on each lookup, and the request path
-    looks up a dozen names."""
-    scope = request.scope
-    headers: dict[str, str] | None = scope.get("gateway.headers")
-    if headers is None:
-        # ASGI servers give header names in lower case
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(scope["headers"])}
-        scope["gateway.headers"] = headers
-    return headers
 
 
 def forwarded_header_names(state: GatewayState) -> tuple[str, ...]:
@@ -86,7 +73,8 @@ class GraphQLOverHTTP:
     def forwarded(self, request: Request) -> dict[str, str]:
         received = headers_of(request)
         headers = {h: received[h] for h in self.forwarded_names if h in received}
-        headers.setdefault("x-request-id", uuid.uuid4().hex)
+        if "x-request-id" not in headers:
+            headers["x-request-id"] = uuid.uuid4().hex
         # subgraphs learn the client's address from the gateway, never from the client: the
         # peer, or the client a trusted proxy names (subgraphs behind the gateway count it
         # as one of their trusted proxies)

@@ -35,9 +35,22 @@ EXPIRED_ERROR = {
 }
 
 
+def headers_of(request: Request) -> dict[str, str]:
+    """The request's headers as a plain dict (the first of repeated names), made once per
+    request: Starlette's `Headers` scans the whole list on each lookup, and the request path
+    looks up a dozen names."""
+    scope = request.scope
+    headers: dict[str, str] | None = scope.get("gateway.headers")
+    if headers is None:
+        # ASGI servers give header names in lower case
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(scope["headers"])}
+        scope["gateway.headers"] = headers
+    return headers
+
+
 def streaming_kind(request: Request) -> str | None:
     """``sse`` or ``multipart`` when the client asks for a stream."""
-    accept = request.headers.get("accept", "").lower()
+    accept = headers_of(request).get("accept", "").lower()
     if SSE in accept:
         return "sse"
     if MULTIPART in accept and "subscriptionspec" in accept.replace(" ", ""):
