@@ -33,6 +33,18 @@ from media_gateway.app import DEFAULT_PORTS
 
 SUPERGRAPH = Path(__file__).resolve().parents[1] / "schema" / "supergraph.graphql"
 AUTHENTICATOR = "media_gateway.app.authn:authenticate"
+# the paths the gateways forward to the identity service
+IDENTITY_PATHS = (
+    "/login",
+    "/logout",
+    "/activate",
+    "/verify-email",
+    "/reset-password",
+    "/oauth",
+    "/.well-known/jwks.json",
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/openid-configuration",
+)
 # what the services of one cluster learn from the cluster, never from the caller's shell
 _CLUSTER_VARIABLES = ("JWT_JWKS_URL", "MEDIA_GATEWAY_DATA_DIR", "JWT_KEY_DIR")
 
@@ -130,6 +142,12 @@ class Cluster:
         gateway_env.setdefault("GATEWAY_MCP_OPERATIONS", "media_gateway.mcp")
         for name, url in subgraph_urls.items():
             gateway_env[f"SUBGRAPH_URL_{name.upper()}"] = f"{url}/graphql"
+        # the identity service's pages, OAuth endpoints, metadata and JWKS on each gateway's
+        # address, as docker-compose.yml forwards them
+        gateway_env.setdefault(
+            "GATEWAY_FORWARD",
+            " ".join(f"{path}={subgraph_urls['identity']}" for path in IDENTITY_PATHS),
+        )
         for index in range(self.gateways):
             name = f"gateway-{index + 1}"
             port = self.base_port if index == 0 else self.base_port + len(offsets) + index
