@@ -64,3 +64,55 @@ def chromium_driver() -> Iterator[Any]:
             yield driver
         finally:
             driver.quit()
+
+
+# --- reading server-rendered pages ------------------------------------------------------------
+
+UI_TIMEOUT = 30.0
+
+
+def wait(driver: Any, condition: Any, what: str, timeout: float = UI_TIMEOUT) -> Any:
+    """Wait for ``condition(driver)``; a page replaced while it was read (a redirect, a
+    form's answer) is read again."""
+    from selenium.common.exceptions import (
+        StaleElementReferenceException,
+        TimeoutException,
+        WebDriverException,
+    )
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def settled(d: Any) -> Any:
+        try:
+            return condition(d)
+        except StaleElementReferenceException:
+            return False
+        except WebDriverException as exc:  # "Node ... does not belong to the document"
+            if "does not belong to the document" in str(exc):
+                return False
+            raise
+
+    try:
+        return WebDriverWait(driver, timeout).until(settled)
+    except TimeoutException:
+        pytest.fail(f"timed out waiting for {what}; page: {page_text(driver)[:3000]!r}")
+
+
+def page_text(driver: Any) -> str:
+    with contextlib.suppress(Exception):
+        return str(driver.find_element("tag name", "body").text)
+    return ""
+
+
+def heading(driver: Any, words: str) -> None:
+    """Wait for a page whose ``h1`` says ``words``."""
+    wait(
+        driver,
+        lambda d: any(words in h.text for h in d.find_elements("tag name", "h1")),
+        f"a page headed {words!r}",
+    )
+
+
+def fill(driver: Any, field_id: str, value: str) -> None:
+    element = driver.find_element("id", field_id)
+    element.clear()
+    element.send_keys(value)

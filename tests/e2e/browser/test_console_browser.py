@@ -13,10 +13,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
@@ -27,23 +25,23 @@ from console_site import (  # isort: skip
     email,
     offers,
 )
-from chromium import skip_module_without_chromium  # isort: skip
+from chromium import (  # isort: skip
+    fill,
+    heading,
+    skip_module_without_chromium,
+    wait,
+)
 from pages_site import ServedPlatform  # isort: skip
 
 pytestmark = pytest.mark.browser
 
-UI_TIMEOUT = 30.0
 ME = "{ me { id } }"
 
 skip_module_without_chromium()
 
-from selenium.common.exceptions import (  # noqa: E402
-    StaleElementReferenceException,
-    TimeoutException,
-)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -64,35 +62,6 @@ def browser(driver: WebDriver, site: ServedPlatform) -> WebDriver:
     return driver
 
 
-def _wait(driver: WebDriver, condition: Callable[[WebDriver], Any], what: str) -> Any:
-    try:
-        return WebDriverWait(
-            driver, UI_TIMEOUT, ignored_exceptions=(StaleElementReferenceException,)
-        ).until(condition)
-    except TimeoutException:
-        pytest.fail(f"timed out waiting for {what}; page: {_text(driver)[:3000]!r}")
-
-
-def _text(driver: WebDriver) -> str:
-    with contextlib.suppress(Exception):
-        return str(driver.find_element(By.TAG_NAME, "body").text)
-    return ""
-
-
-def _heading(driver: WebDriver, words: str) -> None:
-    _wait(
-        driver,
-        lambda d: any(words in h.text for h in d.find_elements(By.TAG_NAME, "h1")),
-        f"a page headed {words!r}",
-    )
-
-
-def _fill(driver: WebDriver, field_id: str, value: str) -> None:
-    element = driver.find_element(By.ID, field_id)
-    element.clear()
-    element.send_keys(value)
-
-
 def _click(driver: WebDriver, element_id: str) -> None:
     driver.find_element(By.ID, element_id).click()
 
@@ -103,15 +72,15 @@ def _link(driver: WebDriver, words: str) -> None:
 
 def _sign_in(driver: WebDriver, site: ServedPlatform, address: str) -> None:
     driver.get(f"{site.url}/admin")
-    _heading(driver, "Sign in to the console")
-    _fill(driver, "email", address)
-    _fill(driver, "password", PASSWORD)
+    heading(driver, "Sign in to the console")
+    fill(driver, "email", address)
+    fill(driver, "password", PASSWORD)
     _click(driver, "sign-in")
 
 
 def _notice(driver: WebDriver, words: str) -> None:
     """Wait for the page's notice to say ``words`` (the page after a form's post)."""
-    _wait(
+    wait(
         driver,
         lambda d: any(words in e.text for e in d.find_elements(By.ID, "notice")),
         f"a notice saying {words!r}",
@@ -119,7 +88,7 @@ def _notice(driver: WebDriver, words: str) -> None:
 
 
 def _alert(driver: WebDriver) -> str:
-    return str(_wait(driver, lambda d: d.find_element(By.ID, "error"), "an error").text)
+    return str(wait(driver, lambda d: d.find_element(By.ID, "error"), "an error").text)
 
 
 def _eventually(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -153,7 +122,7 @@ def test_an_admin_runs_the_daily_tasks_in_the_console(
 
     # sign in: the console's home lists what an admin may do
     _sign_in(browser, site, admin)
-    _heading(browser, "Operations console")
+    heading(browser, "Operations console")
     assert admin in browser.find_element(By.ID, "signed-in-as").text
     sections = browser.find_element(By.ID, "sections").text
     for words in ("Accounts", "Titles", "Audit log", "Search analytics", "Service health"):
@@ -161,12 +130,12 @@ def test_an_admin_runs_the_daily_tasks_in_the_console(
 
     # find the member and end their sessions
     _link(browser, "Accounts")
-    _heading(browser, "Accounts")
-    _fill(browser, "q", member.split("@")[0].upper())  # any case
+    heading(browser, "Accounts")
+    fill(browser, "q", member.split("@")[0].upper())  # any case
     _click(browser, "find-accounts")
-    _wait(browser, lambda d: d.find_elements(By.LINK_TEXT, member), "the member in the results")
+    wait(browser, lambda d: d.find_elements(By.LINK_TEXT, member), "the member in the results")
     _link(browser, member)
-    _heading(browser, member)
+    heading(browser, member)
     sessions = browser.find_element(By.ID, "sessions").text
     assert "Living room TV" in browser.find_element(By.ID, "devices").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")) == 1, sessions
@@ -177,7 +146,7 @@ def test_an_admin_runs_the_daily_tasks_in_the_console(
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
     # lock and unlock
-    _fill(browser, "reason", "chargeback under review")
+    fill(browser, "reason", "chargeback under review")
     _click(browser, "lock")
     _notice(browser, "is locked")
     assert "locked since" in browser.find_element(By.ID, "account-state").text
@@ -193,26 +162,26 @@ def test_an_admin_runs_the_daily_tasks_in_the_console(
 
     # a title's availability: find it, add an offer (first with a mistake), change, remove
     _link(browser, "Titles")
-    _heading(browser, "Titles")
+    heading(browser, "Titles")
 
     def found_title() -> bool:
-        _fill(browser, "q", "Console Harb")
+        fill(browser, "q", "Console Harb")
         _click(browser, "find-titles")
-        _heading(browser, "Titles")
+        heading(browser, "Titles")
         return bool(browser.find_elements(By.PARTIAL_LINK_TEXT, name))
 
     _eventually(found_title, "the new title to be found")
     browser.find_element(By.PARTIAL_LINK_TEXT, name).click()
-    _heading(browser, name)
+    heading(browser, name)
     assert browser.find_elements(By.ID, "no-offers")
 
     def new_offer(platform: str, region: str, offer_type: str, link: str, price: str = "") -> None:
-        _fill(browser, "new-offer-platform", platform)
-        _fill(browser, "new-offer-region", region)
+        fill(browser, "new-offer-platform", platform)
+        fill(browser, "new-offer-region", region)
         Select(browser.find_element(By.ID, "new-offer-offer-type")).select_by_value(offer_type)
-        _fill(browser, "new-offer-deep-link", link)
-        _fill(browser, "new-offer-price", price)
-        _fill(browser, "new-offer-currency", "USD" if price else "")
+        fill(browser, "new-offer-deep-link", link)
+        fill(browser, "new-offer-price", price)
+        fill(browser, "new-offer-currency", "USD" if price else "")
         _click(browser, "add-offer")
 
     new_offer("netflix", "ZZ", "SUBSCRIPTION", "https://www.netflix.example/title/1")
@@ -221,17 +190,17 @@ def test_an_admin_runs_the_daily_tasks_in_the_console(
     # what was typed stays in the form, to be corrected
     assert browser.find_element(By.ID, "new-offer-region").get_attribute("value") == "ZZ"
     assert offers(site, title_id) == []
-    _fill(browser, "new-offer-region", "US")
+    fill(browser, "new-offer-region", "US")
     _click(browser, "add-offer")
     _notice(browser, "offer was added")
     new_offer("appletv", "GB", "RENT", "https://tv.example/title/1", price="3.99")
-    _wait(browser, lambda d: d.find_elements(By.ID, "offer-row-1"), "the second offer")
+    wait(browser, lambda d: d.find_elements(By.ID, "offer-row-1"), "the second offer")
     assert {(o["platform"], o["region"]) for o in offers(site, title_id)} == {
         ("netflix", "US"),
         ("appletv", "GB"),
     }
     index = next(i for i, o in enumerate(offers(site, title_id)) if o["platform"] == "appletv")
-    _fill(browser, f"offer-{index}-price", "4.49")
+    fill(browser, f"offer-{index}-price", "4.49")
     _click(browser, f"offer-{index}-save")
     _notice(browser, "offer was changed")
     rent = next(o for o in offers(site, title_id) if o["platform"] == "appletv")
@@ -244,32 +213,32 @@ def test_an_admin_runs_the_daily_tasks_in_the_console(
     # the audit log shows those actions, by this admin
     admin_id = site.graphql(ME, token=admin_token)["data"]["me"]["id"]
     _link(browser, "Audit log")
-    _heading(browser, "Audit log")
-    _fill(browser, "actor", admin_id)
+    heading(browser, "Audit log")
+    fill(browser, "actor", admin_id)
     _click(browser, "filter-audit")
-    _wait(browser, lambda d: d.find_elements(By.ID, "audit"), "the audit entries")
+    wait(browser, lambda d: d.find_elements(By.ID, "audit"), "the audit entries")
     actions = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#audit .audit-action")]
     for action in ("account.sessions.revoke", "account.lock", "account.unlock"):
         assert action in actions, actions
     assert actions.count("catalog.title.availability") == 4, actions  # add, add, change, remove
-    _fill(browser, "actor", "")
-    _fill(browser, "target", member_id)
-    _fill(browser, "action", "account.lock")
+    fill(browser, "actor", "")
+    fill(browser, "target", member_id)
+    fill(browser, "action", "account.lock")
     _click(browser, "filter-audit")
-    _wait(browser, lambda d: d.find_elements(By.ID, "audit"), "the filtered entries")
+    wait(browser, lambda d: d.find_elements(By.ID, "audit"), "the filtered entries")
     row = browser.find_element(By.CSS_SELECTOR, "#audit .audit-entry").text
     assert "account.lock" in row and admin_id in row and "chargeback under review" in row
 
     # search analytics of the searches made through the gateway
     _link(browser, "Search analytics")
-    _heading(browser, "Search analytics")
+    heading(browser, "Search analytics")
     assert int(browser.find_element(By.ID, "searches").text) >= 3
     assert "harbour lights" in browser.find_element(By.ID, "top-queries").text
     assert "zzqx nothing" in browser.find_element(By.ID, "zero-result-queries").text
 
     # service health: every subgraph with its breaker, and the outboxes
     _link(browser, "Service health")
-    _heading(browser, "Service health")
+    heading(browser, "Service health")
     assert "ready" in browser.find_element(By.ID, "gateway-state").text
     subgraphs = browser.find_element(By.ID, "subgraphs").text
     for subgraph in ("catalog", "identity", "playback", "recommendations", "sync"):
@@ -280,19 +249,19 @@ def test_an_admin_runs_the_daily_tasks_in_the_console(
 
     # sign out: the console asks for a sign-in again
     _click(browser, "sign-out")
-    _heading(browser, "Signed out")
+    heading(browser, "Signed out")
     browser.get(f"{site.url}/admin/accounts")
-    _heading(browser, "Sign in to the console")
+    heading(browser, "Sign in to the console")
 
 
 def test_a_member_is_refused(site: ServedPlatform, browser: WebDriver) -> None:
     member = email("viewer")
     site.register(member, PASSWORD)
     _sign_in(browser, site, member)
-    _heading(browser, "Something went wrong")
+    heading(browser, "Something went wrong")
     assert "may not use the console" in _alert(browser)
     browser.get(f"{site.url}/admin/audit")
-    _heading(browser, "Sign in to the console")
+    heading(browser, "Sign in to the console")
 
 
 def test_the_forms_work_from_the_keyboard(site: ServedPlatform, browser: WebDriver) -> None:
@@ -300,7 +269,7 @@ def test_the_forms_work_from_the_keyboard(site: ServedPlatform, browser: WebDriv
 
     admin = bootstrap_admin(site)
     browser.get(f"{site.url}/admin")
-    _heading(browser, "Sign in to the console")
+    heading(browser, "Sign in to the console")
     # every field has a label, and Enter sends the form
     for field in ("email", "password", "code"):
         assert browser.find_elements(By.CSS_SELECTOR, f"label[for={field}]")
@@ -308,4 +277,4 @@ def test_the_forms_work_from_the_keyboard(site: ServedPlatform, browser: WebDriv
     active = browser.switch_to.active_element
     assert active.get_attribute("id") == "password"
     active.send_keys(PASSWORD, Keys.ENTER)
-    _heading(browser, "Operations console")
+    heading(browser, "Operations console")

@@ -11,39 +11,37 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 
-from chromium import skip_module_without_chromium  # isort: skip
+from chromium import (  # isort: skip
+    fill,
+    heading,
+    page_text,
+    skip_module_without_chromium,
+    wait,
+)
 from pages_site import ServedPlatform, ThirdPartyApp  # isort: skip
 
 pytestmark = pytest.mark.browser
 
-UI_TIMEOUT = 30.0
 PASSWORD = "correct horse battery staple"
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 skip_module_without_chromium()
 
-from selenium.common.exceptions import (  # noqa: E402
-    StaleElementReferenceException,
-    TimeoutException,
-    WebDriverException,
-)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -64,42 +62,10 @@ def browser(driver: WebDriver, site: ServedPlatform) -> WebDriver:
     return driver
 
 
-def _wait(driver: WebDriver, condition: Callable[[WebDriver], Any], what: str) -> Any:
-    try:
-        # a page replaced while it is read (a redirect) is read again
-        return WebDriverWait(
-            driver, UI_TIMEOUT, ignored_exceptions=(StaleElementReferenceException,)
-        ).until(condition)
-    except TimeoutException:
-        pytest.fail(f"timed out waiting for {what}; page: {_text(driver)[:2000]!r}")
-
-
-def _text(driver: WebDriver) -> str:
-    with contextlib.suppress(Exception):
-        return str(driver.find_element(By.TAG_NAME, "body").text)
-    return ""
-
-
-def _heading(driver: WebDriver, words: str) -> None:
-    def headed(d: WebDriver) -> bool:
-        try:
-            return any(words in h.text for h in d.find_elements(By.TAG_NAME, "h1"))
-        except WebDriverException:  # the page was replaced while it was read: read again
-            return False
-
-    _wait(driver, headed, f"a page headed {words!r}")
-
-
-def _fill(driver: WebDriver, field_id: str, value: str) -> None:
-    element = driver.find_element(By.ID, field_id)
-    element.clear()
-    element.send_keys(value)
-
-
 def _sign_in_on_the_page(driver: WebDriver, email: str, password: str) -> None:
-    _heading(driver, "Sign in")
-    _fill(driver, "email", email)
-    _fill(driver, "password", password)
+    heading(driver, "Sign in")
+    fill(driver, "email", email)
+    fill(driver, "password", password)
     driver.find_element(By.ID, "sign-in").click()
 
 
@@ -160,14 +126,14 @@ def test_a_viewer_approves_a_tv_on_activate_while_it_polls(
     # the viewer scans the QR code (verification_uri_complete) on a phone
     browser.get(grant["verification_uri_complete"])
     _sign_in_on_the_page(browser, email, PASSWORD)
-    _heading(browser, "Sign in on your TV")
+    heading(browser, "Sign in on your TV")
     assert browser.find_element(By.ID, "client-name").text == "Media Gateway for TV"
     assert browser.find_element(By.ID, "user-code").text == grant["user_code"]
     scopes = browser.find_element(By.ID, "scopes").text
     assert "Browse and search the catalog." in scopes
     browser.find_element(By.ID, "approve").click()
-    _heading(browser, "Device signed in")
-    assert "Media Gateway for TV is now signed in" in _text(browser)
+    heading(browser, "Device signed in")
+    assert "Media Gateway for TV is now signed in" in page_text(browser)
 
     tokens = tv.result()
     assert tv.polls >= 1
@@ -187,12 +153,12 @@ def test_a_viewer_who_denies_the_tv_sees_it_and_the_tv_is_refused(
     # the viewer types the code shown on the TV, on the page without it
     browser.get(grant["verification_uri"])
     _sign_in_on_the_page(browser, email, PASSWORD)
-    _heading(browser, "Sign in on your TV")
-    _fill(browser, "user_code", grant["user_code"].replace("-", "").lower())
+    heading(browser, "Sign in on your TV")
+    fill(browser, "user_code", grant["user_code"].replace("-", "").lower())
     browser.find_element(By.ID, "continue").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "deny"), "the confirmation")
+    wait(browser, lambda d: d.find_elements(By.ID, "deny"), "the confirmation")
     browser.find_element(By.ID, "deny").click()
-    _heading(browser, "Sign-in denied")
+    heading(browser, "Sign-in denied")
     refused = site.http.post(
         "/oauth/token",
         data={
@@ -212,35 +178,35 @@ def test_the_email_links_of_the_console_mail_work(site: ServedPlatform, browser:
     }
 
     browser.get(site.mailbox.link(email, "/verify-email"))
-    _heading(browser, "Confirm your email address")
+    heading(browser, "Confirm your email address")
     browser.find_element(By.ID, "confirm").click()
-    _heading(browser, "Email address confirmed")
+    heading(browser, "Email address confirmed")
     assert site.graphql("{ me { emailVerified } }", token=token)["data"]["me"] == {
         "emailVerified": True
     }
 
     # forgot the password: ask for the link on the page, open it from the mail
     browser.get(f"{site.url}/reset-password")
-    _fill(browser, "email", email)
+    fill(browser, "email", email)
     browser.find_element(By.ID, "send").click()
-    _heading(browser, "Check your email")
+    heading(browser, "Check your email")
     browser.get(site.mailbox.link(email, "/reset-password"))
-    _heading(browser, "Choose a new password")
-    _fill(browser, "new_password", "password")
-    _fill(browser, "repeat_password", "password")
+    heading(browser, "Choose a new password")
+    fill(browser, "new_password", "password")
+    fill(browser, "repeat_password", "password")
     browser.find_element(By.ID, "change").click()
-    _wait(browser, lambda d: d.find_elements(By.ID, "error"), "the password policy's refusal")
+    wait(browser, lambda d: d.find_elements(By.ID, "error"), "the password policy's refusal")
     assert "password" in browser.find_element(By.ID, "error").text.lower()
     new_password = "violet lanterns drift over quiet harbours"
-    _fill(browser, "new_password", new_password)
-    _fill(browser, "repeat_password", new_password)
+    fill(browser, "new_password", new_password)
+    fill(browser, "repeat_password", new_password)
     browser.find_element(By.ID, "change").click()
-    _heading(browser, "Password changed")
+    heading(browser, "Password changed")
     # the old session ended; the new password signs in on the page
     assert "errors" in site.graphql("{ me { email } }", token=token)
     browser.find_element(By.LINK_TEXT, "Sign in with the new password").click()
     _sign_in_on_the_page(browser, email, new_password)
-    _heading(browser, "Signed in")
+    heading(browser, "Signed in")
 
 
 def test_a_third_party_app_gets_a_code_through_login_and_consent(
@@ -278,13 +244,13 @@ def test_a_third_party_app_gets_a_code_through_login_and_consent(
         )
         browser.get(f"{site.url}/oauth/authorize?{query}")
         _sign_in_on_the_page(browser, email, PASSWORD)
-        _heading(browser, "Allow Example App?")
+        heading(browser, "Allow Example App?")
         scopes = browser.find_element(By.ID, "scopes").text
         assert "See your account and its viewing profiles." in scopes
         assert "Browse and search the catalog." in scopes
         assert "watchlist" not in scopes  # only what was asked for
         browser.find_element(By.ID, "allow").click()
-        _wait(browser, lambda d: d.find_elements(By.ID, "app"), "the app's page")
+        wait(browser, lambda d: d.find_elements(By.ID, "app"), "the app's page")
         assert app.received, "the app was not sent back to"
         back = app.received[-1]
         assert back["state"] == [state]
